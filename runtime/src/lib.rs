@@ -1,0 +1,3 @@
+//! The tickslab executor.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
