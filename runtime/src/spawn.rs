@@ -1,0 +1,371 @@
+//! Spawning: boxed tasks, slab tasks, slab claims, and the errors that hand a future back.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll};
+
+use tickslab_alloc::slab::{RawSlot, SLOT_ALIGN};
+
+use crate::core::{self as rt_core, Core};
+use crate::task::{JoinHandle, task_layout};
+
+/// Why a spawn did not happen. The future comes back inside [`SpawnError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnErrorKind {
+    /// Every slot of the bounded slab is in use.
+    SlabFull {
+        /// Slots in the slab.
+        capacity: usize,
+    },
+    /// The task (header + future) does not fit one slab slot.
+    TooLarge {
+        /// Bytes the task needs.
+        task_size: usize,
+        /// Bytes one slot holds.
+        slot_size: usize,
+    },
+    /// The future needs a larger alignment than slab slots give.
+    OverAligned {
+        /// Alignment the task needs.
+        align: usize,
+        /// Alignment slots give.
+        slot_align: usize,
+    },
+    /// The runtime was built without a slab.
+    NoSlab,
+    /// No tickslab runtime is running on this thread.
+    NoRuntime,
+    /// The runtime has shut down.
+    Shutdown,
+}
+
+impl fmt::Display for SpawnErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SpawnErrorKind::SlabFull { capacity } => {
+                write!(f, "the task slab is full (all {capacity} slots in use)")
+            }
+            SpawnErrorKind::TooLarge {
+                task_size,
+                slot_size,
+            } => write!(
+                f,
+                "the task needs {task_size} bytes but a slab slot holds {slot_size} bytes \
+                 (use a larger slot size, box the future's large state, or `spawn` it boxed)"
+            ),
+            SpawnErrorKind::OverAligned { align, slot_align } => write!(
+                f,
+                "the task needs alignment {align} but slab slots are aligned to {slot_align} \
+                 (`spawn` it boxed instead)"
+            ),
+            SpawnErrorKind::NoSlab => f.write_str(
+                "no slab is configured: build the runtime with \
+                 `Runtime::builder().slab_bounded(..)` or `.slab_unbounded(..)`",
+            ),
+            SpawnErrorKind::NoRuntime => f.write_str(
+                "no tickslab runtime is running on this thread (spawn from inside \
+                 `Runtime::block_on`, or use the `Runtime::spawn*` methods)",
+            ),
+            SpawnErrorKind::Shutdown => f.write_str("the runtime has shut down"),
+        }
+    }
+}
+
+/// A spawn that did not happen, with the future handed back: nothing is lost.
+pub struct SpawnError<F> {
+    kind: SpawnErrorKind,
+    future: F,
+}
+
+impl<F> SpawnError<F> {
+    pub(crate) fn new(kind: SpawnErrorKind, future: F) -> Self {
+        SpawnError { kind, future }
+    }
+
+    /// Why the spawn failed.
+    pub fn kind(&self) -> SpawnErrorKind {
+        self.kind
+    }
+
+    /// Whether the bounded slab was full (the one error that waiting can cure; see
+    /// [`claim_slab`]).
+    pub fn is_full(&self) -> bool {
+        matches!(self.kind, SpawnErrorKind::SlabFull { .. })
+    }
+
+    /// The future that was not spawned.
+    pub fn into_future(self) -> F {
+        self.future
+    }
+
+    /// Both parts.
+    pub fn into_parts(self) -> (SpawnErrorKind, F) {
+        (self.kind, self.future)
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnError")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot spawn onto the slab: {}", self.kind)
+    }
+}
+
+impl<F> std::error::Error for SpawnError<F> {}
+
+/// Checks that the task block for `F` fits a slot of `slot_size` bytes.
+pub(crate) fn fits_slot<F: Future + 'static>(slot_size: usize) -> Result<(), SpawnErrorKind> {
+    let layout = task_layout::<F>();
+    if layout.align() > SLOT_ALIGN {
+        return Err(SpawnErrorKind::OverAligned {
+            align: layout.align(),
+            slot_align: SLOT_ALIGN,
+        });
+    }
+    if layout.size() > slot_size {
+        return Err(SpawnErrorKind::TooLarge {
+            task_size: layout.size(),
+            slot_size,
+        });
+    }
+    Ok(())
+}
+
+/// Bytes a slab slot needs to hold a task running `F` (header + future or output).
+///
+/// Use it to size the slab: `Slab::<N>` with `N >= task_size::<F>()`.
+pub const fn task_size<F: Future>() -> usize {
+    std::mem::size_of::<crate::task::TaskBlockProbe<F>>()
+}
+
+fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    // SAFETY: an installed context points to a core kept alive by the runtime that entered.
+    rt_core::current().map(|c| f(unsafe { c.as_ref() }))
+}
+
+/// Spawns a future on the current runtime in a heap-allocated block (any size).
+///
+/// # Panics
+/// Outside a tickslab runtime.
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    match with_current(move |core| core.spawn_boxed(future)) {
+        Some(handle) => handle,
+        None => panic!("tickslab::spawn: {}", SpawnErrorKind::NoRuntime),
+    }
+}
+
+/// Spawns a future on the current runtime in a slot of its slab: no heap allocation.
+///
+/// # Panics
+/// Outside a runtime, without a slab, when the task does not fit a slot (the message names
+/// both sizes), or when a bounded slab is full (use [`try_spawn_slab`] or
+/// [`claim_slab`]`().await` to handle that without a panic).
+#[track_caller]
+pub fn spawn_slab<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    match try_spawn_slab(future) {
+        Ok(handle) => handle,
+        Err(e) if e.is_full() => panic!(
+            "tickslab::spawn_slab: {}; use try_spawn_slab (hands the future back) or \
+             claim_slab().await (waits for a free slot) for backpressure",
+            e.kind
+        ),
+        Err(e) => panic!("tickslab::spawn_slab: {}", e.kind),
+    }
+}
+
+/// Spawns a future in a slab slot, or hands it back inside the error (slab full, task too
+/// large, no slab, no runtime).
+pub fn try_spawn_slab<F>(future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+where
+    F: Future + 'static,
+{
+    let Some(core) = rt_core::current() else {
+        return Err(SpawnError::new(SpawnErrorKind::NoRuntime, future));
+    };
+    // SAFETY: the installed context is alive while installed.
+    let core = unsafe { core.as_ref() };
+    core.try_spawn_slab(future)
+}
+
+impl Core {
+    pub(crate) fn try_spawn_slab<F>(
+        &self,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + 'static,
+    {
+        let Some(slab) = self.slab() else {
+            return Err(SpawnError::new(SpawnErrorKind::NoSlab, future));
+        };
+        if let Err(kind) = fits_slot::<F>(slab.slot_size()) {
+            return Err(SpawnError::new(kind, future));
+        }
+        match self.try_claim_slot() {
+            // SAFETY: the slot is fresh from this core's slab and the task fits it.
+            Some(slot) => Ok(unsafe { self.spawn_in_slot(slot, future) }),
+            None => Err(SpawnError::new(
+                SpawnErrorKind::SlabFull {
+                    capacity: slab.capacity().unwrap_or(0),
+                },
+                future,
+            )),
+        }
+    }
+}
+
+/// Reserves a slab slot now, to spawn into later. `None` when a bounded slab is full.
+///
+/// # Panics
+/// Outside a runtime, or when the runtime has no slab.
+#[track_caller]
+pub fn try_claim_slab() -> Option<SlabClaim> {
+    let Some(core) = rt_core::current() else {
+        panic!("tickslab::try_claim_slab: {}", SpawnErrorKind::NoRuntime)
+    };
+    // SAFETY: the installed context is alive while installed.
+    SlabClaim::try_new(core, unsafe { core.as_ref() })
+}
+
+/// Waits until the slab has a free slot and reserves it: backpressure instead of a panic.
+///
+/// Ready at once with an unbounded slab or a free slot; otherwise wakes when a slot is
+/// freed (all waiters are woken and race for it; losers wait again).
+///
+/// # Panics
+/// When polled outside a runtime, or when the runtime has no slab.
+pub fn claim_slab() -> ClaimSlab {
+    ClaimSlab {
+        registered: None,
+        _not_send: PhantomData,
+    }
+}
+
+/// Future returned by [`claim_slab`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct ClaimSlab {
+    registered: Option<u64>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Future for ClaimSlab {
+    type Output = SlabClaim;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SlabClaim> {
+        let Some(core) = rt_core::current() else {
+            panic!("tickslab::claim_slab: {}", SpawnErrorKind::NoRuntime)
+        };
+        // SAFETY: the installed context is alive while installed.
+        let c = unsafe { core.as_ref() };
+        if let Some(claim) = SlabClaim::try_new(core, c) {
+            return Poll::Ready(claim);
+        }
+        self.registered = Some(c.wait_for_slot(cx.waker(), self.registered));
+        Poll::Pending
+    }
+}
+
+/// A reserved slab slot. [`spawn`](Self::spawn) a future into it, or drop it to give the
+/// slot back. Stays on the runtime's thread.
+pub struct SlabClaim {
+    slot: RawSlot,
+    slot_size: usize,
+    core: NonNull<Core>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SlabClaim {
+    #[track_caller]
+    fn try_new(core: NonNull<Core>, c: &Core) -> Option<SlabClaim> {
+        let Some(slab) = c.slab() else {
+            panic!("tickslab::claim_slab: {}", SpawnErrorKind::NoSlab)
+        };
+        let slot_size = slab.slot_size();
+        c.try_claim_slot().map(|slot| SlabClaim {
+            slot,
+            slot_size,
+            core,
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Bytes this slot holds.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// Spawns `future` into the reserved slot: no allocation, cannot fail for lack of room.
+    ///
+    /// # Panics
+    /// If the task does not fit the slot (the message names both sizes), or if the runtime
+    /// has shut down; see [`try_spawn`](Self::try_spawn).
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        match self.try_spawn(future) {
+            Ok(handle) => handle,
+            Err((e, _claim)) => panic!("SlabClaim::spawn: {}", e.kind),
+        }
+    }
+
+    /// Spawns `future` into the reserved slot, or hands back the future and the claim.
+    #[allow(clippy::result_large_err)]
+    pub fn try_spawn<F>(
+        self,
+        future: F,
+    ) -> Result<JoinHandle<F::Output>, (SpawnError<F>, SlabClaim)>
+    where
+        F: Future + 'static,
+    {
+        if let Err(kind) = fits_slot::<F>(self.slot_size) {
+            return Err((SpawnError::new(kind, future), self));
+        }
+        // SAFETY: the claim keeps the core alive (live runtime or orphan).
+        let c = unsafe { self.core.as_ref() };
+        if c.is_shut_down() {
+            return Err((SpawnError::new(SpawnErrorKind::Shutdown, future), self));
+        }
+        let slot = self.slot;
+        std::mem::forget(self);
+        // SAFETY: the slot was claimed from this live core's slab and the task fits it; the
+        // claim's count in `allocated` passes to the task.
+        Ok(unsafe { c.spawn_in_slot(slot, future) })
+    }
+}
+
+impl Drop for SlabClaim {
+    fn drop(&mut self) {
+        // SAFETY: an unused claim from this core, released once (`spawn` forgets it).
+        unsafe { Core::free_claimed_slot(self.core, self.slot) }
+    }
+}
+
+impl fmt::Debug for SlabClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlabClaim")
+            .field("slot", &self.slot.ptr)
+            .field("slot_size", &self.slot_size)
+            .finish()
+    }
+}

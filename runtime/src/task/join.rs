@@ -1,0 +1,198 @@
+//! `JoinHandle` and `JoinError`, with tokio's meaning.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::raw::{TaskRef, flags};
+use crate::core as rt_core;
+
+/// Why a task produced no output: it was cancelled ([`JoinHandle::abort`], or the runtime
+/// was dropped first) or it panicked.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> Self {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> Self {
+        JoinError {
+            repr: Repr::Panic(payload),
+        }
+    }
+
+    /// The task was cancelled before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    /// If the task did not panic; see [`try_into_panic`](Self::try_into_panic).
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("`JoinError::into_panic` called on a task that was cancelled, not panicked")
+    }
+
+    /// The panic payload, or the error back if the task was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(payload) => Ok(payload),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => p
+                .downcast_ref::<&'static str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked with message {msg:?}"),
+            (Repr::Panic(_), None) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
+            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> Self {
+        std::io::Error::other(e.to_string())
+    }
+}
+
+/// An owned permission to join a task: await it for the task's output.
+///
+/// As in tokio: awaiting yields `Ok(output)`, or `Err(JoinError)` if the task panicked or
+/// was cancelled; dropping the handle *detaches* the task (it keeps running, its output is
+/// dropped); [`abort`](Self::abort) cancels it.
+///
+/// A `JoinHandle` stays on the runtime's thread (`!Send`). It may outlive the runtime:
+/// it then reports the output the task had produced, or that it was cancelled.
+pub struct JoinHandle<T> {
+    task: TaskRef,
+    _marker: PhantomData<(T, *const ())>,
+}
+
+impl<T> JoinHandle<T> {
+    /// # Safety
+    /// `task` was spawned with `HANDLE` set and has output type `T`; this handle owns that.
+    pub(crate) unsafe fn from_task(task: TaskRef) -> Self {
+        JoinHandle {
+            task,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Cancels the task. A task not yet finished is dropped (its destructors run) the next
+    /// time the runtime runs (or right after its current poll, if it aborts itself), and
+    /// this handle then yields a cancelled [`JoinError`]. No effect on a finished task.
+    pub fn abort(&self) {
+        // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
+        unsafe { rt_core::abort_task(self.task) }
+    }
+
+    /// Whether the task has finished (completed, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
+        unsafe { self.task.flags() & flags::COMPLETE != 0 }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let task = self.task;
+        // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
+        unsafe {
+            let f = task.flags();
+            if f & flags::OUTPUT != 0 {
+                task.set_flags(f & !flags::OUTPUT);
+                return Poll::Ready(task.take_output::<T>());
+            }
+            assert!(
+                f & flags::COMPLETE == 0,
+                "JoinHandle polled after it returned Ready"
+            );
+            task.register_join_waker(cx.waker());
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let task = self.task;
+        // SAFETY: the handle holds `HANDLE`, keeping the task live until it is released here,
+        // on the task's thread (`!Send`).
+        unsafe {
+            let f = task.flags();
+            task.set_flags(f & !(flags::HANDLE | flags::OUTPUT));
+            drop(task.take_join_waker());
+            let dropped = if f & flags::OUTPUT != 0 {
+                catch_unwind(AssertUnwindSafe(|| task.drop_output()))
+            } else {
+                Ok(())
+            };
+            rt_core::release_local_if_idle(task);
+            // The output's destructor panicked: report it to the dropper, as any drop would,
+            // unless we are already unwinding (a second panic would abort).
+            if let Err(payload) = dropped
+                && !std::thread::panicking()
+            {
+                resume_unwind(payload);
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("task", &self.task.as_ptr())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
