@@ -40,6 +40,6 @@ mod raw;
 
 pub use join::{JoinError, JoinHandle};
 pub(crate) use raw::Task as TaskBlockProbe;
-pub(crate) use raw::{Header, Storage, TaskRef, flags};
+pub(crate) use raw::{Storage, TaskRef, flags};
 pub(crate) use raw::{borrowed_task_waker, dealloc_box};
 pub(crate) use raw::{new_task_header_for, task_layout, write_task};
