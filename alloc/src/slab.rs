@@ -195,7 +195,10 @@ impl<const N: usize> BoundedGlue<N> {
         // The slot is ours until `free`: forgetting the claim keeps it from returning itself.
         core::mem::forget(claim);
         // SAFETY: a claimed slot's address is never null.
-        Some(RawSlot { ptr: unsafe { NonNull::new_unchecked(ptr) }, chunk: 0 })
+        Some(RawSlot {
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            chunk: 0,
+        })
     }
 
     unsafe fn free(slab: NonNull<()>, slot: RawSlot) {
@@ -240,7 +243,10 @@ impl<const N: usize> UnboundedGlue<N> {
         let chunk = u32::try_from(claim.chunk_idx()).expect("more than u32::MAX slab chunks");
         core::mem::forget(claim);
         // SAFETY: a claimed slot's address is never null.
-        Some(RawSlot { ptr: unsafe { NonNull::new_unchecked(ptr) }, chunk })
+        Some(RawSlot {
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            chunk,
+        })
     }
 
     unsafe fn free(slab: NonNull<()>, slot: RawSlot) {
@@ -270,7 +276,10 @@ mod tests {
     #[test]
     fn bounded_claims_until_full_then_reuses() {
         let slab = bounded_slab::<64>(2);
-        assert_eq!((slab.kind(), slab.slot_size(), slab.capacity()), (SlabKind::Bounded, 64, Some(2)));
+        assert_eq!(
+            (slab.kind(), slab.slot_size(), slab.capacity()),
+            (SlabKind::Bounded, 64, Some(2))
+        );
         let a = slab.try_claim().expect("first slot");
         let b = slab.try_claim().expect("second slot");
         assert_ne!(a.ptr, b.ptr);
@@ -305,9 +314,14 @@ mod tests {
     fn unbounded_grows_and_frees_by_chunk() {
         // SAFETY: the ErasedSlab owns the slab and frees every slot through it.
         let slab = ErasedSlab::unbounded(unsafe { unbounded::Slab::<48>::with_chunk_capacity(2) });
-        let slots: Vec<_> = (0..7).map(|_| slab.try_claim().expect("unbounded")).collect();
+        let slots: Vec<_> = (0..7)
+            .map(|_| slab.try_claim().expect("unbounded"))
+            .collect();
         assert_eq!(slab.capacity(), None);
-        assert!(slots.iter().any(|s| s.chunk > 0), "claims spilled into later chunks");
+        assert!(
+            slots.iter().any(|s| s.chunk > 0),
+            "claims spilled into later chunks"
+        );
         for s in slots {
             // SAFETY: each came from this slab and is freed once.
             unsafe { slab.free(s) };

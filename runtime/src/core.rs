@@ -106,20 +106,29 @@ enum Entry {
     Release(TaskRef),
 }
 
+/// An `Entry` as stored in the remote queue: a task pointer, tagged in its low bit, keeping
+/// its provenance (no integer round trip).
+#[derive(Clone, Copy)]
+struct RawEntry(*const ());
+
+// SAFETY: the pointer is only a message: the receiving side owns the reference it carries
+// and touches the task under the same rules as any waker (see `task/mod.rs`).
+unsafe impl Send for RawEntry {}
+
 impl Entry {
-    fn encode(self) -> usize {
+    fn encode(self) -> RawEntry {
         match self {
-            Entry::Wake(t) => t.as_ptr() as usize,
-            Entry::Release(t) => t.as_ptr() as usize | RELEASE_TAG,
+            Entry::Wake(t) => RawEntry(t.as_ptr()),
+            Entry::Release(t) => RawEntry(t.as_ptr().map_addr(|a| a | RELEASE_TAG)),
         }
     }
 
     /// # Safety
     /// `raw` came from `encode`.
-    unsafe fn decode(raw: usize) -> Entry {
+    unsafe fn decode(raw: RawEntry) -> Entry {
         // SAFETY: `encode` stored a live task pointer, tagged in its free low bit.
-        let task = unsafe { TaskRef::from_ptr((raw & !RELEASE_TAG) as *const ()) };
-        if raw & RELEASE_TAG == 0 {
+        let task = unsafe { TaskRef::from_ptr(raw.0.map_addr(|a| a & !RELEASE_TAG)) };
+        if raw.0.addr() & RELEASE_TAG == 0 {
             Entry::Wake(task)
         } else {
             Entry::Release(task)
@@ -145,8 +154,8 @@ pub(crate) struct Core {
     dead: AtomicBool,
     pub(crate) root_woken: AtomicBool,
     sleeping: AtomicBool,
-    remote: ArrayQueue<usize>,
-    overflow: Mutex<Vec<usize>>,
+    remote: ArrayQueue<RawEntry>,
+    overflow: Mutex<Vec<RawEntry>>,
     overflow_len: AtomicUsize,
     unparker: mio::Waker,
     remote_wakes: AtomicU64,
@@ -635,7 +644,7 @@ impl Core {
         }
     }
 
-    fn pop_remote(&self) -> Option<usize> {
+    fn pop_remote(&self) -> Option<RawEntry> {
         if let Some(raw) = self.remote.pop() {
             return Some(raw);
         }

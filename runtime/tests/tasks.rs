@@ -78,8 +78,14 @@ fn slab_and_boxed_tasks_return_their_outputs() {
     });
     assert_eq!(out, (42, "boxed".to_string(), vec![1, 2, 3]));
     let s = rt.stats();
-    assert_eq!((s.tasks_spawned, s.tasks_completed, s.tasks_live), (3, 3, 0));
-    assert_eq!((s.slab_used, s.slab_peak, s.slab_capacity), (0, 2, Some(64)));
+    assert_eq!(
+        (s.tasks_spawned, s.tasks_completed, s.tasks_live),
+        (3, 3, 0)
+    );
+    assert_eq!(
+        (s.slab_used, s.slab_peak, s.slab_capacity),
+        (0, 2, Some(64))
+    );
 }
 
 #[test]
@@ -133,7 +139,11 @@ fn detached_task_still_runs_to_completion() {
         }
     });
     assert!(ran.get());
-    assert_eq!(rt.stats().slab_used, 0, "a detached, finished task frees its slot");
+    assert_eq!(
+        rt.stats().slab_used,
+        0,
+        "a detached, finished task frees its slot"
+    );
 }
 
 #[test]
@@ -228,7 +238,10 @@ fn spawn_slab_on_a_full_slab_panics_with_capacity_and_the_way_out() {
             catch_unwind(AssertUnwindSafe(|| drop(spawn_slab(async {})))).unwrap_err(),
         );
         assert!(msg.contains("all 1 slots in use"), "{msg}");
-        assert!(msg.contains("try_spawn_slab") && msg.contains("claim_slab"), "{msg}");
+        assert!(
+            msg.contains("try_spawn_slab") && msg.contains("claim_slab"),
+            "{msg}"
+        );
     });
 }
 
@@ -252,25 +265,36 @@ fn oversized_task_is_rejected_naming_both_sizes() {
         assert!(task_size > 512);
         assert_eq!(slot_size, 128);
         let msg = err.to_string();
-        assert!(msg.contains(&task_size.to_string()) && msg.contains("128"), "{msg}");
+        assert!(
+            msg.contains(&task_size.to_string()) && msg.contains("128"),
+            "{msg}"
+        );
 
         // The future came back whole: run it boxed.
         assert_eq!(spawn(err.into_future()).await.unwrap(), 7 * 512);
 
         let msg = panic_message(
-            catch_unwind(AssertUnwindSafe(|| drop(spawn_slab(async move { big[0] }))))
-                .unwrap_err(),
+            catch_unwind(AssertUnwindSafe(|| drop(spawn_slab(async move { big[0] })))).unwrap_err(),
         );
-        assert!(msg.contains("bytes but a slab slot holds 128 bytes"), "{msg}");
+        assert!(
+            msg.contains("bytes but a slab slot holds 128 bytes"),
+            "{msg}"
+        );
 
         let claim = try_claim_slab().unwrap();
         let msg = panic_message(
-            catch_unwind(AssertUnwindSafe(|| drop(claim.spawn(async move { big[1] }))))
-                .unwrap_err(),
+            catch_unwind(AssertUnwindSafe(|| {
+                drop(claim.spawn(async move { big[1] }))
+            }))
+            .unwrap_err(),
         );
         assert!(msg.contains("128"), "{msg}");
     });
-    assert_eq!(rt.stats().slab_used, 0, "the panicking claim returned its slot");
+    assert_eq!(
+        rt.stats().slab_used,
+        0,
+        "the panicking claim returned its slot"
+    );
 }
 
 #[test]
@@ -285,7 +309,10 @@ fn over_aligned_future_is_rejected() {
             whole.0
         })
         .expect_err("over-aligned");
-        assert!(matches!(err.kind(), SpawnErrorKind::OverAligned { align: 64, .. }));
+        assert!(matches!(
+            err.kind(),
+            SpawnErrorKind::OverAligned { align: 64, .. }
+        ));
         assert_eq!(spawn(err.into_future()).await.unwrap(), 3);
     });
 }
@@ -296,10 +323,18 @@ fn spawn_slab_without_a_slab_says_so() {
     rt.block_on(async {
         let err = try_spawn_slab(async { 1 }).unwrap_err();
         assert_eq!(err.kind(), SpawnErrorKind::NoSlab);
-        let msg =
-            panic_message(catch_unwind(AssertUnwindSafe(|| drop(spawn_slab(async {})))).unwrap_err());
-        assert!(msg.contains("no slab is configured") && msg.contains("slab_bounded"), "{msg}");
-        assert_eq!(spawn(async { 2 }).await.unwrap(), 2, "boxed spawn still works");
+        let msg = panic_message(
+            catch_unwind(AssertUnwindSafe(|| drop(spawn_slab(async {})))).unwrap_err(),
+        );
+        assert!(
+            msg.contains("no slab is configured") && msg.contains("slab_bounded"),
+            "{msg}"
+        );
+        assert_eq!(
+            spawn(async { 2 }).await.unwrap(),
+            2,
+            "boxed spawn still works"
+        );
     });
 }
 
@@ -337,9 +372,15 @@ fn panic_in_root_future_propagates_and_runtime_stays_usable() {
     let mut rt = rt_bounded::<256>(8);
     let r = catch_unwind(AssertUnwindSafe(|| rt.block_on(async { panic!("root") })));
     assert!(r.is_err());
-    assert_eq!(rt.block_on(async { spawn_slab(async { 3 }).await.unwrap() }), 3);
+    assert_eq!(
+        rt.block_on(async { spawn_slab(async { 3 }).await.unwrap() }),
+        3
+    );
     // The thread's context was restored by the unwinding guard.
-    assert_eq!(try_spawn_slab(async {}).unwrap_err().kind(), SpawnErrorKind::NoRuntime);
+    assert_eq!(
+        try_spawn_slab(async {}).unwrap_err().kind(),
+        SpawnErrorKind::NoRuntime
+    );
 }
 
 #[test]
@@ -489,7 +530,11 @@ fn waker_woken_long_after_the_task_finished_is_harmless() {
     .join()
     .unwrap();
     rt.block_on(async { yield_now().await });
-    assert_eq!(rt.stats().slab_used, 0, "the last waker's drop freed the slot");
+    assert_eq!(
+        rt.stats().slab_used,
+        0,
+        "the last waker's drop freed the slot"
+    );
 }
 
 #[test]
@@ -539,10 +584,11 @@ fn claim_outliving_the_runtime_is_released_safely() {
 fn runtime_drop_with_10k_pending_slab_tasks_drops_each_future_once() {
     let n = scaled(10_000);
     let drops = Rc::new(Cell::new(0));
-    {
+    let kept = {
         let mut rt = rt_bounded::<256>(n);
         let d = drops.clone();
-        rt.block_on(async move {
+        let kept = rt.block_on(async move {
+            let mut kept = Vec::new();
             for i in 0..n {
                 let g = DropCounter(d.clone());
                 let h = spawn_slab(async move {
@@ -553,15 +599,24 @@ fn runtime_drop_with_10k_pending_slab_tasks_drops_each_future_once() {
                     pending::<()>().await;
                 });
                 if i % 3 == 0 {
-                    drop(h); // detached ones too
+                    drop(h); // detached
                 } else {
-                    std::mem::forget(h); // a forgotten handle must not keep memory alive...
+                    kept.push(h); // joined after the runtime is gone
                 }
             }
             yield_now().await;
+            kept
         });
         assert_eq!(rt.stats().tasks_live, n);
+        assert_eq!(rt.stats().slab_used, n);
         assert_eq!(drops.get(), 0);
+        kept
+    };
+    assert_eq!(drops.get(), n, "every pending future dropped exactly once");
+    let mut rt2 = Runtime::new();
+    for h in kept {
+        assert!(h.is_finished());
+        assert!(rt2.block_on(h).unwrap_err().is_cancelled());
     }
     assert_eq!(drops.get(), n);
 }
@@ -658,7 +713,8 @@ fn remote_wake_storm_with_queue_overflow() {
         .slab_bounded(slab)
         .remote_queue_capacity(2)
         .build();
-    let counters: Arc<Vec<AtomicUsize>> = Arc::new((0..tasks).map(|_| AtomicUsize::new(0)).collect());
+    let counters: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..tasks).map(|_| AtomicUsize::new(0)).collect());
     let wakers: Arc<std::sync::Mutex<Vec<Option<Waker>>>> =
         Arc::new(std::sync::Mutex::new(vec![None; tasks]));
     let total = rt.block_on({
@@ -826,10 +882,12 @@ fn claim_slab_future_dropped_while_waiting_is_fine() {
 }
 
 async fn poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
-    poll_fn(|cx| Poll::Ready(match Pin::new(&mut f).poll(cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }))
+    poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut f).poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
     .await
 }
 
@@ -858,7 +916,10 @@ fn nested_runtime_in_a_task_has_its_own_context() {
 fn runtimes_one_after_another_on_one_thread() {
     for i in 0..3 {
         let mut rt = rt_bounded::<256>(4);
-        assert_eq!(rt.block_on(async move { spawn_slab(async move { i }).await.unwrap() }), i);
+        assert_eq!(
+            rt.block_on(async move { spawn_slab(async move { i }).await.unwrap() }),
+            i
+        );
     }
 }
 

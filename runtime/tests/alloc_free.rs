@@ -1,0 +1,156 @@
+//! Exact heap-allocation counts on the task hot paths, with a counting global allocator.
+//!
+//! After warm-up, slab tasks must cost zero allocations: spawn, poll, complete, join, free,
+//! and self-waking polls. Boxed spawns are counted and printed for comparison.
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use nexus_slab::byte::bounded;
+use tickslab_alloc::counting::{AllocStats, CountingAlloc};
+use tickslab_runtime::*;
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc::system();
+
+const N: usize = if cfg!(miri) { 200 } else { 100_000 };
+
+fn rt_bounded(capacity: usize) -> Runtime {
+    // SAFETY: the runtime owns the slab and frees every slot it hands out.
+    let slab = unsafe { bounded::Slab::<256>::with_capacity(capacity) };
+    Runtime::builder().slab_bounded(slab).build()
+}
+
+/// Allocations made by this thread while `f` runs (async: measured across awaits).
+async fn allocs_during<F: std::future::Future>(f: F) -> (F::Output, AllocStats) {
+    let before = AllocStats::current_thread();
+    let out = f.await;
+    (out, AllocStats::current_thread().since(&before))
+}
+
+#[test]
+fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
+    let mut rt = rt_bounded(1024);
+    let (sum, stats) = rt.block_on(async {
+        for i in 0..100u64 {
+            spawn_slab(async move { i }).await.unwrap(); // warm-up
+        }
+        allocs_during(async {
+            let mut sum = 0u64;
+            for i in 0..N as u64 {
+                let h = spawn_slab(async move {
+                    yield_now().await;
+                    i
+                });
+                sum += h.await.unwrap();
+            }
+            sum
+        })
+        .await
+    });
+    assert_eq!(sum, (N as u64) * (N as u64 - 1) / 2);
+    println!("spawn_slab + poll + complete + join, {N} cycles: {stats}");
+    assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
+}
+
+#[test]
+fn slab_batches_and_claims_allocate_nothing_after_warmup() {
+    let mut rt = rt_bounded(1024);
+    let stats = rt.block_on(async {
+        let mut handles = Vec::with_capacity(1000);
+        let mut batch = async |handles: &mut Vec<JoinHandle<usize>>| {
+            for i in 0..1000 {
+                let claim = claim_slab().await;
+                handles.push(claim.spawn(async move { i }));
+            }
+            let mut sum = 0;
+            for h in handles.drain(..) {
+                sum += h.await.unwrap();
+            }
+            assert_eq!(sum, 999 * 1000 / 2);
+        };
+        batch(&mut handles).await; // warm-up
+        let ((), stats) = allocs_during(async {
+            for _ in 0..(N / 1000).max(1) {
+                batch(&mut handles).await;
+            }
+        })
+        .await;
+        stats
+    });
+    println!("batches of 1000 claim + spawn + join: {stats}");
+    assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
+}
+
+#[test]
+fn self_waking_polls_allocate_nothing() {
+    let mut rt = rt_bounded(16);
+    let (polls, stats) = rt.block_on(async {
+        spawn_slab(async {}).await.unwrap(); // warm-up
+        allocs_during(async {
+            let mut left = N;
+            spawn_slab(poll_fn(move |cx| {
+                if left == 0 {
+                    return Poll::Ready(N);
+                }
+                left -= 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }))
+            .await
+            .unwrap()
+        })
+        .await
+    });
+    assert_eq!(polls, N);
+    println!("{N} self-waking polls: {stats}");
+    assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
+}
+
+#[test]
+fn cloned_wakers_and_the_root_waker_allocate_nothing() {
+    let mut rt = rt_bounded(16);
+    let stats = rt.block_on(async {
+        spawn_slab(async {}).await.unwrap();
+        let ((), stats) = allocs_during(async {
+            for _ in 0..(N / 10) {
+                // A task woken through a clone of its waker, joined by the root.
+                let h = spawn_slab(async {
+                    let mut woke = false;
+                    poll_fn(move |cx| {
+                        if woke {
+                            return Poll::Ready(());
+                        }
+                        woke = true;
+                        cx.waker().clone().wake();
+                        Poll::Pending
+                    })
+                    .await
+                });
+                h.await.unwrap();
+            }
+        })
+        .await;
+        stats
+    });
+    println!("clone + wake + join cycles: {stats}");
+    assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
+}
+
+#[test]
+fn boxed_spawn_costs_one_allocation_each() {
+    let mut rt = rt_bounded(16);
+    let stats = rt.block_on(async {
+        spawn(async {}).await.unwrap();
+        let ((), stats) = allocs_during(async {
+            for i in 0..1000u32 {
+                assert_eq!(spawn(async move { i }).await.unwrap(), i);
+            }
+        })
+        .await;
+        stats
+    });
+    println!("1000 boxed spawn + join: {stats}");
+    assert_eq!(stats.allocs, 1000, "one block per boxed task: {stats}");
+    assert_eq!(stats.deallocs, 1000);
+}
