@@ -194,8 +194,8 @@ impl<const N: usize> BoundedGlue<N> {
         let ptr = claim.as_ptr();
         // The slot is ours until `free`: forgetting the claim keeps it from returning itself.
         core::mem::forget(claim);
-        // SAFETY: a claimed slot's address is never null.
         Some(RawSlot {
+            // SAFETY: a claimed slot's address is never null.
             ptr: unsafe { NonNull::new_unchecked(ptr) },
             chunk: 0,
         })
@@ -242,8 +242,8 @@ impl<const N: usize> UnboundedGlue<N> {
         let ptr = claim.as_ptr();
         let chunk = u32::try_from(claim.chunk_idx()).expect("more than u32::MAX slab chunks");
         core::mem::forget(claim);
-        // SAFETY: a claimed slot's address is never null.
         Some(RawSlot {
+            // SAFETY: a claimed slot's address is never null.
             ptr: unsafe { NonNull::new_unchecked(ptr) },
             chunk,
         })

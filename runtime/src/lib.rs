@@ -24,8 +24,8 @@ pub use runtime::{
     Builder, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET, EnterGuard, Runtime, RuntimeStats,
 };
 pub use spawn::{
-    ClaimSlab, SlabClaim, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab, task_size,
-    try_claim_slab, try_spawn_slab,
+    ClaimSlab, SlabClaim, SlabSpawner, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab,
+    task_size, try_claim_slab, try_spawn_slab,
 };
 pub use task::{JoinError, JoinHandle};
 pub use yield_now::{YieldNow, yield_now};

@@ -159,7 +159,12 @@ impl Driver {
 /// - Dropping the runtime cancels every task still pending: each future is dropped (its
 ///   destructors run, on this thread) and every slot is freed.
 ///
-/// A `Runtime` lives on the thread that built it (`!Send`), like tokio's `LocalRuntime`.
+/// A `Runtime` lives on the thread that built it (`!Send`), like tokio's `LocalRuntime`:
+///
+/// ```compile_fail,E0277
+/// let rt = tickslab_runtime::Runtime::new();
+/// std::thread::spawn(move || drop(rt)); // error: `Runtime` cannot be sent
+/// ```
 pub struct Runtime {
     core: Arc<Core>,
     driver: Driver,

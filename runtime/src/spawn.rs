@@ -285,7 +285,15 @@ impl Future for ClaimSlab {
 }
 
 /// A reserved slab slot. [`spawn`](Self::spawn) a future into it, or drop it to give the
-/// slot back. Stays on the runtime's thread.
+/// slot back. Stays on the runtime's thread:
+///
+/// ```compile_fail,E0277
+/// # use tickslab_runtime::*;
+/// # let slab = unsafe { nexus_slab::byte::bounded::Slab::<128>::with_capacity(8) };
+/// let mut rt = Runtime::builder().slab_bounded(slab).build();
+/// let claim = rt.block_on(async { try_claim_slab().unwrap() });
+/// std::thread::spawn(move || drop(claim)); // error: `SlabClaim` cannot be sent
+/// ```
 pub struct SlabClaim {
     slot: RawSlot,
     slot_size: usize,
@@ -367,5 +375,185 @@ impl fmt::Debug for SlabClaim {
             .field("slot", &self.slot.ptr)
             .field("slot_size", &self.slot_size)
             .finish()
+    }
+}
+
+// ---- compile-time slot-size checks -----------------------------------------------------------
+
+/// A slab spawner that knows the slot size `N` at compile time, so a task that cannot fit a
+/// slot is a **compile error** naming both sizes, instead of a runtime panic:
+///
+/// ```compile_fail,E0080
+/// # use tickslab_runtime::*;
+/// # use nexus_slab::byte::bounded::Slab;
+/// # let slab = unsafe { Slab::<128>::with_capacity(8) };
+/// # let mut rt = Runtime::builder().slab_bounded(slab).build();
+/// rt.block_on(async {
+///     let big = [0u8; 512];
+///     // error: the task needs 600 bytes but a slab slot holds 128 bytes
+///     SlabSpawner::<128>::current().spawn(async move { big[0] });
+/// });
+/// ```
+///
+/// The runtime's slab must have slots of at least `N` bytes; [`current`](Self::current)
+/// checks that once.
+///
+/// ```
+/// # use tickslab_runtime::*;
+/// # use nexus_slab::byte::bounded::Slab;
+/// # let slab = unsafe { Slab::<128>::with_capacity(8) };
+/// # let mut rt = Runtime::builder().slab_bounded(slab).build();
+/// rt.block_on(async {
+///     let spawner = SlabSpawner::<128>::current();
+///     assert_eq!(spawner.spawn(async { 1 }).await.unwrap(), 1);
+/// });
+/// ```
+#[derive(Clone, Copy)]
+pub struct SlabSpawner<const N: usize> {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<const N: usize> SlabSpawner<N> {
+    /// The spawner for the current runtime.
+    ///
+    /// # Panics
+    /// Outside a runtime, without a slab, or if the slab's slots are smaller than `N`.
+    #[track_caller]
+    pub fn current() -> Self {
+        let slot_size = with_current(|c| c.slab().map(|s| s.slot_size()));
+        match slot_size {
+            None => panic!("SlabSpawner::current: {}", SpawnErrorKind::NoRuntime),
+            Some(None) => panic!("SlabSpawner::current: {}", SpawnErrorKind::NoSlab),
+            Some(Some(size)) if size < N => panic!(
+                "SlabSpawner::<{N}>::current: the runtime's slab has {size}-byte slots, \
+                 smaller than {N}"
+            ),
+            Some(Some(_)) => SlabSpawner {
+                _not_send: PhantomData,
+            },
+        }
+    }
+
+    /// Spawns into the slab; the fit is checked at compile time.
+    ///
+    /// # Panics
+    /// When the bounded slab is full (see [`try_spawn`](Self::try_spawn)), or outside the
+    /// runtime or in one whose slots are smaller than `N`.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        match self.try_spawn(future) {
+            Ok(handle) => handle,
+            Err(e) => panic!("SlabSpawner::spawn: {}", e.kind),
+        }
+    }
+
+    /// Spawns into the slab or hands the future back; the fit is checked at compile time.
+    pub fn try_spawn<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: Future + 'static,
+    {
+        const { FitsSlot::<F, N>::CHECK };
+        let Some(core) = rt_core::current() else {
+            return Err(SpawnError::new(SpawnErrorKind::NoRuntime, future));
+        };
+        // SAFETY: the installed context is alive while installed.
+        let c = unsafe { core.as_ref() };
+        match c.slab() {
+            Some(slab) if slab.slot_size() >= N => {}
+            Some(slab) => {
+                return Err(SpawnError::new(
+                    SpawnErrorKind::TooLarge {
+                        task_size: task_layout::<F>().size(),
+                        slot_size: slab.slot_size(),
+                    },
+                    future,
+                ));
+            }
+            None => return Err(SpawnError::new(SpawnErrorKind::NoSlab, future)),
+        }
+        c.try_spawn_slab(future)
+    }
+}
+
+impl<const N: usize> fmt::Debug for SlabSpawner<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SlabSpawner<{N}>")
+    }
+}
+
+/// Post-monomorphization check that a task for `F` fits an `N`-byte, 8-aligned slot; the
+/// error message is built at compile time so it can name both sizes.
+struct FitsSlot<F, const N: usize>(PhantomData<F>);
+
+impl<F: Future + 'static, const N: usize> FitsSlot<F, N> {
+    const SIZE: usize = task_size::<F>();
+    const ALIGN: usize = std::mem::align_of::<crate::task::TaskBlockProbe<F>>();
+    const MESSAGE: ConstMessage = ConstMessage::new()
+        .push("the task needs ")
+        .push_num(Self::SIZE)
+        .push(" bytes (alignment ")
+        .push_num(Self::ALIGN)
+        .push(") but a slab slot holds ")
+        .push_num(N)
+        .push(" bytes (alignment 8): use a larger slot, box the future's large state, or spawn it boxed");
+    const CHECK: () = {
+        if Self::SIZE > N || Self::ALIGN > SLOT_ALIGN {
+            panic!("{}", Self::MESSAGE.as_str());
+        }
+    };
+}
+
+/// A string assembled in a `const` context (to name numbers in a compile-time error).
+struct ConstMessage {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl ConstMessage {
+    const fn new() -> Self {
+        ConstMessage {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    const fn push(mut self, s: &str) -> Self {
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() && self.len < self.buf.len() {
+            self.buf[self.len] = bytes[i];
+            self.len += 1;
+            i += 1;
+        }
+        self
+    }
+
+    const fn push_num(mut self, mut n: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let mut count = 0;
+        loop {
+            digits[count] = b'0' + (n % 10) as u8;
+            count += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while count > 0 && self.len < self.buf.len() {
+            count -= 1;
+            self.buf[self.len] = digits[count];
+            self.len += 1;
+        }
+        self
+    }
+
+    const fn as_str(&self) -> &str {
+        match std::str::from_utf8(self.buf.split_at(self.len).0) {
+            Ok(s) => s,
+            Err(_) => "the task does not fit a slab slot",
+        }
     }
 }

@@ -58,7 +58,7 @@ fn slab_batches_and_claims_allocate_nothing_after_warmup() {
     let mut rt = rt_bounded(1024);
     let stats = rt.block_on(async {
         let mut handles = Vec::with_capacity(1000);
-        let mut batch = async |handles: &mut Vec<JoinHandle<usize>>| {
+        let batch = async |handles: &mut Vec<JoinHandle<usize>>| {
             for i in 0..1000 {
                 let claim = claim_slab().await;
                 handles.push(claim.spawn(async move { i }));
@@ -122,6 +122,7 @@ fn cloned_wakers_and_the_root_waker_allocate_nothing() {
                             return Poll::Ready(());
                         }
                         woke = true;
+                        #[allow(clippy::waker_clone_wake)] // the clone is what is measured
                         cx.waker().clone().wake();
                         Poll::Pending
                     })

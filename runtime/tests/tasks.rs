@@ -3,6 +3,8 @@
 //!
 //! Sizes shrink under Miri, which runs these too (see `.ci/run`).
 
+#![allow(clippy::async_yields_async)] // returning JoinHandles out of block_on is the point of some tests
+
 use std::cell::{Cell, RefCell};
 use std::future::{Future, pending, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -968,5 +970,26 @@ fn wait_for_helper_wakes() {
         f.set(true);
         w.borrow_mut().take().unwrap().wake();
         h.await.unwrap();
+    });
+}
+
+#[test]
+fn slab_spawner_checks_the_slot_size_once_and_hands_back_on_full() {
+    let mut rt = rt_bounded::<256>(1);
+    rt.block_on(async {
+        let sp = SlabSpawner::<256>::current();
+        let small = SlabSpawner::<128>::current(); // smaller N is fine: slots are larger
+        let held = sp.spawn(pending::<()>());
+        let err = small.try_spawn(async { 1 }).unwrap_err();
+        assert!(err.is_full());
+        held.abort();
+        assert!(held.await.unwrap_err().is_cancelled());
+        assert_eq!(small.spawn(err.into_future()).await.unwrap(), 1);
+        let msg = panic_message(
+            catch_unwind(|| SlabSpawner::<512>::current())
+                .map(drop)
+                .unwrap_err(),
+        );
+        assert!(msg.contains("256-byte slots, smaller than 512"), "{msg}");
     });
 }

@@ -110,6 +110,13 @@ impl From<JoinError> for std::io::Error {
 ///
 /// A `JoinHandle` stays on the runtime's thread (`!Send`). It may outlive the runtime:
 /// it then reports the output the task had produced, or that it was cancelled.
+///
+/// ```compile_fail,E0277
+/// # use tickslab_runtime::*;
+/// let mut rt = Runtime::new();
+/// let handle = rt.block_on(async { spawn(async { 1 }) });
+/// std::thread::spawn(move || drop(handle)); // error: `JoinHandle` cannot be sent
+/// ```
 pub struct JoinHandle<T> {
     task: TaskRef,
     _marker: PhantomData<(T, *const ())>,
