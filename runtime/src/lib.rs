@@ -17,6 +17,7 @@
 mod core;
 mod runtime;
 mod spawn;
+pub mod sync;
 mod task;
 mod yield_now;
 

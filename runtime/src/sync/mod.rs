@@ -1,0 +1,1 @@
+//! Channels: same-thread (`oneshot`, `mpsc`) and cross-thread (game thread <-> runtime).
