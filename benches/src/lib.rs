@@ -26,7 +26,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub mod nexus;
-#[cfg(feature = "tickslab-rt")]
 pub mod tickslab_rt;
 pub mod tokio_rt;
 pub mod workload;
@@ -104,10 +103,8 @@ impl<D: Driver, S: Spawn + 'static> Bench for Pair<D, S> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Contender {
     /// tickslab, tasks in a bounded byte slab (`spawn_slab`).
-    #[cfg(feature = "tickslab-rt")]
     TickslabSlab,
     /// tickslab, Box-allocated tasks (`spawn`).
-    #[cfg(feature = "tickslab-rt")]
     TickslabBoxed,
     /// tokio `current_thread` runtime + `LocalSet`, `spawn_local`.
     TokioLocalSet,
@@ -122,9 +119,7 @@ pub enum Contender {
 impl Contender {
     /// All contenders, in report order.
     pub const ALL: &'static [Contender] = &[
-        #[cfg(feature = "tickslab-rt")]
         Contender::TickslabSlab,
-        #[cfg(feature = "tickslab-rt")]
         Contender::TickslabBoxed,
         Contender::TokioLocalSet,
         Contender::TokioLocalRuntime,
@@ -135,9 +130,7 @@ impl Contender {
     /// Short identifier, used as the criterion function name.
     pub fn name(self) -> &'static str {
         match self {
-            #[cfg(feature = "tickslab-rt")]
             Contender::TickslabSlab => "tickslab_slab",
-            #[cfg(feature = "tickslab-rt")]
             Contender::TickslabBoxed => "tickslab_boxed",
             Contender::TokioLocalSet => "tokio_localset",
             Contender::TokioLocalRuntime => "tokio_local_rt",
@@ -146,22 +139,15 @@ impl Contender {
         }
     }
 
-    /// Whether this is one of the tickslab contenders (the numerators of the ratios).
-    pub fn is_tickslab(self) -> bool {
-        self.name().starts_with("tickslab")
-    }
-
     /// Builds a fresh runtime for this contender.
     ///
     /// nexus-async-rt allows one live runtime per thread: drop the returned value
     /// before building the next nexus contender.
     pub fn build(self) -> Box<dyn Bench> {
         match self {
-            #[cfg(feature = "tickslab-rt")]
             Contender::TickslabSlab => Box::new(Pair::<_, tickslab_rt::SlabSpawn>::new(
                 tickslab_rt::TickslabDriver::with_bounded_slab(),
             )),
-            #[cfg(feature = "tickslab-rt")]
             Contender::TickslabBoxed => Box::new(Pair::<_, tickslab_rt::BoxSpawn>::new(
                 tickslab_rt::TickslabDriver::boxed_only(),
             )),
@@ -188,14 +174,18 @@ pub struct Unwrap<H>(pub H);
 
 impl<H, T, E> Future for Unwrap<H>
 where
-    H: Future<Output = Result<T, E>> + Unpin,
+    H: Future<Output = Result<T, E>>,
     E: std::fmt::Debug,
 {
     type Output = T;
 
     #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match Pin::new(&mut self.0).poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        // SAFETY: structural pinning of the only field: `Unwrap` never moves `H` out
+        // and has no `Drop` impl. (tickslab's `JoinHandle<T>` is `Unpin` only when
+        // `T: Unpin`, so `Pin::new` is not available.)
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.0) };
+        match inner.poll(cx) {
             Poll::Ready(r) => Poll::Ready(r.expect("benchmark task failed")),
             Poll::Pending => Poll::Pending,
         }

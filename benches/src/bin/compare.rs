@@ -48,6 +48,15 @@ static GLOBAL: Counting = Counting;
 /// Measured runs per (contender, workload); the fastest is reported.
 const RUNS: usize = 5;
 
+/// The ratios printed: (numerator, denominator) of ns/op.
+const RATIOS: &[(Contender, Contender)] = &[
+    (Contender::TickslabSlab, Contender::TokioLocalSet),
+    (Contender::TickslabSlab, Contender::TokioLocalRuntime),
+    (Contender::TickslabSlab, Contender::NexusSlab),
+    (Contender::TickslabBoxed, Contender::TokioLocalSet),
+    (Contender::TickslabBoxed, Contender::NexusBoxed),
+];
+
 /// Iterations per measured run (one iteration = one `Bench::run` unit).
 fn iters(workload: Workload) -> u64 {
     match workload {
@@ -117,28 +126,23 @@ fn main() {
         println!();
     }
 
-    let ours: Vec<usize> = (0..Contender::ALL.len())
-        .filter(|&i| Contender::ALL[i].is_tickslab())
-        .collect();
-    if ours.is_empty() {
-        println!("(tickslab contenders not built: no ratios)");
-        return;
+    let index = |c: Contender| Contender::ALL.iter().position(|&x| x == c);
+    println!("ratios of ns/op (< 1: tickslab faster):");
+    let mut header = format!("{:<18}", "workload");
+    for (num, den) in RATIOS {
+        header += &format!(" {:>30}", format!("{}/{}", num.name(), den.name()));
     }
-    println!("ratios (time, lower is better for tickslab):");
+    println!("{header}");
     for (wi, &workload) in workloads.iter().enumerate() {
         let mut line = format!("{:<18}", workload.id());
-        for &t in &ours {
-            for (ci, &other) in Contender::ALL.iter().enumerate() {
-                if other.is_tickslab() {
-                    continue;
+        for &(num, den) in RATIOS {
+            let cell = match (index(num), index(den)) {
+                (Some(n), Some(d)) => {
+                    format!("{:.2}", results[n][wi].ns_per_op / results[d][wi].ns_per_op)
                 }
-                line += &format!(
-                    " {}/{}={:.2}",
-                    Contender::ALL[t].name(),
-                    other.name(),
-                    results[t][wi].ns_per_op / results[ci][wi].ns_per_op
-                );
-            }
+                _ => "-".to_owned(),
+            };
+            line += &format!(" {cell:>30}");
         }
         println!("{line}");
     }
