@@ -115,7 +115,11 @@ on_both!(yield_now_round_robins_tasks, {
     let log = log.borrow();
     assert_eq!(log.iter().filter(|&&n| n == "a").count(), 3);
     assert_eq!(log.iter().filter(|&&n| n == "b").count(), 3);
-    assert_eq!(&log[..2], ["a", "b"], "the first yield let the other task run");
+    assert_eq!(
+        &log[..2],
+        ["a", "b"],
+        "the first yield let the other task run"
+    );
     assert_ne!(&log[..3], ["a", "a", "a"]);
 });
 
