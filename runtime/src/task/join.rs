@@ -122,6 +122,9 @@ pub struct JoinHandle<T> {
     _marker: PhantomData<(T, *const ())>,
 }
 
+// The handle is a pointer; the output is never pinned inside it.
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> JoinHandle<T> {
     /// # Safety
     /// `task` was spawned with `HANDLE` set and has output type `T`; this handle owns that.
