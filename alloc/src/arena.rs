@@ -801,6 +801,10 @@ impl<'a, T> FrameVec<'a, T> {
         if self.cap - self.len >= additional {
             return Ok(());
         }
+        if mem::size_of::<T>() == 0 {
+            // Capacity is already `usize::MAX`: more elements cannot be counted.
+            return Err(self.arena.overflow_error());
+        }
         let need = self
             .len
             .checked_add(additional)
@@ -1015,6 +1019,8 @@ mod tests {
             v.push(());
         }
         assert_eq!(v.len(), 100);
+        assert_eq!(v.capacity(), usize::MAX);
+        assert!(v.try_reserve(usize::MAX).is_err());
         assert_eq!(arena.stats().chunks, 0);
         assert_eq!(arena.stats().bytes_used, 0);
     }
