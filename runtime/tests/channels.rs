@@ -1079,3 +1079,28 @@ fn cross_game_receiver_drops_first_while_runtime_senders_wait() {
     );
     ledger.check();
 }
+
+#[test]
+#[cfg_attr(miri, ignore = "leaks on purpose")]
+fn leaked_waiting_send_futures_are_harmless() {
+    // Leaking a pinned future is safe Rust: its node stays linked, in leaked (valid)
+    // memory, and the channel keeps working around it, then dies with it linked.
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    tx.try_send(0).unwrap();
+    let (_, waker) = counting_waker();
+    let mut leaked = Box::pin(tx.send(1));
+    assert!(poll_once(leaked.as_mut(), &waker).is_pending());
+    std::mem::forget(leaked);
+    assert_eq!(rx.try_recv(), Ok(0)); // the slot goes to the leaked waiter...
+    assert_eq!(tx.try_send(2), Err(TrySendError::Full(2))); // ...and stays reserved
+    drop((tx, rx));
+
+    let (tx, mut rx) = cross::channel::<u32>(1);
+    tx.try_send(0).unwrap();
+    let mut leaked = Box::pin(tx.send(1));
+    assert!(poll_once(leaked.as_mut(), &waker).is_pending());
+    std::mem::forget(leaked);
+    assert_eq!(rx.try_recv(), Ok(0));
+    tx.try_send(2).unwrap();
+    drop((tx, rx));
+}

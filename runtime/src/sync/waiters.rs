@@ -15,7 +15,9 @@
 //! 3. **Unlinked before it dies.** The owning future's `Drop` calls [`WaiterList::remove`]
 //!    under the lock before the node's memory goes away. `Pin`'s drop guarantee says that
 //!    memory of a pinned value is not reused before its destructor ran, so the list never
-//!    holds a dangling pointer. (A leaked future leaks its node: still linked, still valid.)
+//!    holds a dangling pointer. (A leaked future leaks its node: still linked, still valid
+//!    memory. If the channel then dies, the list dies with the leaked node in it; nobody
+//!    follows its links again.)
 //!
 //! Node states: `Idle` (not in the list, nothing pending), `Queued` (linked, with a waker),
 //! `Notified` (taken out of the list by a wake: the owner must act on it, or pass it on when
@@ -62,8 +64,6 @@ type Link = Option<NonNull<Node>>;
 // threads cannot race: the list's lock orders every access. The `Waker` inside is
 // `Send + Sync`.
 unsafe impl Send for Waiter {}
-// SAFETY: as for `Send`: a shared `&Waiter` gives no access that bypasses the list's lock.
-unsafe impl Sync for Waiter {}
 
 impl Waiter {
     /// A fresh, idle node.
@@ -223,13 +223,5 @@ impl WaiterList {
             (*ptr.as_ptr()).next = None;
         }
         self.len -= 1;
-    }
-}
-
-impl Drop for WaiterList {
-    fn drop(&mut self) {
-        // A linked waiter borrows the channel that owns this list, so the list cannot die
-        // with waiters in it.
-        debug_assert!(self.is_empty(), "a waiter list dropped with linked waiters");
     }
 }
