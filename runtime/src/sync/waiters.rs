@@ -111,11 +111,6 @@ impl WaiterList {
         self.len
     }
 
-    /// Whether no waiter is linked.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The state of `waiter`.
     ///
     /// # Safety
