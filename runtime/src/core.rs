@@ -32,6 +32,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::ptr::{self, NonNull};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
@@ -39,10 +40,12 @@ use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 use crossbeam_queue::ArrayQueue;
 use tickslab_alloc::slab::{ErasedSlab, RawSlot};
 
+use crate::io::reactor::Reactor;
 use crate::task::{
     JoinHandle, Storage, TaskRef, borrowed_task_waker, dealloc_box, flags, new_task_header_for,
     task_layout, write_task,
 };
+use crate::time::Timers;
 
 // ---- threads --------------------------------------------------------------------------------
 
@@ -73,6 +76,18 @@ pub(crate) fn thread_token() -> u64 {
 #[inline]
 pub(crate) fn current() -> Option<NonNull<Core>> {
     NonNull::new(CONTEXT.with(Cell::get) as *mut Core)
+}
+
+/// The current runtime's timers, if a runtime is current.
+pub(crate) fn current_timers() -> Option<Rc<Timers>> {
+    // SAFETY: an installed context is alive while installed; runtime thread.
+    current().and_then(|c| unsafe { c.as_ref() }.timers().cloned())
+}
+
+/// The current runtime's reactor, if a runtime is current.
+pub(crate) fn current_reactor() -> Option<Rc<Reactor>> {
+    // SAFETY: as `current_timers`.
+    current().and_then(|c| unsafe { c.as_ref() }.reactor().cloned())
 }
 
 /// Installs a runtime as this thread's current one; restores the previous one on drop, so
@@ -144,6 +159,8 @@ pub(crate) struct CoreConfig {
     pub(crate) budget: usize,
     pub(crate) remote_capacity: usize,
     pub(crate) unparker: mio::Waker,
+    pub(crate) timers: Rc<Timers>,
+    pub(crate) reactor: Rc<Reactor>,
 }
 
 pub(crate) struct Core {
@@ -174,6 +191,10 @@ struct Local {
     allocated: Cell<usize>,
     /// Taken out only at shutdown, when nothing borrows it.
     slab: UnsafeCell<Option<ErasedSlab>>,
+    /// Runtime-thread `Rc`s, taken out at shutdown (on the runtime thread) so the last
+    /// `Arc<Core>`, wherever it drops, never touches them.
+    timers: UnsafeCell<Option<Rc<Timers>>>,
+    reactor: UnsafeCell<Option<Rc<Reactor>>>,
     slot_waiters: Cell<Vec<Waker>>,
     slot_waiters_epoch: Cell<u64>,
     shutting_down: Cell<bool>,
@@ -270,6 +291,8 @@ impl Core {
                 live: Cell::new(0),
                 allocated: Cell::new(0),
                 slab: UnsafeCell::new(config.slab),
+                timers: UnsafeCell::new(Some(config.timers)),
+                reactor: UnsafeCell::new(Some(config.reactor)),
                 slot_waiters: Cell::new(Vec::new()),
                 slot_waiters_epoch: Cell::new(0),
                 shutting_down: Cell::new(false),
@@ -294,6 +317,18 @@ impl Core {
         // SAFETY: runtime thread (every caller is); the slab is only taken out at shutdown,
         // when no reference from here is alive.
         unsafe { (*self.local.slab.get()).as_ref() }
+    }
+
+    /// The runtime's clock and timers (runtime thread, before shutdown).
+    pub(crate) fn timers(&self) -> Option<&Rc<Timers>> {
+        // SAFETY: runtime thread; only taken out at shutdown, when no reference is alive.
+        unsafe { (*self.local.timers.get()).as_ref() }
+    }
+
+    /// The runtime's reactor (runtime thread, before shutdown).
+    pub(crate) fn reactor(&self) -> Option<&Rc<Reactor>> {
+        // SAFETY: as `timers`.
+        unsafe { (*self.local.reactor.get()).as_ref() }
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -745,6 +780,8 @@ impl Core {
             slab_capacity: slab.and_then(ErasedSlab::capacity),
             slab_used: slab.map_or(0, ErasedSlab::used),
             slab_peak: slab.map_or(0, ErasedSlab::peak),
+            timers_armed: self.timers().map_or(0, |t| t.armed()),
+            sockets: self.reactor().map_or(0, |r| r.registered()),
         }
     }
 
@@ -776,6 +813,18 @@ impl Core {
                 break;
             }
         }
+        // Sockets that outlive the runtime fail from now on; their waiters are woken.
+        // SAFETY: runtime thread; no task code runs any more, so nothing borrows these.
+        let (timers, reactor) = unsafe {
+            (
+                (*c.local.timers.get()).take(),
+                (*c.local.reactor.get()).take(),
+            )
+        };
+        if let Some(reactor) = &reactor {
+            reactor.shutdown();
+        }
+        drop((timers, reactor));
         drop(enter);
 
         // From here on no user code runs: only atomics and frees, under the orphans lock.

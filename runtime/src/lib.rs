@@ -15,10 +15,12 @@
 #![warn(missing_docs)]
 
 mod core;
+pub mod io;
 mod runtime;
 mod spawn;
 pub mod sync;
 mod task;
+pub mod time;
 mod yield_now;
 
 pub use runtime::{
@@ -29,4 +31,5 @@ pub use spawn::{
     task_size, try_claim_slab, try_spawn_slab,
 };
 pub use task::{JoinError, JoinHandle};
+pub use time::{sleep, sleep_until, timeout};
 pub use yield_now::{YieldNow, yield_now};

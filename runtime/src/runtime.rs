@@ -12,11 +12,17 @@ use nexus_slab::byte::{bounded, unbounded};
 use tickslab_alloc::slab::{ErasedSlab, SlabKind};
 
 use crate::core::{self as rt_core, Core, CoreConfig};
+use crate::io::reactor::Reactor;
 use crate::spawn::SpawnError;
 use crate::task::JoinHandle;
+use crate::time::Timers;
+use std::rc::Rc;
 
 /// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
 pub const DEFAULT_TASK_BUDGET: usize = 128;
+/// Scheduler passes between two non-blocking I/O polls while tasks keep the runtime busy
+/// (see [`Builder::io_interval`]).
+pub const DEFAULT_IO_INTERVAL: u32 = 32;
 /// Remote-queue slots when no bounded slab says otherwise (see
 /// [`Builder::remote_queue_capacity`]).
 pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
@@ -37,6 +43,9 @@ pub struct Builder {
     budget: usize,
     remote_capacity: Option<usize>,
     events_capacity: usize,
+    io_interval: u32,
+    start_paused: bool,
+    busy: bool,
 }
 
 impl Default for Builder {
@@ -53,6 +62,9 @@ impl Builder {
             budget: DEFAULT_TASK_BUDGET,
             remote_capacity: None,
             events_capacity: 1024,
+            io_interval: DEFAULT_IO_INTERVAL,
+            start_paused: false,
+            busy: false,
         }
     }
 
@@ -88,6 +100,27 @@ impl Builder {
         self
     }
 
+    /// While tasks keep the runtime busy, poll sockets (without blocking) every `passes`
+    /// scheduler passes (default [`DEFAULT_IO_INTERVAL`]). When the run queue empties, the
+    /// runtime always polls sockets (sleeping in epoll unless busy-polling).
+    pub fn io_interval(mut self, passes: u32) -> Self {
+        self.io_interval = passes.max(1);
+        self
+    }
+
+    /// Starts with the clock paused (see [`time::pause`](crate::time::pause)).
+    pub fn start_paused(mut self, paused: bool) -> Self {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Makes [`Runtime::block_on`] spin instead of sleeping in epoll when idle: lowest
+    /// latency, one core at 100%. Same as calling [`Runtime::block_on_busy`].
+    pub fn busy_poll(mut self, busy: bool) -> Self {
+        self.busy = busy;
+        self
+    }
+
     /// Builds the runtime on this thread (it stays on this thread: `Runtime` is `!Send`).
     ///
     /// # Panics
@@ -110,43 +143,92 @@ impl Builder {
                 .unwrap_or(0)
                 .max(DEFAULT_REMOTE_QUEUE_CAPACITY)
         });
+        let reactor = Reactor::new(poll.registry().try_clone()?);
+        let timers = Timers::new(self.start_paused);
         let core = Core::new(CoreConfig {
             slab: self.slab,
             budget: self.budget,
             remote_capacity,
             unparker,
+            timers: timers.clone(),
+            reactor: reactor.clone(),
         });
         Ok(Runtime {
             core,
             driver: Driver {
                 poll,
                 events: mio::Events::with_capacity(self.events_capacity),
+                reactor,
+                timers,
+                io_interval: self.io_interval,
+                passes_since_io: 0,
             },
+            busy: self.busy,
             _not_send: PhantomData,
         })
     }
 }
 
-/// Parks the runtime thread in epoll until a remote wake (or, later, I/O or a timer).
+/// Polls epoll (sockets, remote wakes) and fires timers.
 struct Driver {
     poll: mio::Poll,
     events: mio::Events,
+    reactor: Rc<Reactor>,
+    timers: Rc<Timers>,
+    io_interval: u32,
+    passes_since_io: u32,
 }
 
 impl Driver {
-    fn park(&mut self, core: &Core, timeout: Option<Duration>) {
-        if !core.prepare_sleep() {
-            return;
-        }
+    /// Waits for events up to `timeout` (`Some(ZERO)`: just look) and dispatches them.
+    /// Returns how many socket events arrived.
+    fn poll_io(&mut self, timeout: Option<Duration>) -> usize {
+        self.passes_since_io = 0;
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                core.unsleep();
-                panic!("tickslab: epoll_wait failed: {e}");
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
+            Err(e) => panic!("tickslab: epoll_wait failed: {e}"),
+        }
+        let mut n = 0;
+        for event in self.events.iter() {
+            if event.token() != WAKE_TOKEN {
+                self.reactor.dispatch(event);
+                n += 1;
             }
         }
+        n
+    }
+
+    /// Sleeps in epoll until a socket event, a remote wake, or the next timer.
+    fn park(&mut self, core: &Core) -> usize {
+        if !core.prepare_sleep() {
+            return 0;
+        }
+        let n = self.poll_io(self.timers.park_timeout());
         core.unsleep();
+        n
+    }
+}
+
+/// What one [`Runtime::tick`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Tasks polled.
+    pub tasks_polled: usize,
+    /// Timers that fired.
+    pub timers_fired: usize,
+    /// Socket readiness events received.
+    pub io_events: usize,
+    /// Tasks ready to run right now (after this tick).
+    pub tasks_ready: usize,
+    /// When the next timer is due, if one is armed.
+    pub next_timer: Option<std::time::Instant>,
+}
+
+impl TickReport {
+    /// Whether the runtime has work it could do now without waiting.
+    pub fn has_ready_work(&self) -> bool {
+        self.tasks_ready > 0
     }
 }
 
@@ -168,6 +250,7 @@ impl Driver {
 pub struct Runtime {
     core: Arc<Core>,
     driver: Driver,
+    busy: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -184,9 +267,12 @@ impl Runtime {
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
     ///
-    /// The root future and the tasks take turns: each scheduler pass polls the tasks that
-    /// were ready when it began (up to the task budget), then the root future if it was
-    /// woken. With nothing ready the thread sleeps in epoll until woken from any thread.
+    /// The root future and the tasks take turns: each scheduler pass first fires due
+    /// timers, polls sockets if it is time to (every [`Builder::io_interval`] passes while
+    /// busy), takes in wakes from other threads, then polls the tasks that were ready when
+    /// it began (up to the task budget); then the root future runs if it was woken. With
+    /// nothing ready the thread sleeps in epoll until a socket event, a wake from any
+    /// thread, or the next timer (or spins, with [`Builder::busy_poll`]).
     ///
     /// Tasks still pending when `future` completes stay spawned: they run again the next
     /// time the runtime is driven, and are cancelled when it is dropped.
@@ -194,6 +280,17 @@ impl Runtime {
     /// A panic in `future` propagates out of `block_on` (the runtime stays usable);
     /// a panic in a spawned task is caught and reported through its [`JoinHandle`].
     pub fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        let busy = self.busy;
+        self.run_until(future, busy)
+    }
+
+    /// As [`block_on`](Self::block_on), but never sleeps: when idle it polls sockets
+    /// without blocking and tries again. Lowest wake-up latency, one core at 100%.
+    pub fn block_on_busy<F: Future>(&mut self, future: F) -> F::Output {
+        self.run_until(future, true)
+    }
+
+    fn run_until<F: Future>(&mut self, future: F, busy: bool) -> F::Output {
         let core: &Core = &self.core;
         let _enter = rt_core::EnterGuard::enter(core);
         let mut future = pin!(future);
@@ -207,11 +304,55 @@ impl Runtime {
             {
                 return output;
             }
-            core.run_pass();
+            Self::pass(core, &mut self.driver);
             if core.run_queue_len() == 0 && !core.has_remote_work() {
-                self.driver.park(core, None);
+                if busy {
+                    self.driver.poll_io(Some(Duration::ZERO));
+                } else {
+                    self.driver.park(core);
+                }
             }
         }
+    }
+
+    /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks.
+    fn pass(core: &Core, driver: &mut Driver) -> TickReport {
+        let timers_fired = driver.timers.process();
+        driver.passes_since_io += 1;
+        let io_events = if driver.passes_since_io >= driver.io_interval {
+            driver.poll_io(Some(Duration::ZERO))
+        } else {
+            0
+        };
+        let tasks_polled = core.run_pass();
+        TickReport {
+            tasks_polled,
+            timers_fired,
+            io_events,
+            tasks_ready: core.run_queue_len(),
+            next_timer: driver.timers.next_deadline(),
+        }
+    }
+
+    /// Runs one bounded, non-blocking iteration, for a game that drives the runtime from
+    /// its own frame loop: fires due timers, polls sockets without blocking, takes in wakes
+    /// from other threads, and polls the tasks that were ready (at most the task budget).
+    /// Never sleeps. Returns what it did and whether work remains.
+    ///
+    /// ```
+    /// let mut rt = tickslab_runtime::Runtime::new();
+    /// let h = rt.spawn(async { tickslab_runtime::yield_now().await; 5 });
+    /// while !h.is_finished() {
+    ///     let report = rt.tick();
+    ///     // ... render a frame ...
+    ///     # let _ = report;
+    /// }
+    /// ```
+    pub fn tick(&mut self) -> TickReport {
+        let core: &Core = &self.core;
+        let _enter = rt_core::EnterGuard::enter(core);
+        self.driver.passes_since_io = self.driver.io_interval; // always look at sockets
+        Self::pass(core, &mut self.driver)
     }
 
     /// Makes this the current runtime of this thread until the guard drops, so that the
@@ -260,6 +401,14 @@ impl Runtime {
     }
 }
 
+impl RuntimeStats {
+    /// The counters of the runtime current on this thread (from inside a task), if any.
+    pub fn current() -> Option<RuntimeStats> {
+        // SAFETY: an installed context is alive while installed; runtime thread.
+        rt_core::current().map(|c| unsafe { c.as_ref() }.stats())
+    }
+}
+
 impl Default for Runtime {
     fn default() -> Self {
         Runtime::new()
@@ -293,7 +442,8 @@ impl std::fmt::Debug for EnterGuard<'_> {
     }
 }
 
-/// A snapshot of a runtime's counters ([`Runtime::stats`]). Cheap: plain reads.
+/// A snapshot of a runtime's counters ([`Runtime::stats`], or [`RuntimeStats::current`]
+/// from inside it). Cheap: plain reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RuntimeStats {
     /// Tasks spawned and not yet finished.
@@ -318,4 +468,8 @@ pub struct RuntimeStats {
     pub slab_used: usize,
     /// The most slab slots ever in use at once.
     pub slab_peak: usize,
+    /// Timers armed and not yet fired.
+    pub timers_armed: usize,
+    /// Sockets registered with the reactor.
+    pub sockets: usize,
 }

@@ -1,0 +1,295 @@
+//! The reactor: mio registrations and the readiness they report, per socket.
+//!
+//! Each registered socket owns a [`ScheduledIo`]: its readiness bits and one waker per
+//! direction. The socket is registered (edge-triggered, as mio always is) under a token made
+//! of a slot index and that slot's generation, so an event for a socket that has since been
+//! dropped finds a newer generation and is ignored. Operations follow the usual pattern: wait
+//! until the direction is ready, try the syscall, and on `WouldBlock` clear the readiness and
+//! wait again. Nothing is allocated per operation: one `Rc<ScheduledIo>` per socket.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+const READABLE: u8 = 1 << 0;
+const WRITABLE: u8 = 1 << 1;
+const READ_CLOSED: u8 = 1 << 2;
+const WRITE_CLOSED: u8 = 1 << 3;
+const ERROR: u8 = 1 << 4;
+/// The runtime is gone: every operation fails.
+const SHUTDOWN: u8 = 1 << 5;
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// Which way an operation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// Bits that make an operation in this direction worth trying.
+    fn ready_mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR | SHUTDOWN,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | SHUTDOWN,
+        }
+    }
+
+    /// The bit that a `WouldBlock` clears (closed and error states are sticky).
+    fn edge(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+}
+
+/// A socket's readiness and wakers.
+#[derive(Default)]
+pub(crate) struct ScheduledIo {
+    readiness: Cell<u8>,
+    read_waker: Cell<Option<Waker>>,
+    write_waker: Cell<Option<Waker>>,
+}
+
+impl ScheduledIo {
+    fn waker_slot(&self, dir: Direction) -> &Cell<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.read_waker,
+            Direction::Write => &self.write_waker,
+        }
+    }
+
+    fn set_readiness(&self, bits: u8) {
+        let r = self.readiness.get() | bits;
+        self.readiness.set(r);
+        if bits & Direction::Read.ready_mask() != 0
+            && let Some(w) = self.read_waker.take()
+        {
+            w.wake();
+        }
+        if bits & Direction::Write.ready_mask() != 0
+            && let Some(w) = self.write_waker.take()
+        {
+            w.wake();
+        }
+    }
+}
+
+struct Slot {
+    generation: u32,
+    io: Option<Rc<ScheduledIo>>,
+    next_free: u32,
+}
+
+/// The runtime's registry of sockets. Runtime-thread only.
+pub(crate) struct Reactor {
+    registry: mio::Registry,
+    slots: RefCell<Vec<Slot>>,
+    free_head: Cell<u32>,
+    shut_down: Cell<bool>,
+}
+
+impl Reactor {
+    pub(crate) fn new(registry: mio::Registry) -> Rc<Reactor> {
+        Rc::new(Reactor {
+            registry,
+            slots: RefCell::new(Vec::new()),
+            free_head: Cell::new(NO_SLOT),
+            shut_down: Cell::new(false),
+        })
+    }
+
+    /// Records an event and wakes the waiting tasks.
+    pub(crate) fn dispatch(&self, event: &mio::event::Event) {
+        let token = event.token().0;
+        let (index, generation) = ((token & 0xFFFF_FFFF) as u32, (token >> 32) as u32);
+        let io = {
+            let slots = self.slots.borrow();
+            match slots.get(index as usize) {
+                Some(s) if s.generation == generation => s.io.clone(),
+                _ => None, // a socket dropped since: stale event
+            }
+        };
+        let Some(io) = io else { return };
+        let mut bits = 0;
+        if event.is_readable() {
+            bits |= READABLE;
+        }
+        if event.is_writable() {
+            bits |= WRITABLE;
+        }
+        if event.is_read_closed() {
+            bits |= READ_CLOSED;
+        }
+        if event.is_write_closed() {
+            bits |= WRITE_CLOSED;
+        }
+        if event.is_error() {
+            bits |= ERROR;
+        }
+        io.set_readiness(bits);
+    }
+
+    /// The runtime is going away: fail every operation from now on and wake all waiters.
+    pub(crate) fn shutdown(&self) {
+        self.shut_down.set(true);
+        let ios: Vec<Rc<ScheduledIo>> = self
+            .slots
+            .borrow()
+            .iter()
+            .filter_map(|s| s.io.clone())
+            .collect();
+        for io in ios {
+            io.set_readiness(SHUTDOWN);
+        }
+    }
+
+    /// Registered sockets.
+    pub(crate) fn registered(&self) -> usize {
+        self.slots
+            .borrow()
+            .iter()
+            .filter(|s| s.io.is_some())
+            .count()
+    }
+}
+
+/// A socket's registration with the current runtime's reactor.
+pub(crate) struct Registration {
+    io: Rc<ScheduledIo>,
+    reactor: Rc<Reactor>,
+    index: u32,
+}
+
+fn shut_down_error() -> io::Error {
+    io::Error::other("the tickslab runtime this socket belongs to has shut down")
+}
+
+impl Registration {
+    /// Registers `source` for reading and writing with the current runtime.
+    pub(crate) fn new(source: &mut impl mio::event::Source) -> io::Result<Registration> {
+        let reactor = crate::core::current_reactor().ok_or_else(|| {
+            io::Error::other("tickslab sockets must be created inside a tickslab runtime")
+        })?;
+        if reactor.shut_down.get() {
+            return Err(shut_down_error());
+        }
+        let io = Rc::new(ScheduledIo::default());
+        let (index, generation) = {
+            let mut slots = reactor.slots.borrow_mut();
+            let index = reactor.free_head.get();
+            if index != NO_SLOT {
+                let slot = &mut slots[index as usize];
+                reactor.free_head.set(slot.next_free);
+                slot.io = Some(io.clone());
+                (index, slot.generation)
+            } else {
+                let index = u32::try_from(slots.len())
+                    .ok()
+                    .filter(|&i| i < NO_SLOT - 1)
+                    .ok_or_else(|| io::Error::other("too many sockets"))?;
+                slots.push(Slot {
+                    generation: 0,
+                    io: Some(io.clone()),
+                    next_free: NO_SLOT,
+                });
+                (index, 0)
+            }
+        };
+        let token = mio::Token(((generation as usize) << 32) | index as usize);
+        let reg = Registration { io, reactor, index };
+        reg.reactor.registry.register(
+            source,
+            token,
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )?;
+        Ok(reg)
+    }
+
+    /// Removes `source` from epoll. Call before the socket is closed.
+    pub(crate) fn deregister(&self, source: &mut impl mio::event::Source) {
+        // Failing here means the fd is already gone from epoll; nothing to undo.
+        let _ = self.reactor.registry.deregister(source);
+    }
+
+    /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,
+    /// or its runtime gone); otherwise stores the waker.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
+        let r = self.io.readiness.get();
+        if r & SHUTDOWN != 0 {
+            return Poll::Ready(Err(shut_down_error()));
+        }
+        if r & dir.ready_mask() != 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let slot = self.io.waker_slot(dir);
+        match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => slot.set(Some(w)),
+            _ => slot.set(Some(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+
+    /// Whether `dir` looks ready right now (without registering a waker).
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.io.readiness.get() & dir.ready_mask() != 0
+    }
+
+    /// Runs a non-blocking syscall when `dir` is ready; on `WouldBlock`, clears the
+    /// readiness and waits for the next edge.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if let Err(e) = std::task::ready!(self.poll_ready(cx, dir)) {
+                return Poll::Ready(Err(e));
+            }
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Tries a syscall once, without waiting: `WouldBlock` when not ready.
+    pub(crate) fn try_io<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let r = self.io.readiness.get();
+        if r & SHUTDOWN != 0 {
+            return Err(shut_down_error());
+        }
+        if r & dir.ready_mask() == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let out = op();
+        if matches!(&out, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.clear(dir);
+        }
+        out
+    }
+
+    fn clear(&self, dir: Direction) {
+        self.io.readiness.set(self.io.readiness.get() & !dir.edge());
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut slots = self.reactor.slots.borrow_mut();
+        let slot = &mut slots[self.index as usize];
+        slot.io = None;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.next_free = self.reactor.free_head.get();
+        self.reactor.free_head.set(self.index);
+    }
+}

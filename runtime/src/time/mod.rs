@@ -1,0 +1,492 @@
+//! Time: `sleep`, `sleep_until`, `timeout`, `interval`, and a clock that can be paused and
+//! advanced by hand, with tokio's names and meanings.
+//!
+//! Timers live in a hierarchical wheel with **millisecond ticks** owned by the runtime:
+//! arming, cancelling (by drop) and firing are O(1), and nothing is allocated per sleep once
+//! the wheel has held as many timers at once as it ever will.
+//!
+//! **Accuracy.** A deadline is rounded *up* to the next millisecond tick and a timer fires
+//! only once the clock has reached its tick, so a sleep never ends before its deadline, and
+//! ends at most about a millisecond after it (plus scheduling delay). `block_on` sleeps in
+//! epoll exactly until the next tick that is due.
+//!
+//! **Manual clock.** [`pause`] freezes this runtime's clock; [`advance`] moves it forward and
+//! fires what became due, in deadline order; [`resume`] lets it run again from where it
+//! stands. While paused, time does not move by itself: a runtime with nothing but sleeps to
+//! wait for sleeps forever (or until woken by I/O or another thread). See also
+//! [`Builder::start_paused`](crate::Builder::start_paused).
+
+mod wheel;
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker, ready};
+use std::time::Duration;
+
+pub use std::time::Instant;
+
+use wheel::{TimerKey, Wheel};
+
+const NANOS_PER_TICK: u128 = 1_000_000;
+
+/// A runtime's clock and timer wheel. Runtime-thread only.
+pub(crate) struct Timers {
+    start: Instant,
+    /// `now = base_virtual + (Instant::now() - base_real)`, or `base_virtual` while paused.
+    base_real: Cell<Instant>,
+    base_virtual: Cell<Instant>,
+    paused: Cell<bool>,
+    wheel: RefCell<Wheel>,
+    /// A lower bound of the next due tick (`u64::MAX`: nothing armed).
+    next_tick: Cell<u64>,
+    /// Reused buffer for wakers of fired timers (woken after the wheel is released).
+    fire_buf: Cell<Vec<Waker>>,
+}
+
+impl Timers {
+    pub(crate) fn new(start_paused: bool) -> Rc<Timers> {
+        let start = Instant::now();
+        Rc::new(Timers {
+            start,
+            base_real: Cell::new(start),
+            base_virtual: Cell::new(start),
+            paused: Cell::new(start_paused),
+            wheel: RefCell::new(Wheel::new()),
+            next_tick: Cell::new(u64::MAX),
+            fire_buf: Cell::new(Vec::new()),
+        })
+    }
+
+    /// The runtime's current time.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        if self.paused.get() {
+            self.base_virtual.get()
+        } else {
+            self.base_virtual.get() + self.base_real.get().elapsed()
+        }
+    }
+
+    fn ceil_tick(&self, t: Instant) -> u64 {
+        let ns = t.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(ns.div_ceil(NANOS_PER_TICK)).unwrap_or(u64::MAX - 1)
+    }
+
+    fn floor_tick(&self, t: Instant) -> u64 {
+        let ns = t.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(ns / NANOS_PER_TICK).unwrap_or(u64::MAX - 1)
+    }
+
+    fn tick_instant(&self, tick: u64) -> Instant {
+        self.start + Duration::from_millis(tick)
+    }
+
+    /// Timers armed and not yet fired.
+    pub(crate) fn armed(&self) -> usize {
+        self.wheel.borrow().armed()
+    }
+
+    /// Fires every timer due by now; returns how many fired. Cheap when nothing is due.
+    pub(crate) fn process(&self) -> usize {
+        let next = self.next_tick.get();
+        if next == u64::MAX {
+            return 0;
+        }
+        let now_tick = self.floor_tick(self.now());
+        if now_tick < next {
+            return 0;
+        }
+        let mut wakers = self.fire_buf.take();
+        let fired = {
+            let mut wheel = self.wheel.borrow_mut();
+            let fired = wheel.advance(now_tick, |w| wakers.push(w));
+            self.next_tick
+                .set(wheel.next_expiration().unwrap_or(u64::MAX));
+            fired
+        };
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        self.fire_buf.set(wakers);
+        fired
+    }
+
+    /// How long the runtime may sleep before a timer is due (`None`: no timer, or the
+    /// clock is paused).
+    pub(crate) fn park_timeout(&self) -> Option<Duration> {
+        let next = self.next_tick.get();
+        if next == u64::MAX || self.paused.get() {
+            return None;
+        }
+        Some(
+            self.tick_instant(next)
+                .saturating_duration_since(self.now()),
+        )
+    }
+
+    /// The instant of the next due timer, if any.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let next = self.next_tick.get();
+        (next != u64::MAX).then(|| self.tick_instant(next))
+    }
+
+    fn insert(&self, deadline: Instant, waker: &Waker) -> TimerKey {
+        let tick = self.ceil_tick(deadline);
+        let key = self.wheel.borrow_mut().insert(tick, waker.clone());
+        if tick < self.next_tick.get() {
+            self.next_tick.set(tick);
+        }
+        key
+    }
+
+    fn pause(&self) {
+        if !self.paused.get() {
+            self.base_virtual.set(self.now());
+            self.paused.set(true);
+        }
+    }
+
+    fn resume(&self) {
+        if self.paused.get() {
+            self.base_real.set(Instant::now());
+            self.paused.set(false);
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        assert!(
+            self.paused.get(),
+            "tickslab::time::advance: the clock is not paused (call time::pause() first)"
+        );
+        self.base_virtual.set(self.base_virtual.get() + by);
+    }
+}
+
+fn current_timers(what: &str) -> Rc<Timers> {
+    crate::core::current_timers()
+        .unwrap_or_else(|| panic!("{what} used outside of a tickslab runtime"))
+}
+
+/// The current time of this thread's runtime (which may be paused), or `Instant::now()`
+/// outside a runtime.
+pub fn now() -> Instant {
+    crate::core::current_timers().map_or_else(Instant::now, |t| t.now())
+}
+
+/// Freezes the current runtime's clock: see the [module docs](self).
+///
+/// # Panics
+/// Outside a runtime.
+pub fn pause() {
+    current_timers("tickslab::time::pause").pause();
+}
+
+/// Lets a paused clock run again, from the time it shows.
+///
+/// # Panics
+/// Outside a runtime.
+pub fn resume() {
+    current_timers("tickslab::time::resume").resume();
+}
+
+/// Moves a paused clock forward by `by`, then yields once, so that the timers that became
+/// due fire (in deadline order) and their tasks run before this returns.
+///
+/// # Panics
+/// Outside a runtime, or if the clock is not paused.
+pub async fn advance(by: Duration) {
+    current_timers("tickslab::time::advance").advance(by);
+    crate::yield_now().await;
+}
+
+// ---- Sleep ---------------------------------------------------------------------------------
+
+/// Waits until `duration` has passed. Never completes early; see the [module docs](self).
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(now().checked_add(duration))
+}
+
+/// Waits until `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(Some(deadline))
+}
+
+/// Future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
+///
+/// The timer is armed on first poll, in the runtime that polls it; the future stays on that
+/// runtime's thread (`!Send`).
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    /// `None`: further away than `Instant` can say (never fires).
+    deadline: Option<Instant>,
+    key: Option<TimerKey>,
+    timers: Option<Rc<Timers>>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Sleep {
+    fn new(deadline: Option<Instant>) -> Sleep {
+        Sleep {
+            deadline,
+            key: None,
+            timers: None,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// When this sleep ends (far in the future for durations `Instant` cannot hold).
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+            .unwrap_or_else(|| now() + Duration::from_secs(86_400 * 365 * 30))
+    }
+
+    /// Whether the deadline has been reached.
+    pub fn is_elapsed(&self) -> bool {
+        match (&self.timers, self.key, self.deadline) {
+            (Some(t), Some(key), _) => t.wheel.borrow().is_fired(key),
+            (_, _, Some(deadline)) => now() >= deadline,
+            (_, _, None) => false,
+        }
+    }
+
+    /// Moves the deadline (the timer is re-armed on the next poll).
+    pub fn reset(&mut self, deadline: Instant) {
+        self.disarm();
+        self.deadline = Some(deadline);
+    }
+
+    fn disarm(&mut self) {
+        if let (Some(key), Some(timers)) = (self.key.take(), &self.timers) {
+            // Dropping a waker can run foreign code: let the wheel go first.
+            let waker = timers.wheel.borrow_mut().remove(key);
+            drop(waker);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let timers = this
+            .timers
+            .get_or_insert_with(|| current_timers("tickslab::time::Sleep"));
+        if let Some(key) = this.key {
+            let mut wheel = timers.wheel.borrow_mut();
+            if wheel.is_fired(key) {
+                wheel.remove(key);
+                drop(wheel);
+                this.key = None;
+                return Poll::Ready(());
+            }
+            wheel.set_waker(key, cx.waker());
+            return Poll::Pending;
+        }
+        let Some(deadline) = this.deadline else {
+            return Poll::Pending; // beyond any clock: never
+        };
+        if timers.now() >= deadline {
+            return Poll::Ready(());
+        }
+        this.key = Some(timers.insert(deadline, cx.waker()));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("armed", &self.key.is_some())
+            .finish()
+    }
+}
+
+// ---- timeout ---------------------------------------------------------------------------------
+
+/// The error of a [`timeout`] whose deadline passed first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(e: Elapsed) -> Self {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    }
+}
+
+/// Runs `future` for at most `duration`: `Ok(output)` if it finishes first, else
+/// `Err(Elapsed)` (and the future is dropped when the `Timeout` is).
+pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
+    Timeout {
+        future: future.into_future(),
+        sleep: sleep(duration),
+    }
+}
+
+/// As [`timeout`], with a deadline.
+pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
+    Timeout {
+        future: future.into_future(),
+        sleep: sleep_until(deadline),
+    }
+}
+
+/// Future returned by [`timeout`] and [`timeout_at`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F> Timeout<F> {
+    /// The wrapped future.
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    /// The wrapped future.
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
+    }
+
+    /// The wrapped future, unwrapped.
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of `future` only: it is never moved out of a pinned
+        // `Timeout` (no method hands it out by value from `Pin<&mut Self>`), and `Sleep` is
+        // `Unpin`, so handing out `&mut Sleep` is fine.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above; `this.future` stays where it is.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        if let Poll::Ready(out) = future.poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        ready!(Pin::new(&mut this.sleep).poll(cx));
+        Poll::Ready(Err(Elapsed(())))
+    }
+}
+
+// ---- interval --------------------------------------------------------------------------------
+
+/// What an [`Interval`] does when ticks were missed (the task was busy past a tick).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks at once, back to back, then go on with the original schedule.
+    #[default]
+    Burst,
+    /// Start over: the next tick is one period after the late one was taken.
+    Delay,
+    /// Drop the missed ticks: the next tick is the next one of the original schedule
+    /// that lies in the future.
+    Skip,
+}
+
+/// A tick is "missed" when it is taken more than this late (as tokio).
+const MISSED_TOLERANCE: Duration = Duration::from_millis(5);
+
+/// Ticks every `period`, the first tick at once.
+///
+/// # Panics
+/// If `period` is zero.
+pub fn interval(period: Duration) -> Interval {
+    interval_at(now(), period)
+}
+
+/// Ticks every `period`, the first tick at `start`.
+///
+/// # Panics
+/// If `period` is zero.
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "tickslab::time::interval: the period must be non-zero"
+    );
+    Interval {
+        sleep: sleep_until(start),
+        period,
+        missed: MissedTickBehavior::default(),
+    }
+}
+
+/// A stream of ticks: see [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    sleep: Sleep,
+    period: Duration,
+    missed: MissedTickBehavior,
+}
+
+impl Interval {
+    /// Waits for the next tick; returns the instant it was scheduled for.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        ready!(Pin::new(&mut self.sleep).poll(cx));
+        let scheduled = self.sleep.deadline();
+        let now = now();
+        let late = now.saturating_duration_since(scheduled) > MISSED_TOLERANCE;
+        let next = match self.missed {
+            MissedTickBehavior::Burst => scheduled + self.period,
+            MissedTickBehavior::Delay if late => now + self.period,
+            MissedTickBehavior::Skip if late => {
+                let behind = now.duration_since(scheduled).as_nanos();
+                let period = self.period.as_nanos();
+                let periods = behind / period + 1;
+                scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX)
+            }
+            MissedTickBehavior::Delay | MissedTickBehavior::Skip => scheduled + self.period,
+        };
+        self.sleep.reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// Restarts: the next tick is one period from now.
+    pub fn reset(&mut self) {
+        self.sleep.reset(now() + self.period);
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The missed-tick behaviour.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Sets the missed-tick behaviour.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+}
