@@ -350,7 +350,7 @@ impl Core {
         };
         self.local.allocated.set(self.local.allocated.get() + 1);
         // SAFETY: `mem` is a fresh block with the task's layout, freed by `dealloc_box`.
-        unsafe { self.spawn_at(mem, Storage::Boxed, 0, future) }
+        unsafe { self.spawn_at(mem, Storage::Boxed, 0, future, 0) }
     }
 
     /// Spawns `future` in a slab slot this core handed out (counted in `allocated` already).
@@ -362,7 +362,7 @@ impl Core {
         F: Future + 'static,
     {
         // SAFETY: guaranteed by the caller.
-        unsafe { self.spawn_at(slot.ptr, Storage::Slab, slot.chunk, future) }
+        unsafe { self.spawn_at(slot.ptr, Storage::Slab, slot.chunk, future, 0) }
     }
 
     /// # Safety
@@ -373,15 +373,16 @@ impl Core {
         storage: Storage,
         chunk: u32,
         future: F,
+        extra_flags: u16,
     ) -> JoinHandle<F::Output>
     where
-        F: Future + 'static,
+        F: Future,
     {
         let header = new_task_header_for::<F>(
             self.ptr(),
             storage,
             chunk,
-            flags::LIVE | flags::HANDLE | flags::LOCAL_QUEUED,
+            flags::LIVE | flags::HANDLE | flags::LOCAL_QUEUED | extra_flags,
         );
         // SAFETY: guaranteed by the caller.
         let task = unsafe { write_task(mem, header, future) };
@@ -392,6 +393,61 @@ impl Core {
             self.link_owned(task);
             self.push_run(task);
             JoinHandle::from_task(task)
+        }
+    }
+
+    /// Spawns a task whose future may borrow data of a frame (not `'static`), in a slab
+    /// slot if one is free and fits, else in a heap block. The task carries the `FRAME`
+    /// hold until `release_frame_task`.
+    ///
+    /// # Safety
+    /// The caller guarantees the future is dropped (completed or cancelled through
+    /// `cancel_frame_task`) before anything it borrows goes away.
+    pub(crate) unsafe fn spawn_frame_task<F: Future>(&self, future: F) -> JoinHandle<F::Output> {
+        let fits = self
+            .slab()
+            .is_some_and(|s| crate::spawn::fits_slot_size::<F>(s.slot_size()));
+        let (mem, storage, chunk) = match fits.then(|| self.try_claim_slot()).flatten() {
+            Some(slot) => (slot.ptr, Storage::Slab, slot.chunk),
+            None => {
+                let layout = task_layout::<F>();
+                // SAFETY: the layout is never zero-sized (it holds a header).
+                let mem = unsafe { std::alloc::alloc(layout) };
+                let Some(mem) = NonNull::new(mem) else {
+                    std::alloc::handle_alloc_error(layout)
+                };
+                self.local.allocated.set(self.local.allocated.get() + 1);
+                (mem, Storage::Boxed, 0)
+            }
+        };
+        // SAFETY: `mem` fits the task and is freed per `storage`; the caller guarantees the
+        // future's borrows outlive it.
+        unsafe { self.spawn_at(mem, storage, chunk, future, flags::FRAME) }
+    }
+
+    /// Cancels a frame task if it is still live (the frame is unwinding).
+    ///
+    /// # Safety
+    /// Runtime thread; `task` carries the `FRAME` hold.
+    pub(crate) unsafe fn cancel_frame_task(&self, task: TaskRef) {
+        // SAFETY: guaranteed by the caller; the hold keeps it live; nothing of this runtime
+        // is running (the frame's closure or its wait loop is on the stack, not a poll).
+        unsafe {
+            if task.flags() & flags::LIVE != 0 {
+                self.cancel(task);
+            }
+        }
+    }
+
+    /// Drops a frame task's `FRAME` hold (the frame has ended).
+    ///
+    /// # Safety
+    /// Runtime thread; `task` carries the `FRAME` hold; called once per task.
+    pub(crate) unsafe fn release_frame_task(&self, task: TaskRef) {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            task.set_flags(task.flags() & !flags::FRAME);
+            release_local_if_idle(task);
         }
     }
 

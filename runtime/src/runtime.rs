@@ -12,9 +12,11 @@ use nexus_slab::byte::{bounded, unbounded};
 use tickslab_alloc::slab::{ErasedSlab, SlabKind};
 
 use crate::core::{self as rt_core, Core, CoreConfig};
+use crate::frame::{ArenaConfig, Frame, FrameArena, FrameStats};
 use crate::io::reactor::Reactor;
 use crate::spawn::SpawnError;
 use crate::task::JoinHandle;
+use crate::task::TaskRef;
 use crate::time::Timers;
 use std::rc::Rc;
 
@@ -46,6 +48,7 @@ pub struct Builder {
     io_interval: u32,
     start_paused: bool,
     busy: bool,
+    arena: ArenaConfig,
 }
 
 impl Default for Builder {
@@ -65,6 +68,7 @@ impl Builder {
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
             busy: false,
+            arena: ArenaConfig::default(),
         }
     }
 
@@ -121,6 +125,13 @@ impl Builder {
         self
     }
 
+    /// Sizes the frame arena used by [`Runtime::frame`]: chunk size and an optional hard
+    /// byte limit (default: 64 KiB chunks, no limit).
+    pub fn frame_arena(mut self, config: ArenaConfig) -> Self {
+        self.arena = config;
+        self
+    }
+
     /// Builds the runtime on this thread (it stays on this thread: `Runtime` is `!Send`).
     ///
     /// # Panics
@@ -162,8 +173,15 @@ impl Builder {
                 timers,
                 io_interval: self.io_interval,
                 passes_since_io: 0,
+                passes: 0,
             },
             busy: self.busy,
+            frames: FrameDriver {
+                arena: FrameArena::with_config(self.arena),
+                tasks: Vec::new(),
+                number: 0,
+                last: FrameStats::default(),
+            },
             _not_send: PhantomData,
         })
     }
@@ -177,6 +195,16 @@ struct Driver {
     timers: Rc<Timers>,
     io_interval: u32,
     passes_since_io: u32,
+    /// Scheduler passes since the runtime was built.
+    passes: u64,
+}
+
+/// The runtime's frame arena and the bookkeeping reused from frame to frame.
+struct FrameDriver {
+    arena: FrameArena,
+    tasks: Vec<TaskRef>,
+    number: u64,
+    last: FrameStats,
 }
 
 impl Driver {
@@ -251,6 +279,7 @@ pub struct Runtime {
     core: Arc<Core>,
     driver: Driver,
     busy: bool,
+    frames: FrameDriver,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -291,32 +320,98 @@ impl Runtime {
     }
 
     fn run_until<F: Future>(&mut self, future: F, busy: bool) -> F::Output {
+        run_until(&self.core, &mut self.driver, future, busy)
+    }
+
+    /// Runs one frame: see [`crate::frame`]. `f` gets a [`Frame`] to allocate frame data
+    /// and spawn frame tasks (which may borrow that data and `f`'s surroundings). When `f`
+    /// returns, the runtime runs (timers, sockets, all tasks) until every frame task is
+    /// done, then resets the arena. If `f` panics, the frame's tasks are cancelled (their
+    /// futures dropped) before the panic continues.
+    ///
+    /// ```
+    /// let mut rt = tickslab_runtime::Runtime::new();
+    /// let mut scores = vec![0u32; 4];
+    /// rt.frame(|f| {
+    ///     let weights = f.alloc_slice_copy(&[1u32, 2, 3, 4]);
+    ///     let scores = &mut scores;
+    ///     drop(f.spawn(async move {
+    ///         for (s, w) in scores.iter_mut().zip(weights.iter()) {
+    ///             *s += *w * 10;
+    ///         }
+    ///     }));
+    /// });
+    /// assert_eq!(scores, [10, 20, 30, 40]);
+    /// ```
+    pub fn frame<'env, F, R>(&'env mut self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Frame<'scope, 'env>) -> R,
+    {
         let core: &Core = &self.core;
+        let driver = &mut self.driver;
+        let frames = &mut self.frames;
+        let busy = self.busy;
         let _enter = rt_core::EnterGuard::enter(core);
-        let mut future = pin!(future);
-        let waker = core.borrowed_root_waker();
-        let mut cx = Context::from_waker(&waker);
-        core.root_woken
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        loop {
-            if core.take_root_woken()
-                && let Poll::Ready(output) = future.as_mut().poll(&mut cx)
-            {
-                return output;
+        // A frame that unwound last time left its memory: reclaim it now.
+        frames.arena.reset();
+        frames.number += 1;
+        let number = frames.number;
+        let passes_before = driver.passes;
+        let (result, tasks, spawned) = {
+            let frame = Frame::new(
+                &frames.arena,
+                core,
+                std::mem::take(&mut frames.tasks),
+                number,
+            );
+            /// Cancels the frame's live tasks if the closure or the wait panics: nothing
+            /// borrowing the frame may outlive it.
+            struct Unwind<'a, 'b, 'c> {
+                frame: &'a Frame<'b, 'c>,
+                core: &'a Core,
             }
-            Self::pass(core, &mut self.driver);
-            if core.run_queue_len() == 0 && !core.has_remote_work() {
-                if busy {
-                    self.driver.poll_io(Some(Duration::ZERO));
-                } else {
-                    self.driver.park(core);
+            impl Drop for Unwind<'_, '_, '_> {
+                fn drop(&mut self) {
+                    drop(self.frame.state().finish(self.core, true));
                 }
             }
-        }
+            let guard = Unwind {
+                frame: &frame,
+                core,
+            };
+            let result = f(&frame);
+            let state = frame.state();
+            run_until(
+                core,
+                driver,
+                std::future::poll_fn(|cx| state.poll_all_done(cx)),
+                busy,
+            );
+            std::mem::forget(guard);
+            (result, state.finish(core, false), state.spawned())
+        };
+        let stats = frames.arena.stats();
+        frames.last = FrameStats {
+            number,
+            bytes_used: stats.bytes_used,
+            chunks: stats.chunks,
+            peak_bytes: stats.peak_bytes,
+            tasks_spawned: spawned,
+            end_wait_passes: driver.passes - passes_before,
+        };
+        frames.tasks = tasks;
+        frames.arena.reset();
+        result
+    }
+
+    /// What the last [`frame`](Self::frame) did.
+    pub fn last_frame(&self) -> FrameStats {
+        self.frames.last
     }
 
     /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks.
     fn pass(core: &Core, driver: &mut Driver) -> TickReport {
+        driver.passes += 1;
         let timers_fired = driver.timers.process();
         driver.passes_since_io += 1;
         let io_events = if driver.passes_since_io >= driver.io_interval {
@@ -406,6 +501,31 @@ impl RuntimeStats {
     pub fn current() -> Option<RuntimeStats> {
         // SAFETY: an installed context is alive while installed; runtime thread.
         rt_core::current().map(|c| unsafe { c.as_ref() }.stats())
+    }
+}
+
+/// Drives the runtime until `future` completes (the loop behind `block_on` and frames).
+fn run_until<F: Future>(core: &Core, driver: &mut Driver, future: F, busy: bool) -> F::Output {
+    let _enter = rt_core::EnterGuard::enter(core);
+    let mut future = pin!(future);
+    let waker = core.borrowed_root_waker();
+    let mut cx = Context::from_waker(&waker);
+    core.root_woken
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    loop {
+        if core.take_root_woken()
+            && let Poll::Ready(output) = future.as_mut().poll(&mut cx)
+        {
+            return output;
+        }
+        Runtime::pass(core, driver);
+        if core.run_queue_len() == 0 && !core.has_remote_work() {
+            if busy {
+                driver.poll_io(Some(Duration::ZERO));
+            } else {
+                driver.park(core);
+            }
+        }
     }
 }
 

@@ -124,8 +124,13 @@ impl<F> fmt::Display for SpawnError<F> {
 
 impl<F> std::error::Error for SpawnError<F> {}
 
+/// Whether the task block for `F` fits a slot of `slot_size` bytes.
+pub(crate) fn fits_slot_size<F: Future>(slot_size: usize) -> bool {
+    fits_slot::<F>(slot_size).is_ok()
+}
+
 /// Checks that the task block for `F` fits a slot of `slot_size` bytes.
-pub(crate) fn fits_slot<F: Future + 'static>(slot_size: usize) -> Result<(), SpawnErrorKind> {
+pub(crate) fn fits_slot<F: Future>(slot_size: usize) -> Result<(), SpawnErrorKind> {
     let layout = task_layout::<F>();
     if layout.align() > SLOT_ALIGN {
         return Err(SpawnErrorKind::OverAligned {

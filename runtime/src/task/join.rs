@@ -126,6 +126,11 @@ pub struct JoinHandle<T> {
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
+    /// The task, for the frame's bookkeeping.
+    pub(crate) fn task_ref(&self) -> TaskRef {
+        self.task
+    }
+
     /// # Safety
     /// `task` was spawned with `HANDLE` set and has output type `T`; this handle owns that.
     pub(crate) unsafe fn from_task(task: TaskRef) -> Self {

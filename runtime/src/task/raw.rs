@@ -19,23 +19,25 @@ use crate::core::{self as rt_core, Core};
 /// Runtime-thread bookkeeping bits in [`Header::flags`].
 pub(crate) mod flags {
     /// Owned by the executor: linked in its owned list, not complete.
-    pub const LIVE: u8 = 1 << 0;
+    pub const LIVE: u16 = 1 << 0;
     /// A `JoinHandle` exists.
-    pub const HANDLE: u8 = 1 << 1;
+    pub const HANDLE: u16 = 1 << 1;
     /// In the local run queue.
-    pub const LOCAL_QUEUED: u8 = 1 << 2;
+    pub const LOCAL_QUEUED: u16 = 1 << 2;
     /// `abort()` was called: cancel instead of polling.
-    pub const CANCEL: u8 = 1 << 3;
+    pub const CANCEL: u16 = 1 << 3;
     /// The stage holds the future.
-    pub const FUTURE: u8 = 1 << 4;
+    pub const FUTURE: u16 = 1 << 4;
     /// The stage holds the output.
-    pub const OUTPUT: u8 = 1 << 5;
+    pub const OUTPUT: u16 = 1 << 5;
     /// Being polled right now.
-    pub const RUNNING: u8 = 1 << 6;
+    pub const RUNNING: u16 = 1 << 6;
     /// Finished: returned `Ready`, panicked, or was cancelled.
-    pub const COMPLETE: u8 = 1 << 7;
+    pub const COMPLETE: u16 = 1 << 7;
+    /// Spawned by a frame that has not ended yet (see `crate::frame`).
+    pub const FRAME: u16 = 1 << 8;
     /// While any of these is set the runtime thread keeps its local reference.
-    pub const LOCAL_HOLDS: u8 = LIVE | HANDLE | LOCAL_QUEUED;
+    pub const LOCAL_HOLDS: u16 = LIVE | HANDLE | LOCAL_QUEUED | FRAME;
 }
 
 /// `state` bit: the task sits in the runtime's remote queue (holding one reference).
@@ -78,7 +80,7 @@ pub(crate) struct Header {
     /// The runtime this task belongs to. Outlives the task (see `core.rs`).
     core: NonNull<Core>,
     storage: Storage,
-    flags: Cell<u8>,
+    flags: Cell<u16>,
     /// The slab chunk of the slot (unbounded slabs), for an O(1) free.
     slab_chunk: u32,
     /// Next task in the local run queue.
@@ -108,11 +110,11 @@ pub(crate) fn task_layout<F: Future>() -> Layout {
 }
 
 /// A header as it stands right after spawn.
-pub(crate) fn new_task_header_for<F: Future + 'static>(
+pub(crate) fn new_task_header_for<F: Future>(
     core: NonNull<Core>,
     storage: Storage,
     slab_chunk: u32,
-    initial_flags: u8,
+    initial_flags: u16,
 ) -> Header {
     Header {
         state: AtomicUsize::new(REF_ONE),
@@ -133,11 +135,7 @@ pub(crate) fn new_task_header_for<F: Future + 'static>(
 /// # Safety
 /// `mem` is valid for writes of `task_layout::<F>()` and stays allocated, unmoved, until the
 /// task is freed through its header's storage.
-pub(crate) unsafe fn write_task<F: Future + 'static>(
-    mem: NonNull<u8>,
-    header: Header,
-    future: F,
-) -> TaskRef {
+pub(crate) unsafe fn write_task<F: Future>(mem: NonNull<u8>, header: Header, future: F) -> TaskRef {
     let task = mem.cast::<Task<F>>();
     // SAFETY: the caller guarantees `mem` is valid and aligned for a `Task<F>`.
     unsafe {
@@ -160,7 +158,7 @@ pub(crate) unsafe fn dealloc_box(task: TaskRef) {
     unsafe { (task.header().vtable.dealloc_box)(task) }
 }
 
-impl<F: Future + 'static> Task<F> {
+impl<F: Future> Task<F> {
     const VTABLE: &'static TaskVTable = &TaskVTable {
         poll: Self::poll,
         cancel: Self::cancel,
@@ -297,7 +295,7 @@ impl TaskRef {
     /// # Safety
     /// The task is live and this is its runtime's thread.
     #[inline]
-    pub(crate) unsafe fn flags(self) -> u8 {
+    pub(crate) unsafe fn flags(self) -> u16 {
         // SAFETY: guaranteed by the caller.
         unsafe { self.header().flags.get() }
     }
@@ -305,7 +303,7 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags).
     #[inline]
-    pub(crate) unsafe fn set_flags(self, value: u8) {
+    pub(crate) unsafe fn set_flags(self, value: u16) {
         // SAFETY: guaranteed by the caller.
         unsafe { self.header().flags.set(value) }
     }

@@ -80,6 +80,7 @@ impl Wheel {
         self.armed
     }
 
+    #[cfg(test)]
     pub(crate) fn elapsed(&self) -> u64 {
         self.elapsed
     }
