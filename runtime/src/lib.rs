@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod core;
+pub mod frame;
 pub mod io;
 mod runtime;
 mod spawn;
@@ -23,8 +24,10 @@ mod task;
 pub mod time;
 mod yield_now;
 
+pub use frame::{Frame, FrameJoinHandle, FrameStats};
 pub use runtime::{
-    Builder, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET, EnterGuard, Runtime, RuntimeStats,
+    Builder, DEFAULT_IO_INTERVAL, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET, EnterGuard,
+    Runtime, RuntimeStats, TickReport,
 };
 pub use spawn::{
     ClaimSlab, SlabClaim, SlabSpawner, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab,
