@@ -39,3 +39,8 @@ pub mod slab {
     pub use nexus_slab::byte::bounded::Slab as BoundedSlab;
     pub use nexus_slab::byte::unbounded::Slab as UnboundedSlab;
 }
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
