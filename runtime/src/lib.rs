@@ -17,6 +17,7 @@
 mod core;
 pub mod frame;
 pub mod io;
+pub mod net;
 mod runtime;
 mod spawn;
 pub mod sync;

@@ -5,7 +5,9 @@
 //! of a slot index and that slot's generation, so an event for a socket that has since been
 //! dropped finds a newer generation and is ignored. Operations follow the usual pattern: wait
 //! until the direction is ready, try the syscall, and on `WouldBlock` clear the readiness and
-//! wait again. Nothing is allocated per operation: one `Rc<ScheduledIo>` per socket.
+//! wait again. Each direction has one waker slot: one task waits per socket and direction
+//! (a second waiter replaces the first, as with tokio's `poll_*` methods). Nothing is
+//! allocated per operation: one `Rc<ScheduledIo>` per socket.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -38,11 +40,17 @@ impl Direction {
         }
     }
 
-    /// The bit that a `WouldBlock` clears (closed and error states are sticky).
+    /// The bits that a `WouldBlock` clears: every readiness bit of this direction (only
+    /// `SHUTDOWN` stays). Closed and error bits are sticky until the kernel says otherwise:
+    /// a `WouldBlock` is that word. A truly closed direction never answers `WouldBlock` (a
+    /// TCP read at end of stream returns `Ok(0)`, a write after a reset fails), so clearing
+    /// loses nothing there; where the bits are not terminal (a UDP socket's ICMP error is
+    /// reported as `ERROR`, and by mio as write-closed, yet the socket lives on), keeping
+    /// them would make `poll_io` retry the syscall forever without yielding.
     fn edge(self) -> u8 {
         match self {
-            Direction::Read => READABLE,
-            Direction::Write => WRITABLE,
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
         }
     }
 }
@@ -232,11 +240,6 @@ impl Registration {
             _ => slot.set(Some(cx.waker().clone())),
         }
         Poll::Pending
-    }
-
-    /// Whether `dir` looks ready right now (without registering a waker).
-    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
-        self.io.readiness.get() & dir.ready_mask() != 0
     }
 
     /// Runs a non-blocking syscall when `dir` is ready; on `WouldBlock`, clears the

@@ -1,0 +1,66 @@
+//! TCP and UDP sockets on the runtime's reactor, with tokio's names and semantics.
+//!
+//! - [`TcpListener`]: `bind(addr).await`, `accept().await`.
+//! - [`TcpStream`]: `connect(addr).await`, reads and writes through
+//!   [`AsyncRead`](crate::io::AsyncRead) / [`AsyncWrite`](crate::io::AsyncWrite) (so
+//!   [`AsyncReadExt`](crate::io::AsyncReadExt) / [`AsyncWriteExt`](crate::io::AsyncWriteExt)
+//!   give `read`, `read_exact`, `write_all`, `shutdown`), `peek`, `readable`/`try_read`,
+//!   borrowed [`split`](TcpStream::split) and owned [`into_split`](TcpStream::into_split)
+//!   halves (in [`tcp`]).
+//! - [`UdpSocket`]: `bind`, `connect`, `send_to`/`recv_from`, `send`/`recv`, `peek_from`, and
+//!   the `try_*` variants.
+//!
+//! # The runtime thread
+//! A socket registers with the reactor of the runtime current when it is created (inside
+//! [`Runtime::block_on`](crate::Runtime::block_on) or a task), and stays on that thread:
+//! sockets are `!Send`. Created outside a runtime, they fail with an `io::Error` saying so.
+//! Once their runtime is dropped, every operation fails with an error (nothing hangs).
+//! Dropping a socket removes it from epoll, then closes it.
+//!
+//! ```compile_fail
+//! fn assert_send<T: Send>() {}
+//! assert_send::<tickslab_runtime::net::TcpStream>();
+//! ```
+//! ```compile_fail
+//! fn assert_send<T: Send>() {}
+//! assert_send::<tickslab_runtime::net::UdpSocket>();
+//! ```
+//!
+//! # Allocation
+//! Nothing is allocated per operation: one reference-counted registration per socket, and
+//! every operation is a `poll` on it (a waiting task stores a clone of its waker, which for
+//! tickslab tasks is a pointer copy). Addresses go through [`std::net::ToSocketAddrs`]:
+//! a [`SocketAddr`](std::net::SocketAddr) or `(IpAddr, u16)` resolves without allocating;
+//! a `&str` is parsed into a small `Vec`, and a host name is looked up with a *blocking*
+//! DNS query: on a game's I/O thread, resolve names elsewhere and pass addresses.
+//!
+//! # One waiter per direction
+//! Each socket keeps one waker for reading and one for writing. One task may wait to read
+//! while another waits to write (that is what [`split`](TcpStream::split) and
+//! [`into_split`](TcpStream::into_split) are for), but two tasks waiting on the same
+//! direction of one socket at once is not supported: the later replaces the earlier, which
+//! is then not woken (as with tokio's `poll_*` methods).
+
+mod evented;
+pub mod tcp;
+mod udp;
+
+use std::io;
+
+pub use std::net::ToSocketAddrs;
+pub use tcp::listener::TcpListener;
+pub use tcp::stream::TcpStream;
+pub use udp::UdpSocket;
+
+/// The error for an address that resolved to nothing.
+fn no_addresses() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any address",
+    )
+}
+
+/// The first address `addr` resolves to.
+fn first_addr(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddr> {
+    addr.to_socket_addrs()?.next().ok_or_else(no_addresses)
+}

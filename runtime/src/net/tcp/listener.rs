@@ -1,0 +1,104 @@
+//! The TCP listener.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use super::super::evented::Evented;
+use super::super::{TcpStream, ToSocketAddrs, no_addresses};
+use crate::io::reactor::Direction;
+
+/// A TCP socket listening for connections, as tokio's `TcpListener`.
+///
+/// ```no_run
+/// # use tickslab_runtime::{Runtime, spawn};
+/// use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
+/// use tickslab_runtime::net::TcpListener;
+/// # let mut rt = Runtime::builder().build();
+/// rt.block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     loop {
+///         let (mut stream, _peer) = listener.accept().await?;
+///         spawn(async move {
+///             let mut buf = [0; 64];
+///             while let Ok(n @ 1..) = stream.read(&mut buf).await {
+///                 if stream.write_all(&buf[..n]).await.is_err() {
+///                     break;
+///                 }
+///             }
+///         });
+///     }
+/// #   #[allow(unreachable_code)]
+/// #   Ok::<(), std::io::Error>(())
+/// })
+/// # .unwrap();
+/// ```
+pub struct TcpListener {
+    io: Evented<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` and listens, trying each address it resolves to until one works
+    /// (`SO_REUSEADDR` is set, as by mio and tokio). A port in use fails with
+    /// [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, with an error saying so.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let mut last = None;
+        for addr in addr.to_socket_addrs()? {
+            match mio::net::TcpListener::bind(addr).and_then(TcpListener::new) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(no_addresses))
+    }
+
+    fn new(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: Evented::new(listener)?,
+        })
+    }
+
+    /// Wraps a bound and listening std listener (made non-blocking here), registering it
+    /// with the current runtime: an error outside one.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::new(mio::net::TcpListener::from_std(listener))
+    }
+
+    /// Waits for a connection: the stream and the peer's address.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection; `Pending` stores the waker (one waiting task at a time).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, addr) =
+            std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
+        Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, addr)))
+    }
+
+    /// The address this listener is bound to (with the actual port when bound to port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// Sets the IP time-to-live of accepted sockets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get().ttl()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}

@@ -1,0 +1,174 @@
+//! Owned halves: [`TcpStream::into_split`].
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::super::TcpStream;
+use crate::io::{AsyncRead, AsyncWrite};
+
+/// The read half of a [`TcpStream::into_split`], owning a share of the stream.
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    inner: Rc<TcpStream>,
+}
+
+/// The write half of a [`TcpStream::into_split`], owning a share of the stream.
+///
+/// Dropping it shuts the stream's write side down (the peer reads end of stream), as in
+/// tokio, unless [`forget`](Self::forget) was called; the socket itself closes when both
+/// halves are gone.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    inner: Rc<TcpStream>,
+    shutdown_on_drop: bool,
+}
+
+/// The halves given to [`OwnedReadHalf::reunite`] came from different streams; here they
+/// are back.
+#[derive(Debug)]
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same socket")
+    }
+}
+
+impl Error for ReuniteError {}
+
+impl OwnedReadHalf {
+    pub(super) fn new(inner: Rc<TcpStream>) -> Self {
+        OwnedReadHalf { inner }
+    }
+
+    /// Puts the stream back together from its two halves (without shutting anything
+    /// down); [`ReuniteError`] if they belong to different streams.
+    pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        if !Rc::ptr_eq(&self.inner, &other.inner) {
+            return Err(ReuniteError(self, other));
+        }
+        other.forget();
+        match Rc::try_unwrap(self.inner) {
+            Ok(stream) => Ok(stream),
+            // Only the two halves ever hold the stream, and `forget` dropped the other.
+            Err(_) => unreachable!("tickslab: a TcpStream half outlived its pair"),
+        }
+    }
+
+    /// As [`TcpStream::peek`].
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.peek(buf).await
+    }
+
+    /// As [`TcpStream::poll_peek`].
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.inner.poll_peek(cx, buf)
+    }
+
+    /// As [`TcpStream::readable`].
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// As [`TcpStream::try_read`].
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_read(buf)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+impl OwnedWriteHalf {
+    pub(super) fn new(inner: Rc<TcpStream>) -> Self {
+        OwnedWriteHalf {
+            inner,
+            shutdown_on_drop: true,
+        }
+    }
+
+    /// Puts the stream back together; see [`OwnedReadHalf::reunite`].
+    pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
+        other.reunite(self)
+    }
+
+    /// Drops this half without shutting the write side down.
+    pub fn forget(mut self) {
+        self.shutdown_on_drop = false;
+    }
+
+    /// As [`TcpStream::writable`].
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.writable().await
+    }
+
+    /// As [`TcpStream::try_write`].
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            // The peer may be gone already; nothing to report from a destructor.
+            let _ = self.inner.shutdown_write();
+        }
+    }
+}
+
+impl AsyncRead for OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_read_priv(cx, buf)
+    }
+}
+
+impl AsyncWrite for OwnedWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_priv(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the stream's write side (sends FIN); dropping the half later does not
+    /// shut it down again.
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let res = self.inner.shutdown_write();
+        if res.is_ok() {
+            self.shutdown_on_drop = false;
+        }
+        Poll::Ready(res)
+    }
+}
