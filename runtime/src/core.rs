@@ -37,9 +37,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, RawWaker, RawWakerVTable, Waker};
 
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::{ArrayQueue, SegQueue};
 use tickslab_alloc::slab::{ErasedSlab, RawSlot};
 
+use crate::handle::Injected;
 use crate::io::reactor::Reactor;
 use crate::task::{
     JoinHandle, Storage, TaskRef, borrowed_task_waker, dealloc_box, flags, new_task_header_for,
@@ -176,6 +177,9 @@ pub(crate) struct Core {
     overflow_len: AtomicUsize,
     unparker: mio::Waker,
     remote_wakes: AtomicU64,
+    /// Futures spawned from other threads through a `Handle`, waiting to be spawned here.
+    inject: SegQueue<Box<dyn Injected>>,
+    shutdown_requested: AtomicBool,
     orphans: Mutex<Option<Orphans>>,
     local: Local,
 }
@@ -203,6 +207,8 @@ struct Local {
     completed: Cell<u64>,
     polls: Cell<u64>,
     parks: Cell<u64>,
+    passes: Cell<u64>,
+    local_wakes: Cell<u64>,
 }
 
 // SAFETY: the `local` half is only touched on the `owner` thread (see the module docs); every
@@ -282,6 +288,8 @@ impl Core {
             overflow_len: AtomicUsize::new(0),
             unparker: config.unparker,
             remote_wakes: AtomicU64::new(0),
+            inject: SegQueue::new(),
+            shutdown_requested: AtomicBool::new(false),
             orphans: Mutex::new(None),
             local: Local {
                 run_head: Cell::new(None),
@@ -301,6 +309,8 @@ impl Core {
                 completed: Cell::new(0),
                 polls: Cell::new(0),
                 parks: Cell::new(0),
+                passes: Cell::new(0),
+                local_wakes: Cell::new(0),
             },
         })
     }
@@ -332,7 +342,35 @@ impl Core {
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
-        self.dead.load(Ordering::Relaxed)
+        self.dead.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_shutdown_requested(&self) -> bool {
+        self.shutdown_requested.load(Ordering::Acquire)
+    }
+
+    /// Asks the runtime to stop (from any thread).
+    pub(crate) fn request_shutdown(&self) {
+        self.shutdown_requested.store(true, Ordering::Release);
+        // Wake the loop through the root's flag: `block_on_until_shutdown` checks for the
+        // request each time round; a plain `block_on` just polls its root once more.
+        self.root_woken.store(true, Ordering::Release);
+        self.unpark();
+    }
+
+    /// Hands a future spawned elsewhere to the runtime thread (any thread).
+    pub(crate) fn inject(&self, job: Box<dyn Injected>) {
+        self.inject.push(job);
+        // As `push_remote`: either the runtime sees the job, or we see it dead and drop the
+        // queue's contents ourselves (cancelling them: their join handles say so).
+        fence(Ordering::SeqCst);
+        if self.dead.load(Ordering::Relaxed) {
+            while let Some(job) = self.inject.pop() {
+                drop(job);
+            }
+        } else {
+            self.unpark();
+        }
     }
 
     // ---- spawning ---------------------------------------------------------------------------
@@ -586,6 +624,7 @@ impl Core {
             if f & (flags::LIVE | flags::LOCAL_QUEUED) == flags::LIVE {
                 task.set_flags(f | flags::LOCAL_QUEUED);
                 self.push_run(task);
+                self.local.local_wakes.set(self.local.local_wakes.get() + 1);
             }
         }
     }
@@ -601,6 +640,7 @@ impl Core {
     /// to the budget. Tasks woken during the pass wait for the next one, so the root future
     /// and the I/O driver get their turn in between. Returns how many tasks were polled.
     pub(crate) fn run_pass(&self) -> usize {
+        self.local.passes.set(self.local.passes.get() + 1);
         self.drain_remote();
         let n = self.local.run_len.get().min(self.local.budget.get());
         for _ in 0..n {
@@ -747,9 +787,14 @@ impl Core {
         Some(raw)
     }
 
-    /// Takes in wakes and releases sent from other threads. Runtime thread, core alive.
+    /// Takes in wakes and releases sent from other threads, and futures spawned through a
+    /// `Handle`. Runtime thread, core alive.
     pub(crate) fn drain_remote(&self) -> usize {
         let mut n = 0;
+        while let Some(job) = self.inject.pop() {
+            job.spawn(self);
+            n += 1;
+        }
         while let Some(raw) = self.pop_remote() {
             n += 1;
             // SAFETY: entries hold a reference (wakes) or are unreferenced blocks of this core
@@ -775,6 +820,7 @@ impl Core {
         !self.remote.is_empty()
             || self.overflow_len.load(Ordering::Relaxed) > 0
             || self.root_woken.load(Ordering::Relaxed)
+            || !self.inject.is_empty()
     }
 
     /// Announces that the runtime thread is about to sleep. Returns `false` (and stays
@@ -831,6 +877,8 @@ impl Core {
             polls: self.local.polls.get(),
             parks: self.local.parks.get(),
             remote_wakes: self.remote_wakes.load(Ordering::Relaxed),
+            local_wakes: self.local.local_wakes.get(),
+            passes: self.local.passes.get(),
             run_queue_len: self.local.run_len.get(),
             slab_slot_size: slab.map(ErasedSlab::slot_size),
             slab_capacity: slab.and_then(ErasedSlab::capacity),
@@ -912,9 +960,15 @@ impl Core {
                 outstanding,
                 core: Arc::into_raw(Arc::clone(this)),
             });
+            drop(orphans);
         } else {
             drop(orphans);
             drop(slab);
+        }
+        // Futures spawned from other threads that never ran: dropping them reports them
+        // cancelled to their join handles (outside the lock: that wakes foreign wakers).
+        while let Some(job) = c.inject.pop() {
+            drop(job);
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod core;
 pub mod frame;
+mod handle;
 pub mod io;
 pub mod net;
 mod runtime;
@@ -26,6 +27,7 @@ pub mod time;
 mod yield_now;
 
 pub use frame::{Frame, FrameJoinHandle, FrameStats};
+pub use handle::{Handle, RemoteJoinHandle, RemoteSpawnError};
 pub use runtime::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET, EnterGuard,
     Runtime, RuntimeStats, TickReport,

@@ -313,6 +313,20 @@ impl Runtime {
         self.run_until(future, busy)
     }
 
+    /// As [`block_on`](Self::block_on), but returns `None` as soon as a shutdown is
+    /// requested through a [`Handle`](crate::Handle) (before or during the call). The
+    /// future is dropped then; the runtime's tasks stay until the runtime is dropped,
+    /// which cancels them: newest first, each future dropped on this thread.
+    pub fn block_on_until_shutdown<F: Future>(&mut self, future: F) -> Option<F::Output> {
+        let busy = self.busy;
+        run_until_or_shutdown(&self.core, &mut self.driver, future, busy, true)
+    }
+
+    /// A handle for other threads: spawn onto this runtime, ask it to shut down.
+    pub fn handle(&self) -> crate::Handle {
+        crate::Handle::new(self.core.clone())
+    }
+
     /// As [`block_on`](Self::block_on), but never sleeps: when idle it polls sockets
     /// without blocking and tries again. Lowest wake-up latency, one core at 100%.
     pub fn block_on_busy<F: Future>(&mut self, future: F) -> F::Output {
@@ -506,6 +520,19 @@ impl RuntimeStats {
 
 /// Drives the runtime until `future` completes (the loop behind `block_on` and frames).
 fn run_until<F: Future>(core: &Core, driver: &mut Driver, future: F, busy: bool) -> F::Output {
+    match run_until_or_shutdown(core, driver, future, busy, false) {
+        Some(output) => output,
+        None => unreachable!("only stops for a shutdown when asked to"),
+    }
+}
+
+fn run_until_or_shutdown<F: Future>(
+    core: &Core,
+    driver: &mut Driver,
+    future: F,
+    busy: bool,
+    stop_on_shutdown: bool,
+) -> Option<F::Output> {
     let _enter = rt_core::EnterGuard::enter(core);
     let mut future = pin!(future);
     let waker = core.borrowed_root_waker();
@@ -513,10 +540,13 @@ fn run_until<F: Future>(core: &Core, driver: &mut Driver, future: F, busy: bool)
     core.root_woken
         .store(true, std::sync::atomic::Ordering::Relaxed);
     loop {
+        if stop_on_shutdown && core.is_shutdown_requested() {
+            return None;
+        }
         if core.take_root_woken()
             && let Poll::Ready(output) = future.as_mut().poll(&mut cx)
         {
-            return output;
+            return Some(output);
         }
         Runtime::pass(core, driver);
         if core.run_queue_len() == 0 && !core.has_remote_work() {
@@ -578,6 +608,10 @@ pub struct RuntimeStats {
     pub parks: u64,
     /// Wakes that came from another thread (or from outside the runtime).
     pub remote_wakes: u64,
+    /// Wakes on the runtime's own thread that queued a task.
+    pub local_wakes: u64,
+    /// Scheduler passes (ticks).
+    pub passes: u64,
     /// Tasks waiting in the run queue.
     pub run_queue_len: usize,
     /// Bytes per slab slot, if there is a slab.

@@ -1,0 +1,307 @@
+//! `Handle`: reach a runtime from other threads: spawn `Send` futures onto it, join them
+//! from anywhere, and ask it to shut down.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::core::Core;
+use crate::task::JoinError;
+
+/// A `Send + Sync + Clone` handle to a [`Runtime`](crate::Runtime), from
+/// [`Runtime::handle`](crate::Runtime::handle).
+///
+/// ```
+/// let mut rt = tickslab_runtime::Runtime::new();
+/// let handle = rt.handle();
+/// let game = std::thread::spawn(move || {
+///     let job = handle.spawn(async { 6 * 7 }).expect("runtime is up");
+///     let answer = job.join().unwrap();             // blocks this thread
+///     handle.shutdown();                            // and stop the I/O thread
+///     answer
+/// });
+/// let finished = rt.block_on_until_shutdown(std::future::pending::<()>());
+/// assert!(finished.is_none(), "stopped by the shutdown request");
+/// assert_eq!(game.join().unwrap(), 42);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    core: Arc<Core>,
+}
+
+impl Handle {
+    pub(crate) fn new(core: Arc<Core>) -> Handle {
+        Handle { core }
+    }
+
+    /// Spawns a `Send` future onto the runtime from any thread. It runs the next time the
+    /// runtime is driven (a sleeping runtime is woken).
+    ///
+    /// After [`shutdown`](Self::shutdown) was requested, or once the runtime is gone, the
+    /// future comes back inside the error. (If the runtime shuts down between this call and
+    /// the task's first poll, the future is dropped and the join handle reports it
+    /// cancelled: never lost silently.)
+    ///
+    /// Most tickslab futures (timers, sockets, local channels) are not `Send`, since they
+    /// belong to the runtime's thread: to run such work, use [`spawn_with`](Self::spawn_with).
+    pub fn spawn<F>(&self, future: F) -> Result<RemoteJoinHandle<F::Output>, RemoteSpawnError<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.spawn_with(move || future) {
+            Ok(handle) => Ok(handle),
+            Err(e) => Err(RemoteSpawnError {
+                future: (e.future)(),
+            }),
+        }
+    }
+
+    /// Sends `make` to the runtime's thread, which calls it and spawns the future it
+    /// returns: the future itself need not be `Send` (it may use timers, sockets, local
+    /// channels). Only `make` and the output cross threads. Costs two small allocations.
+    ///
+    /// Refused (with `make` handed back) after a shutdown request or once the runtime is
+    /// gone, as [`spawn`](Self::spawn).
+    pub fn spawn_with<C, F>(
+        &self,
+        make: C,
+    ) -> Result<RemoteJoinHandle<F::Output>, RemoteSpawnError<C>>
+    where
+        C: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        if self.core.is_shut_down() || self.core.is_shutdown_requested() {
+            return Err(RemoteSpawnError { future: make });
+        }
+        let slot = Arc::new(ResultSlot::new());
+        let job = RemoteTask {
+            make,
+            completer: Completer(Some(slot.clone())),
+        };
+        self.core.inject(Box::new(job));
+        Ok(RemoteJoinHandle { slot })
+    }
+
+    /// Asks the runtime to stop: [`Runtime::block_on_until_shutdown`] returns `None`, and
+    /// later [`spawn`](Self::spawn)s are refused. The tasks themselves are cancelled when
+    /// the `Runtime` is dropped.
+    ///
+    /// [`Runtime::block_on_until_shutdown`]: crate::Runtime::block_on_until_shutdown
+    pub fn shutdown(&self) {
+        self.core.request_shutdown();
+    }
+
+    /// Whether a shutdown was requested or the runtime is gone.
+    pub fn is_shutdown(&self) -> bool {
+        self.core.is_shutdown_requested() || self.core.is_shut_down()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("shutdown", &self.is_shutdown())
+            .finish()
+    }
+}
+
+/// A spawn through a [`Handle`] that was refused because the runtime is shutting down or
+/// gone. The future (or, for [`Handle::spawn_with`], the closure) comes back.
+pub struct RemoteSpawnError<F> {
+    future: F,
+}
+
+impl<F> RemoteSpawnError<F> {
+    /// The future (or closure) that was not spawned.
+    pub fn into_future(self) -> F {
+        self.future
+    }
+}
+
+impl<F> fmt::Debug for RemoteSpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RemoteSpawnError(shutdown)")
+    }
+}
+
+impl<F> fmt::Display for RemoteSpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot spawn: the runtime is shutting down or has shut down")
+    }
+}
+
+impl<F> std::error::Error for RemoteSpawnError<F> {}
+
+/// Something sent to the runtime thread to be spawned there.
+pub(crate) trait Injected: Send {
+    /// Spawns it on `core` (runtime thread). Dropping it instead cancels it.
+    fn spawn(self: Box<Self>, core: &Core);
+}
+
+struct RemoteTask<C, T> {
+    make: C,
+    completer: Completer<T>,
+}
+
+impl<C, F> Injected for RemoteTask<C, F::Output>
+where
+    C: FnOnce() -> F + Send + 'static,
+    F: Future + 'static,
+    F::Output: Send + 'static,
+{
+    fn spawn(self: Box<Self>, core: &Core) {
+        let RemoteTask { make, completer } = *self;
+        let task = RemoteFuture {
+            future: make(),
+            completer,
+        };
+        match core.try_spawn_slab(task) {
+            Ok(handle) => drop(handle),
+            Err(e) => drop(core.spawn_boxed(e.into_future())),
+        }
+    }
+}
+
+/// The task that runs a remote future and reports its result.
+struct RemoteFuture<F: Future> {
+    future: F,
+    completer: Completer<F::Output>,
+}
+
+impl<F: Future> Future for RemoteFuture<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: structural pinning of `future` only: `RemoteFuture` never moves it out
+        // and has no `Unpin` impl of its own; `completer` is not pinned (plain field access).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above; `this.future` stays where it is until dropped in place.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let result = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(value)) => Ok(value),
+            Err(payload) => Err(JoinError::panicked(payload)),
+        };
+        this.completer.complete(result);
+        Poll::Ready(())
+    }
+}
+
+/// Reports the result, or, if dropped first (never run, or cancelled), that the task was
+/// cancelled.
+struct Completer<T>(Option<Arc<ResultSlot<T>>>);
+
+impl<T> Completer<T> {
+    fn complete(&mut self, result: Result<T, JoinError>) {
+        if let Some(slot) = self.0.take() {
+            slot.complete(result);
+        }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        self.complete(Err(JoinError::cancelled()));
+    }
+}
+
+struct ResultSlot<T> {
+    state: Mutex<SlotState<T>>,
+}
+
+struct SlotState<T> {
+    result: Option<Result<T, JoinError>>,
+    done: bool,
+    waker: Option<Waker>,
+}
+
+impl<T> ResultSlot<T> {
+    fn new() -> Self {
+        ResultSlot {
+            state: Mutex::new(SlotState {
+                result: None,
+                done: false,
+                waker: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn complete(&self, result: Result<T, JoinError>) {
+        let waker = {
+            let mut s = self.lock();
+            s.result = Some(result);
+            s.done = true;
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Joins a task spawned through a [`Handle`], from any thread: `.await` it in any executor,
+/// or [`join`](Self::join) blocking. Dropping it detaches the task.
+pub struct RemoteJoinHandle<T> {
+    slot: Arc<ResultSlot<T>>,
+}
+
+impl<T> RemoteJoinHandle<T> {
+    /// Whether the task has finished (or was cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.slot.lock().done
+    }
+
+    /// Blocks this thread until the task finishes. Do not call it on the runtime's own
+    /// thread while the runtime would have to run the task: it would wait forever.
+    pub fn join(self) -> Result<T, JoinError> {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut this = self;
+        loop {
+            if let Poll::Ready(out) = Pin::new(&mut this).poll(&mut cx) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+}
+
+impl<T> Future for RemoteJoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.slot.lock();
+        if let Some(result) = s.result.take() {
+            return Poll::Ready(result);
+        }
+        assert!(!s.done, "RemoteJoinHandle polled after it returned Ready");
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for RemoteJoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteJoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
