@@ -162,6 +162,7 @@ pub(crate) struct CoreConfig {
     pub(crate) unparker: mio::Waker,
     pub(crate) timers: Rc<Timers>,
     pub(crate) reactor: Rc<Reactor>,
+    pub(crate) forbid_alloc_in_slab_polls: bool,
 }
 
 pub(crate) struct Core {
@@ -202,6 +203,7 @@ struct Local {
     slot_waiters: Cell<Vec<Waker>>,
     slot_waiters_epoch: Cell<u64>,
     shutting_down: Cell<bool>,
+    forbid_alloc_in_slab_polls: bool,
     budget: Cell<usize>,
     spawned: Cell<u64>,
     completed: Cell<u64>,
@@ -304,6 +306,7 @@ impl Core {
                 slot_waiters: Cell::new(Vec::new()),
                 slot_waiters_epoch: Cell::new(0),
                 shutting_down: Cell::new(false),
+                forbid_alloc_in_slab_polls: config.forbid_alloc_in_slab_polls,
                 budget: Cell::new(config.budget.max(1)),
                 spawned: Cell::new(0),
                 completed: Cell::new(0),
@@ -671,7 +674,9 @@ impl Core {
             task.set_flags(f | flags::RUNNING);
             let waker = borrowed_task_waker(task);
             let mut cx = Context::from_waker(&waker);
-            let ready = task.poll_future(&mut cx);
+            let forbid_alloc =
+                self.local.forbid_alloc_in_slab_polls && task.storage() == Storage::Slab;
+            let ready = task.poll_future(&mut cx, forbid_alloc);
             self.local.polls.set(self.local.polls.get() + 1);
             let f = task.flags() & !flags::RUNNING;
             if ready {

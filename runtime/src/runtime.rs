@@ -49,6 +49,7 @@ pub struct Builder {
     start_paused: bool,
     busy: bool,
     arena: ArenaConfig,
+    forbid_alloc_in_slab_polls: bool,
 }
 
 impl Default for Builder {
@@ -69,6 +70,7 @@ impl Builder {
             start_paused: false,
             busy: false,
             arena: ArenaConfig::default(),
+            forbid_alloc_in_slab_polls: false,
         }
     }
 
@@ -132,6 +134,18 @@ impl Builder {
         self
     }
 
+    /// Runs every poll of a slab task inside a no-allocation region
+    /// ([`no_alloc`](tickslab_alloc::counting::no_alloc)): a slab task whose poll touches the
+    /// heap panics, naming the size, and its `JoinHandle` reports that panic. Off by
+    /// default; for proving a hot path allocation-free in tests and debug builds.
+    ///
+    /// Needs [`CountingAlloc`](tickslab_alloc::counting::CountingAlloc) as the global
+    /// allocator: `build` panics otherwise (the guard could not see anything).
+    pub fn forbid_alloc_in_slab_polls(mut self, forbid: bool) -> Self {
+        self.forbid_alloc_in_slab_polls = forbid;
+        self
+    }
+
     /// Builds the runtime on this thread (it stays on this thread: `Runtime` is `!Send`).
     ///
     /// # Panics
@@ -143,6 +157,12 @@ impl Builder {
 
     /// Builds the runtime, reporting OS errors.
     pub fn try_build(self) -> io::Result<Runtime> {
+        assert!(
+            !self.forbid_alloc_in_slab_polls || tickslab_alloc::counting::is_counting_installed(),
+            "Builder::forbid_alloc_in_slab_polls needs the counting allocator: add \
+             `#[global_allocator] static GLOBAL: tickslab_alloc::counting::CountingAlloc = \
+             tickslab_alloc::counting::CountingAlloc::system();`"
+        );
         let poll = mio::Poll::new()?;
         let unparker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
         let bounded_capacity = match &self.slab {
@@ -163,6 +183,7 @@ impl Builder {
             unparker,
             timers: timers.clone(),
             reactor: reactor.clone(),
+            forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
         });
         Ok(Runtime {
             core,

@@ -155,3 +155,33 @@ fn boxed_spawn_costs_one_allocation_each() {
     assert_eq!(stats.allocs, 1000, "one block per boxed task: {stats}");
     assert_eq!(stats.deallocs, 1000);
 }
+
+#[test]
+fn forbid_alloc_in_slab_polls_reports_an_allocating_task_and_spares_clean_ones() {
+    // SAFETY: the runtime owns the slab and frees every slot it hands out.
+    let slab = unsafe { bounded::Slab::<256>::with_capacity(16) };
+    let mut rt = Runtime::builder()
+        .slab_bounded(slab)
+        .forbid_alloc_in_slab_polls(true)
+        .build();
+    rt.block_on(async {
+        let clean = spawn_slab(async {
+            yield_now().await;
+            1 + 1
+        });
+        assert_eq!(clean.await.unwrap(), 2);
+        let dirty = spawn_slab(async {
+            let v = vec![1u8; 100];
+            v.len()
+        });
+        let err = dirty.await.unwrap_err();
+        assert!(err.is_panic());
+        let msg = err.to_string();
+        assert!(
+            msg.contains("100 bytes") && msg.contains("no_alloc"),
+            "{msg}"
+        );
+        // Boxed tasks are not policed.
+        assert_eq!(spawn(async { vec![0u8; 10].len() }).await.unwrap(), 10);
+    });
+}

@@ -223,3 +223,30 @@ fn scratch_scopes_nest_reset_and_allocate_nothing_once_warm() {
     }
     assert_eq!(AllocStats::current_thread().since(&before).allocs, 0);
 }
+
+#[test]
+fn frame_tasks_waiting_on_a_socket_see_their_data_intact() {
+    let mut rt = rt();
+    let (server, client) = rt.block_on(async {
+        let server = net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let client = net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.connect(server.local_addr().unwrap()).await.unwrap();
+        (server, client)
+    });
+    let got = Cell::new(0usize);
+    rt.frame(|f| {
+        let expected: &[u8] = f.alloc_slice_copy(b"frame-packet");
+        let buf = f.alloc([0u8; 64]);
+        let (server, client, got) = (&server, &client, &got);
+        drop(f.spawn(async move {
+            let (n, _) = server.recv_from(buf).await.unwrap(); // waits on the socket
+            assert_eq!(&buf[..n], &expected[..]); // frame data intact
+            got.set(n);
+        }));
+        drop(f.spawn(async move {
+            sleep(Duration::from_millis(2)).await; // waits on a timer
+            client.send(expected).await.unwrap();
+        }));
+    });
+    assert_eq!(got.get(), 12);
+}

@@ -58,9 +58,9 @@ pub(crate) enum Storage {
 
 /// The functions that need the future's type.
 pub(crate) struct TaskVTable {
-    /// Polls the future. On `Ready` or a panic, drops the future and stores the output;
-    /// returns whether it did.
-    poll: unsafe fn(TaskRef, &mut Context<'_>) -> bool,
+    /// Polls the future (inside a no-allocation region if the flag says so). On `Ready` or
+    /// a panic, drops the future and stores the output; returns whether it did.
+    poll: unsafe fn(TaskRef, &mut Context<'_>, bool) -> bool,
     /// Drops the future and stores `Err(cancelled)` (or the panic its destructor raised).
     cancel: unsafe fn(TaskRef),
     /// Moves the output into `*mut Result<F::Output, JoinError>`.
@@ -175,13 +175,18 @@ impl<F: Future> Task<F> {
         unsafe { UnsafeCell::raw_get(ptr::addr_of!((*task.0.cast::<Task<F>>().as_ptr()).stage)) }
     }
 
-    unsafe fn poll(task: TaskRef, cx: &mut Context<'_>) -> bool {
+    unsafe fn poll(task: TaskRef, cx: &mut Context<'_>, forbid_alloc: bool) -> bool {
         // SAFETY: vtable contract; the executor calls this only while `FUTURE` is set, on the
         // runtime thread, never re-entrantly for one task (`RUNNING` guards it).
         let stage = unsafe { Self::stage(task) };
         // SAFETY: the future lives in the block until dropped in place: it never moves.
         let future = unsafe { Pin::new_unchecked(&mut *(*stage).future) };
-        let output = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        let output = match catch_unwind(AssertUnwindSafe(|| {
+            // An allocation inside makes the guard panic when it drops, here, inside the
+            // catch: the task reports it as its panic.
+            let _guard = forbid_alloc.then(tickslab_alloc::counting::no_alloc_guard);
+            future.poll(cx)
+        })) {
             Ok(Poll::Pending) => return false,
             Ok(Poll::Ready(value)) => Ok(value),
             Err(payload) => Err(JoinError::panicked(payload)),
@@ -333,9 +338,9 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags), and `FUTURE` is set and the task is not running.
     #[inline]
-    pub(crate) unsafe fn poll_future(self, cx: &mut Context<'_>) -> bool {
+    pub(crate) unsafe fn poll_future(self, cx: &mut Context<'_>, forbid_alloc: bool) -> bool {
         // SAFETY: guaranteed by the caller.
-        unsafe { (self.header().vtable.poll)(self, cx) }
+        unsafe { (self.header().vtable.poll)(self, cx, forbid_alloc) }
     }
 
     /// # Safety
