@@ -171,6 +171,7 @@ fn forbid_alloc_in_slab_polls_reports_an_allocating_task_and_spares_clean_ones()
         });
         assert_eq!(clean.await.unwrap(), 2);
         let dirty = spawn_slab(async {
+            #[allow(clippy::useless_vec)] // the heap allocation is the point
             let v = vec![1u8; 100];
             v.len()
         });

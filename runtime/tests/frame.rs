@@ -240,7 +240,7 @@ fn frame_tasks_waiting_on_a_socket_see_their_data_intact() {
         let (server, client, got) = (&server, &client, &got);
         drop(f.spawn(async move {
             let (n, _) = server.recv_from(buf).await.unwrap(); // waits on the socket
-            assert_eq!(&buf[..n], &expected[..]); // frame data intact
+            assert_eq!(&buf[..n], expected); // frame data intact
             got.set(n);
         }));
         drop(f.spawn(async move {
