@@ -897,7 +897,7 @@ async fn poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
 
 #[test]
 fn nested_runtime_in_a_task_has_its_own_context() {
-    let mut outer = rt_bounded::<256>(8);
+    let mut outer = rt_bounded::<1024>(8); // the task holds a whole Runtime
     let out = outer.block_on(async {
         let h = spawn_slab(async {
             let mut inner = rt_bounded::<256>(8);
