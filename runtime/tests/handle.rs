@@ -14,13 +14,15 @@ fn rt() -> Runtime {
     Runtime::builder().slab_bounded(slab).build()
 }
 
+const ROUNDS: u64 = if cfg!(miri) { 5 } else { 100 };
+
 #[test]
 fn spawn_from_another_thread_and_join_there() {
     let mut rt = rt();
     let handle = rt.handle();
     let game = std::thread::spawn(move || {
         let mut total = 0u64;
-        for i in 0..100u64 {
+        for i in 0..ROUNDS {
             let h = handle
                 .spawn(async move {
                     yield_now().await;
@@ -36,9 +38,9 @@ fn spawn_from_another_thread_and_join_there() {
         rt.block_on_until_shutdown(std::future::pending::<()>())
             .is_none()
     );
-    assert_eq!(game.join().unwrap(), 9900);
+    assert_eq!(game.join().unwrap(), ROUNDS * (ROUNDS - 1));
     let s = rt.stats();
-    assert_eq!((s.tasks_spawned, s.tasks_live), (100, 0));
+    assert_eq!((s.tasks_spawned, s.tasks_live), (ROUNDS, 0));
     assert!(s.parks >= 1, "the runtime slept while waiting: {s:?}");
 }
 
@@ -140,6 +142,8 @@ fn pending_remote_tasks_are_cancelled_at_runtime_drop() {
     assert!(h.join().unwrap_err().is_cancelled());
 }
 
+const PER_THREAD: u64 = if cfg!(miri) { 10 } else { 250 };
+
 #[test]
 fn many_threads_spawn_concurrently() {
     let mut rt = rt();
@@ -148,7 +152,7 @@ fn many_threads_spawn_concurrently() {
         .map(|t| {
             let handle = handle.clone();
             std::thread::spawn(move || {
-                let hs: Vec<_> = (0..250u64)
+                let hs: Vec<_> = (0..PER_THREAD)
                     .map(|i| handle.spawn(async move { t * 1000 + i }).unwrap())
                     .collect();
                 hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
