@@ -236,3 +236,32 @@ fn connected_udp_ping_pong_allocates_nothing_after_warmup() {
     });
     m.report("connected UDP ping-pong (send/recv)");
 }
+
+/// Accepting and connecting register sockets with the reactor: after warm-up that reuses
+/// registration slots, so a server accepting connections all day allocates nothing.
+#[test]
+fn connect_accept_close_cycles_allocate_nothing_after_warmup() {
+    let stats = run(async {
+        let listener = TcpListener::bind(LOCALHOST).await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let cycle = async |listener: &TcpListener| {
+            let (client, server) = (TcpStream::connect(addr), listener.accept());
+            let mut client = client.await.unwrap();
+            let (mut server, _) = server.await.unwrap();
+            client.write_all(b"ping").await.unwrap();
+            let mut buf = [0u8; 4];
+            server.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"ping");
+        };
+        for _ in 0..20 {
+            cycle(&listener).await;
+        }
+        let before = AllocStats::current_thread();
+        for _ in 0..500 {
+            cycle(&listener).await;
+        }
+        AllocStats::current_thread().since(&before)
+    });
+    println!("500 connect + accept + exchange + close cycles: {stats}");
+    assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
+}

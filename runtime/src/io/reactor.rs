@@ -71,25 +71,36 @@ impl ScheduledIo {
         }
     }
 
-    fn set_readiness(&self, bits: u8) {
+    /// Records readiness; returns the wakers to wake (once the slot table is released).
+    fn set_readiness(&self, bits: u8) -> [Option<Waker>; 2] {
         let r = self.readiness.get() | bits;
         self.readiness.set(r);
-        if bits & Direction::Read.ready_mask() != 0
-            && let Some(w) = self.read_waker.take()
-        {
-            w.wake();
-        }
-        if bits & Direction::Write.ready_mask() != 0
-            && let Some(w) = self.write_waker.take()
-        {
-            w.wake();
-        }
+        let read = if bits & Direction::Read.ready_mask() != 0 {
+            self.read_waker.take()
+        } else {
+            None
+        };
+        let write = if bits & Direction::Write.ready_mask() != 0 {
+            self.write_waker.take()
+        } else {
+            None
+        };
+        [read, write]
+    }
+
+    fn reset(&self) {
+        self.readiness.set(0);
+        drop(self.read_waker.take());
+        drop(self.write_waker.take());
     }
 }
 
+/// A registration slot. `ScheduledIo` lives here, inline, so registering a socket
+/// allocates nothing once the table has grown to the most sockets ever open at once.
 struct Slot {
     generation: u32,
-    io: Option<Rc<ScheduledIo>>,
+    in_use: bool,
+    io: ScheduledIo,
     next_free: u32,
 }
 
@@ -115,14 +126,6 @@ impl Reactor {
     pub(crate) fn dispatch(&self, event: &mio::event::Event) {
         let token = event.token().0;
         let (index, generation) = ((token & 0xFFFF_FFFF) as u32, (token >> 32) as u32);
-        let io = {
-            let slots = self.slots.borrow();
-            match slots.get(index as usize) {
-                Some(s) if s.generation == generation => s.io.clone(),
-                _ => None, // a socket dropped since: stale event
-            }
-        };
-        let Some(io) = io else { return };
         let mut bits = 0;
         if event.is_readable() {
             bits |= READABLE;
@@ -139,36 +142,42 @@ impl Reactor {
         if event.is_error() {
             bits |= ERROR;
         }
-        io.set_readiness(bits);
+        let wakers = {
+            let slots = self.slots.borrow();
+            match slots.get(index as usize) {
+                Some(s) if s.in_use && s.generation == generation => s.io.set_readiness(bits),
+                _ => return, // a socket dropped since: stale event
+            }
+        };
+        for w in wakers.into_iter().flatten() {
+            w.wake();
+        }
     }
 
     /// The runtime is going away: fail every operation from now on and wake all waiters.
     pub(crate) fn shutdown(&self) {
         self.shut_down.set(true);
-        let ios: Vec<Rc<ScheduledIo>> = self
+        let wakers: Vec<Waker> = self
             .slots
             .borrow()
             .iter()
-            .filter_map(|s| s.io.clone())
+            .filter(|s| s.in_use)
+            .flat_map(|s| s.io.set_readiness(SHUTDOWN))
+            .flatten()
             .collect();
-        for io in ios {
-            io.set_readiness(SHUTDOWN);
+        for w in wakers {
+            w.wake();
         }
     }
 
     /// Registered sockets.
     pub(crate) fn registered(&self) -> usize {
-        self.slots
-            .borrow()
-            .iter()
-            .filter(|s| s.io.is_some())
-            .count()
+        self.slots.borrow().iter().filter(|s| s.in_use).count()
     }
 }
 
 /// A socket's registration with the current runtime's reactor.
 pub(crate) struct Registration {
-    io: Rc<ScheduledIo>,
     reactor: Rc<Reactor>,
     index: u32,
 }
@@ -186,14 +195,13 @@ impl Registration {
         if reactor.shut_down.get() {
             return Err(shut_down_error());
         }
-        let io = Rc::new(ScheduledIo::default());
         let (index, generation) = {
             let mut slots = reactor.slots.borrow_mut();
             let index = reactor.free_head.get();
             if index != NO_SLOT {
                 let slot = &mut slots[index as usize];
                 reactor.free_head.set(slot.next_free);
-                slot.io = Some(io.clone());
+                slot.in_use = true;
                 (index, slot.generation)
             } else {
                 let index = u32::try_from(slots.len())
@@ -202,14 +210,15 @@ impl Registration {
                     .ok_or_else(|| io::Error::other("too many sockets"))?;
                 slots.push(Slot {
                     generation: 0,
-                    io: Some(io.clone()),
+                    in_use: true,
+                    io: ScheduledIo::default(),
                     next_free: NO_SLOT,
                 });
                 (index, 0)
             }
         };
         let token = mio::Token(((generation as usize) << 32) | index as usize);
-        let reg = Registration { io, reactor, index };
+        let reg = Registration { reactor, index };
         reg.reactor.registry.register(
             source,
             token,
@@ -224,21 +233,38 @@ impl Registration {
         let _ = self.reactor.registry.deregister(source);
     }
 
+    fn readiness(&self) -> u8 {
+        self.reactor.slots.borrow()[self.index as usize]
+            .io
+            .readiness
+            .get()
+    }
+
     /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,
     /// or its runtime gone); otherwise stores the waker.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
-        let r = self.io.readiness.get();
+        let slots = self.reactor.slots.borrow();
+        let io = &slots[self.index as usize].io;
+        let r = io.readiness.get();
         if r & SHUTDOWN != 0 {
             return Poll::Ready(Err(shut_down_error()));
         }
         if r & dir.ready_mask() != 0 {
             return Poll::Ready(Ok(()));
         }
-        let slot = self.io.waker_slot(dir);
-        match slot.take() {
-            Some(w) if w.will_wake(cx.waker()) => slot.set(Some(w)),
-            _ => slot.set(Some(cx.waker().clone())),
-        }
+        let slot = io.waker_slot(dir);
+        let old = match slot.take() {
+            Some(w) if w.will_wake(cx.waker()) => {
+                slot.set(Some(w));
+                None
+            }
+            other => {
+                slot.set(Some(cx.waker().clone()));
+                other
+            }
+        };
+        drop(slots);
+        drop(old); // a foreign waker's drop runs after the table is released
         Poll::Pending
     }
 
@@ -267,7 +293,7 @@ impl Registration {
         dir: Direction,
         op: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        let r = self.io.readiness.get();
+        let r = self.readiness();
         if r & SHUTDOWN != 0 {
             return Err(shut_down_error());
         }
@@ -282,17 +308,25 @@ impl Registration {
     }
 
     fn clear(&self, dir: Direction) {
-        self.io.readiness.set(self.io.readiness.get() & !dir.edge());
+        let slots = self.reactor.slots.borrow();
+        let io = &slots[self.index as usize].io;
+        io.readiness.set(io.readiness.get() & !dir.edge());
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut slots = self.reactor.slots.borrow_mut();
-        let slot = &mut slots[self.index as usize];
-        slot.io = None;
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.next_free = self.reactor.free_head.get();
-        self.reactor.free_head.set(self.index);
+        let (read, write) = {
+            let mut slots = self.reactor.slots.borrow_mut();
+            let slot = &mut slots[self.index as usize];
+            let wakers = (slot.io.read_waker.take(), slot.io.write_waker.take());
+            slot.io.reset();
+            slot.in_use = false;
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.next_free = self.reactor.free_head.get();
+            self.reactor.free_head.set(self.index);
+            wakers
+        };
+        drop((read, write)); // outside the table borrow: dropping a waker may run code
     }
 }
