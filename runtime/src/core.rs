@@ -211,6 +211,7 @@ struct Local {
     parks: Cell<u64>,
     passes: Cell<u64>,
     local_wakes: Cell<u64>,
+    frame_bytes: Cell<usize>,
 }
 
 // SAFETY: the `local` half is only touched on the `owner` thread (see the module docs); every
@@ -314,6 +315,7 @@ impl Core {
                 parks: Cell::new(0),
                 passes: Cell::new(0),
                 local_wakes: Cell::new(0),
+                frame_bytes: Cell::new(0),
             },
         })
     }
@@ -346,6 +348,11 @@ impl Core {
 
     pub(crate) fn is_shut_down(&self) -> bool {
         self.dead.load(Ordering::SeqCst)
+    }
+
+    /// Records the arena bytes the last frame used (for the stats).
+    pub(crate) fn set_frame_bytes(&self, bytes: usize) {
+        self.local.frame_bytes.set(bytes);
     }
 
     pub(crate) fn is_shutdown_requested(&self) -> bool {
@@ -884,6 +891,7 @@ impl Core {
             remote_wakes: self.remote_wakes.load(Ordering::Relaxed),
             local_wakes: self.local.local_wakes.get(),
             passes: self.local.passes.get(),
+            frame_bytes: self.local.frame_bytes.get(),
             run_queue_len: self.local.run_len.get(),
             slab_slot_size: slab.map(ErasedSlab::slot_size),
             slab_capacity: slab.and_then(ErasedSlab::capacity),

@@ -434,6 +434,7 @@ impl Runtime {
             tasks_spawned: spawned,
             end_wait_passes: driver.passes - passes_before,
         };
+        core.set_frame_bytes(stats.bytes_used);
         frames.tasks = tasks;
         frames.arena.reset();
         result
@@ -633,6 +634,8 @@ pub struct RuntimeStats {
     pub local_wakes: u64,
     /// Scheduler passes (ticks).
     pub passes: u64,
+    /// Frame-arena bytes the last [`Runtime::frame`] used.
+    pub frame_bytes: usize,
     /// Tasks waiting in the run queue.
     pub run_queue_len: usize,
     /// Bytes per slab slot, if there is a slab.

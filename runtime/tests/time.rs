@@ -291,13 +291,11 @@ fn sleep_and_timeout_cycles_allocate_nothing_once_warm() {
             }
             // A timeout that does not fire and one whose timer is armed then dropped.
             assert_eq!(timeout(Duration::from_secs(1), async { i }).await, Ok(i));
-            let mut s = Box::pin(sleep(Duration::from_secs(60)));
-            let _ = futures_poll_once(s.as_mut()).await;
-            let s = std::pin::Pin::into_inner(s);
-            drop(s);
+            let mut s = std::pin::pin!(sleep(Duration::from_secs(60)));
+            assert!(futures_poll_once(s.as_mut()).await.is_none());
         }
         AllocStats::current_thread().since(&before)
     });
-    // The Box::pin above is the test's own allocation: 10,000 of them, nothing else.
-    assert_eq!(stats.allocs, 10_000, "{stats}");
+    println!("10,000 timeout + armed-and-dropped sleep cycles: {stats}");
+    assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
 }
