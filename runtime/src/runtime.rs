@@ -22,9 +22,9 @@ use std::rc::Rc;
 
 /// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
 pub const DEFAULT_TASK_BUDGET: usize = 128;
-/// Scheduler passes between two non-blocking I/O polls while tasks keep the runtime busy
-/// (see [`Builder::io_interval`]).
-pub const DEFAULT_IO_INTERVAL: u32 = 32;
+/// Task polls between two non-blocking I/O polls while tasks keep the runtime busy (see
+/// [`Builder::io_interval`]; tokio's `event_interval` is 61 too).
+pub const DEFAULT_IO_INTERVAL: u32 = 61;
 /// Remote-queue slots when no bounded slab says otherwise (see
 /// [`Builder::remote_queue_capacity`]).
 pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
@@ -106,11 +106,12 @@ impl Builder {
         self
     }
 
-    /// While tasks keep the runtime busy, poll sockets (without blocking) every `passes`
-    /// scheduler passes (default [`DEFAULT_IO_INTERVAL`]). When the run queue empties, the
-    /// runtime always polls sockets (sleeping in epoll unless busy-polling).
-    pub fn io_interval(mut self, passes: u32) -> Self {
-        self.io_interval = passes.max(1);
+    /// While tasks keep the runtime busy, poll sockets (without blocking) at the start of
+    /// the first pass after `polls` task polls (default [`DEFAULT_IO_INTERVAL`]). When the
+    /// run queue empties, the runtime always polls sockets (sleeping in epoll unless
+    /// busy-polling), and `tick()` always does.
+    pub fn io_interval(mut self, polls: u32) -> Self {
+        self.io_interval = polls.max(1);
         self
     }
 
@@ -193,7 +194,7 @@ impl Builder {
                 reactor,
                 timers,
                 io_interval: self.io_interval,
-                passes_since_io: 0,
+                polls_since_io: 0,
                 passes: 0,
             },
             busy: self.busy,
@@ -215,7 +216,7 @@ struct Driver {
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
     io_interval: u32,
-    passes_since_io: u32,
+    polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
     passes: u64,
 }
@@ -232,7 +233,7 @@ impl Driver {
     /// Waits for events up to `timeout` (`Some(ZERO)`: just look) and dispatches them.
     /// Returns how many socket events arrived.
     fn poll_io(&mut self, timeout: Option<Duration>) -> usize {
-        self.passes_since_io = 0;
+        self.polls_since_io = 0;
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
@@ -318,8 +319,8 @@ impl Runtime {
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
     ///
     /// The root future and the tasks take turns: each scheduler pass first fires due
-    /// timers, polls sockets if it is time to (every [`Builder::io_interval`] passes while
-    /// busy), takes in wakes from other threads, then polls the tasks that were ready when
+    /// timers, polls sockets if it is time to (every [`Builder::io_interval`] task polls
+    /// while busy), takes in wakes from other threads, then polls the tasks that were ready when
     /// it began (up to the task budget); then the root future runs if it was woken. With
     /// nothing ready the thread sleeps in epoll until a socket event, a wake from any
     /// thread, or the next timer (or spins, with [`Builder::busy_poll`]).
@@ -449,13 +450,15 @@ impl Runtime {
     fn pass(core: &Core, driver: &mut Driver) -> TickReport {
         driver.passes += 1;
         let timers_fired = driver.timers.process();
-        driver.passes_since_io += 1;
-        let io_events = if driver.passes_since_io >= driver.io_interval {
+        let io_events = if driver.polls_since_io >= driver.io_interval {
             driver.poll_io(Some(Duration::ZERO))
         } else {
             0
         };
         let tasks_polled = core.run_pass();
+        driver.polls_since_io = driver
+            .polls_since_io
+            .saturating_add(u32::try_from(tasks_polled).unwrap_or(u32::MAX));
         TickReport {
             tasks_polled,
             timers_fired,
@@ -482,7 +485,7 @@ impl Runtime {
     pub fn tick(&mut self) -> TickReport {
         let core: &Core = &self.core;
         let _enter = rt_core::EnterGuard::enter(core);
-        self.driver.passes_since_io = self.driver.io_interval; // always look at sockets
+        self.driver.polls_since_io = self.driver.io_interval; // always look at sockets
         Self::pass(core, &mut self.driver)
     }
 
