@@ -1027,3 +1027,35 @@ fn ipv6_loopback_when_available() {
         assert_eq!(&buf[..n], b"v6");
     });
 }
+
+/// Two tasks waiting to receive on one socket are both woken; neither waits forever.
+#[test]
+fn two_receivers_on_one_udp_socket_both_get_a_datagram() {
+    run(async {
+        let server = Rc::new(UdpSocket::bind(LOCALHOST).await.unwrap());
+        let client = UdpSocket::bind(LOCALHOST).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let got = Rc::new(Cell::new(0u32));
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let (server, got) = (server.clone(), got.clone());
+                spawn(async move {
+                    let mut buf = [0u8; 16];
+                    let (n, _) = server.recv_from(&mut buf).await.unwrap();
+                    got.set(got.get() + u32::from(buf[0]));
+                    n
+                })
+            })
+            .collect();
+        // Let both register as waiters before anything arrives.
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        client.send_to(&[1], addr).await.unwrap();
+        client.send_to(&[2], addr).await.unwrap();
+        for r in receivers {
+            assert_eq!(r.await.unwrap(), 1);
+        }
+        assert_eq!(got.get(), 3);
+    });
+}

@@ -1,13 +1,14 @@
 //! The reactor: mio registrations and the readiness they report, per socket.
 //!
-//! Each registered socket owns a [`ScheduledIo`]: its readiness bits and one waker per
-//! direction. The socket is registered (edge-triggered, as mio always is) under a token made
+//! Each registered socket owns a [`ScheduledIo`]: its readiness bits and, per direction, the
+//! wakers of the tasks waiting on it. The socket is registered (edge-triggered, as mio always is) under a token made
 //! of a slot index and that slot's generation, so an event for a socket that has since been
 //! dropped finds a newer generation and is ignored. Operations follow the usual pattern: wait
 //! until the direction is ready, try the syscall, and on `WouldBlock` clear the readiness and
-//! wait again. Each direction has one waker slot: one task waits per socket and direction
-//! (a second waiter replaces the first, as with tokio's `poll_*` methods). Nothing is
-//! allocated per operation: one `Rc<ScheduledIo>` per socket.
+//! wait again. Several tasks may wait on one socket and direction (two receivers sharing a
+//! `&UdpSocket`, say): all are woken on readiness and race for the data; none is lost.
+//! Nothing is allocated per operation: the waiter lists keep their capacity, and registration
+//! slots are reused.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -59,39 +60,98 @@ impl Direction {
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
     readiness: Cell<u8>,
-    read_waker: Cell<Option<Waker>>,
-    write_waker: Cell<Option<Waker>>,
+    read_wakers: Cell<Vec<Waker>>,
+    write_wakers: Cell<Vec<Waker>>,
+}
+
+/// Wakers taken out of a `ScheduledIo`, to be woken once the slot table is released; the
+/// lists then go back (keeping their capacity).
+pub(crate) struct TakenWakers {
+    lists: [(Direction, Vec<Waker>); 2],
 }
 
 impl ScheduledIo {
-    fn waker_slot(&self, dir: Direction) -> &Cell<Option<Waker>> {
+    fn wakers(&self, dir: Direction) -> &Cell<Vec<Waker>> {
         match dir {
-            Direction::Read => &self.read_waker,
-            Direction::Write => &self.write_waker,
+            Direction::Read => &self.read_wakers,
+            Direction::Write => &self.write_wakers,
         }
     }
 
-    /// Records readiness; returns the wakers to wake (once the slot table is released).
-    fn set_readiness(&self, bits: u8) -> [Option<Waker>; 2] {
-        let r = self.readiness.get() | bits;
-        self.readiness.set(r);
-        let read = if bits & Direction::Read.ready_mask() != 0 {
-            self.read_waker.take()
-        } else {
-            None
-        };
-        let write = if bits & Direction::Write.ready_mask() != 0 {
-            self.write_waker.take()
-        } else {
-            None
-        };
-        [read, write]
+    /// Adds `waker` unless one that wakes the same task is already waiting.
+    fn register(&self, dir: Direction, waker: &Waker) {
+        let cell = self.wakers(dir);
+        let mut list = cell.take();
+        if !list.iter().any(|w| w.will_wake(waker)) {
+            list.push(waker.clone());
+        }
+        cell.set(list);
     }
 
-    fn reset(&self) {
+    /// Records readiness; returns the wakers to wake (once the slot table is released).
+    fn set_readiness(&self, bits: u8) -> TakenWakers {
+        self.readiness.set(self.readiness.get() | bits);
+        let take = |dir: Direction| {
+            if bits & dir.ready_mask() != 0 {
+                self.wakers(dir).take()
+            } else {
+                Vec::new()
+            }
+        };
+        TakenWakers {
+            lists: [
+                (Direction::Read, take(Direction::Read)),
+                (Direction::Write, take(Direction::Write)),
+            ],
+        }
+    }
+
+    /// Puts an emptied list back so its capacity is reused, unless new waiters arrived
+    /// meanwhile or the list in place is already the roomier one.
+    fn restore(&self, dir: Direction, list: Vec<Waker>) {
+        let cell = self.wakers(dir);
+        let current = cell.take();
+        cell.set(
+            if current.is_empty() && list.capacity() > current.capacity() {
+                list
+            } else {
+                current
+            },
+        );
+    }
+
+    /// Clears the state for the slot's next socket. Waiters (rare at drop) are handed out
+    /// to be dropped outside the table; empty lists stay, keeping their capacity.
+    fn reset(&self) -> TakenWakers {
         self.readiness.set(0);
-        drop(self.read_waker.take());
-        drop(self.write_waker.take());
+        let take_waiting = |dir: Direction| {
+            let cell = self.wakers(dir);
+            let list = cell.take();
+            if list.is_empty() {
+                cell.set(list);
+                Vec::new()
+            } else {
+                list
+            }
+        };
+        TakenWakers {
+            lists: [
+                (Direction::Read, take_waiting(Direction::Read)),
+                (Direction::Write, take_waiting(Direction::Write)),
+            ],
+        }
+    }
+}
+
+impl TakenWakers {
+    /// Wakes every waiter; returns the emptied lists for `restore`.
+    fn wake_all(mut self) -> Self {
+        for (_, list) in &mut self.lists {
+            for w in list.drain(..) {
+                w.wake();
+            }
+        }
+        self
     }
 }
 
@@ -142,31 +202,37 @@ impl Reactor {
         if event.is_error() {
             bits |= ERROR;
         }
-        let wakers = {
+        let taken = {
             let slots = self.slots.borrow();
             match slots.get(index as usize) {
                 Some(s) if s.in_use && s.generation == generation => s.io.set_readiness(bits),
                 _ => return, // a socket dropped since: stale event
             }
         };
-        for w in wakers.into_iter().flatten() {
-            w.wake();
+        let emptied = taken.wake_all();
+        let slots = self.slots.borrow();
+        if let Some(s) = slots.get(index as usize)
+            && s.in_use
+            && s.generation == generation
+        {
+            for (dir, list) in emptied.lists {
+                s.io.restore(dir, list);
+            }
         }
     }
 
     /// The runtime is going away: fail every operation from now on and wake all waiters.
     pub(crate) fn shutdown(&self) {
         self.shut_down.set(true);
-        let wakers: Vec<Waker> = self
+        let taken: Vec<TakenWakers> = self
             .slots
             .borrow()
             .iter()
             .filter(|s| s.in_use)
-            .flat_map(|s| s.io.set_readiness(SHUTDOWN))
-            .flatten()
+            .map(|s| s.io.set_readiness(SHUTDOWN))
             .collect();
-        for w in wakers {
-            w.wake();
+        for t in taken {
+            t.wake_all();
         }
     }
 
@@ -252,19 +318,7 @@ impl Registration {
         if r & dir.ready_mask() != 0 {
             return Poll::Ready(Ok(()));
         }
-        let slot = io.waker_slot(dir);
-        let old = match slot.take() {
-            Some(w) if w.will_wake(cx.waker()) => {
-                slot.set(Some(w));
-                None
-            }
-            other => {
-                slot.set(Some(cx.waker().clone()));
-                other
-            }
-        };
-        drop(slots);
-        drop(old); // a foreign waker's drop runs after the table is released
+        io.register(dir, cx.waker());
         Poll::Pending
     }
 
@@ -316,17 +370,16 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let (read, write) = {
+        let wakers = {
             let mut slots = self.reactor.slots.borrow_mut();
             let slot = &mut slots[self.index as usize];
-            let wakers = (slot.io.read_waker.take(), slot.io.write_waker.take());
-            slot.io.reset();
+            let wakers = slot.io.reset();
             slot.in_use = false;
             slot.generation = slot.generation.wrapping_add(1);
             slot.next_free = self.reactor.free_head.get();
             self.reactor.free_head.set(self.index);
             wakers
         };
-        drop((read, write)); // outside the table borrow: dropping a waker may run code
+        drop(wakers); // outside the table borrow: dropping a waker may run code
     }
 }
