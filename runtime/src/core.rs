@@ -173,6 +173,9 @@ pub(crate) struct Core {
     dead: AtomicBool,
     pub(crate) root_woken: AtomicBool,
     sleeping: AtomicBool,
+    /// Set after anything is pushed to `remote`, `overflow` or `inject`; the runtime checks
+    /// this one flag per pass instead of probing three queues.
+    remote_pending: AtomicBool,
     remote: ArrayQueue<RawEntry>,
     overflow: Mutex<Vec<RawEntry>>,
     overflow_len: AtomicUsize,
@@ -201,6 +204,8 @@ struct Local {
     timers: UnsafeCell<Option<Rc<Timers>>>,
     reactor: UnsafeCell<Option<Rc<Reactor>>>,
     slot_waiters: Cell<Vec<Waker>>,
+    /// Whether `slot_waiters` holds anyone (read on every slot free: cheaper than a take).
+    has_slot_waiters: Cell<bool>,
     slot_waiters_epoch: Cell<u64>,
     shutting_down: Cell<bool>,
     forbid_alloc_in_slab_polls: bool,
@@ -286,6 +291,7 @@ impl Core {
             dead: AtomicBool::new(false),
             root_woken: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
+            remote_pending: AtomicBool::new(false),
             remote: ArrayQueue::new(config.remote_capacity.max(1)),
             overflow: Mutex::new(Vec::new()),
             overflow_len: AtomicUsize::new(0),
@@ -305,6 +311,7 @@ impl Core {
                 timers: UnsafeCell::new(Some(config.timers)),
                 reactor: UnsafeCell::new(Some(config.reactor)),
                 slot_waiters: Cell::new(Vec::new()),
+                has_slot_waiters: Cell::new(false),
                 slot_waiters_epoch: Cell::new(0),
                 shutting_down: Cell::new(false),
                 forbid_alloc_in_slab_polls: config.forbid_alloc_in_slab_polls,
@@ -371,6 +378,7 @@ impl Core {
     /// Hands a future spawned elsewhere to the runtime thread (any thread).
     pub(crate) fn inject(&self, job: Box<dyn Injected>) {
         self.inject.push(job);
+        self.remote_pending.store(true, Ordering::SeqCst);
         // As `push_remote`: either the runtime sees the job, or we see it dead and drop the
         // queue's contents ourselves (cancelling them: their join handles say so).
         fence(Ordering::SeqCst);
@@ -532,21 +540,25 @@ impl Core {
             let mut waiters = self.local.slot_waiters.take();
             waiters.push(waker.clone());
             self.local.slot_waiters.set(waiters);
+            self.local.has_slot_waiters.set(true);
         }
         epoch
     }
 
     /// A slot came back: wake everyone waiting for one (they race to claim it; the losers
     /// register again).
+    #[inline]
     fn slot_freed(&self) {
-        if self.local.shutting_down.get() {
+        if !self.local.has_slot_waiters.get() || self.local.shutting_down.get() {
             return;
         }
+        self.wake_slot_waiters();
+    }
+
+    #[inline(never)]
+    fn wake_slot_waiters(&self) {
+        self.local.has_slot_waiters.set(false);
         let mut waiters = self.local.slot_waiters.take();
-        if waiters.is_empty() {
-            self.local.slot_waiters.set(waiters);
-            return;
-        }
         self.local
             .slot_waiters_epoch
             .set(self.local.slot_waiters_epoch.get() + 1);
@@ -556,7 +568,10 @@ impl Core {
         // Keep the allocation for next time (waking never registers, but stay correct if a
         // waker somehow did).
         let newer = self.local.slot_waiters.take();
-        waiters.extend(newer);
+        if !newer.is_empty() {
+            waiters.extend(newer);
+            self.local.has_slot_waiters.set(true);
+        }
         self.local.slot_waiters.set(waiters);
     }
 
@@ -776,6 +791,9 @@ impl Core {
             lock(&c.overflow).push(raw);
             c.overflow_len.fetch_add(1, Ordering::Release);
         }
+        // After the push: a runtime that clears the flag and then drains either finds the
+        // entry or sees the flag set again.
+        c.remote_pending.store(true, Ordering::SeqCst);
         // Pairs with the fences in `park` and `shutdown`: either they see this entry, or we
         // see that the runtime sleeps (and wake it) or is dead (and drain it ourselves).
         fence(Ordering::SeqCst);
@@ -802,6 +820,12 @@ impl Core {
     /// Takes in wakes and releases sent from other threads, and futures spawned through a
     /// `Handle`. Runtime thread, core alive.
     pub(crate) fn drain_remote(&self) -> usize {
+        // The common case, nothing from elsewhere, costs one plain load.
+        if !self.remote_pending.load(Ordering::Relaxed)
+            || !self.remote_pending.swap(false, Ordering::SeqCst)
+        {
+            return 0;
+        }
         let mut n = 0;
         while let Some(job) = self.inject.pop() {
             job.spawn(self);
@@ -829,7 +853,8 @@ impl Core {
 
     /// Whether another thread has left work: remote entries or a root wake.
     pub(crate) fn has_remote_work(&self) -> bool {
-        !self.remote.is_empty()
+        self.remote_pending.load(Ordering::Relaxed)
+            || !self.remote.is_empty()
             || self.overflow_len.load(Ordering::Relaxed) > 0
             || self.root_woken.load(Ordering::Relaxed)
             || !self.inject.is_empty()

@@ -447,6 +447,7 @@ impl Runtime {
     }
 
     /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks.
+    #[inline]
     fn pass(core: &Core, driver: &mut Driver) -> TickReport {
         driver.passes += 1;
         let timers_fired = driver.timers.process();

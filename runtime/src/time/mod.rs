@@ -91,11 +91,17 @@ impl Timers {
     }
 
     /// Fires every timer due by now; returns how many fired. Cheap when nothing is due.
+    #[inline]
     pub(crate) fn process(&self) -> usize {
-        let next = self.next_tick.get();
-        if next == u64::MAX {
-            return 0;
+        if self.next_tick.get() == u64::MAX {
+            return 0; // nothing armed: no clock read
         }
+        self.process_armed()
+    }
+
+    #[inline(never)]
+    fn process_armed(&self) -> usize {
+        let next = self.next_tick.get();
         let now_tick = self.floor_tick(self.now());
         if now_tick < next {
             return 0;
