@@ -5,11 +5,18 @@
 //! `LocalRuntime` is stable in the tokio version used (1.54): no `tokio_unstable`.
 
 use std::future::Future;
+use std::sync::mpsc::SyncSender;
+use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::runtime::{Builder, LocalOptions, LocalRuntime, Runtime};
+use tokio::sync::mpsc;
 use tokio::task::LocalSet;
 
-use crate::{Driver, Spawn, Unwrap};
+use crate::meter::{Meter, Sample};
+use crate::workload::{CROSS_CAPACITY, MSG, NET_WARMUP, localhost};
+use crate::{Driver, Flavor, Spawn, Unwrap};
 
 /// tokio `Builder::new_current_thread()` runtime with a long-lived `LocalSet`.
 pub struct CurrentThreadLocalSet {
@@ -38,6 +45,8 @@ impl Default for CurrentThreadLocalSet {
 }
 
 impl Driver for CurrentThreadLocalSet {
+    type Flavor = Tokio;
+
     fn run_in_task<F>(&mut self, fut: F) -> F::Output
     where
         F: Future + 'static,
@@ -73,6 +82,8 @@ impl Default for LocalRuntimeDriver {
 }
 
 impl Driver for LocalRuntimeDriver {
+    type Flavor = Tokio;
+
     fn run_in_task<F>(&mut self, fut: F) -> F::Output
     where
         F: Future + 'static,
@@ -94,5 +105,123 @@ impl Spawn for SpawnLocal {
         F::Output: 'static,
     {
         Unwrap(tokio::task::spawn_local(fut))
+    }
+}
+
+/// tokio's timers (`tokio::time`), sockets (`tokio::net`) and `sync::mpsc` (bounded).
+pub struct Tokio;
+
+impl Flavor for Tokio {
+    type GameTx = mpsc::Sender<u64>;
+    type GameRx = mpsc::Receiver<u64>;
+
+    #[inline]
+    fn sleep(d: Duration) -> impl Future<Output = ()> + 'static {
+        tokio::time::sleep(d)
+    }
+
+    async fn timeout<F>(d: Duration, f: F) -> Option<F::Output>
+    where
+        F: Future + 'static,
+    {
+        tokio::time::timeout(d, f).await.ok()
+    }
+
+    #[inline]
+    fn yield_now() -> impl Future<Output = ()> + 'static {
+        tokio::task::yield_now()
+    }
+
+    async fn tcp_echo(iters: u64) -> Sample {
+        let listener = TcpListener::bind(localhost()).await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let server = tokio::task::spawn_local(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            s.set_nodelay(true).expect("nodelay");
+            let mut buf = [0u8; MSG];
+            while s.read_exact(&mut buf).await.is_ok() {
+                if s.write_all(&buf).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        let (mut out, mut back) = ([0u8; MSG], [0u8; MSG]);
+        for i in 0..NET_WARMUP {
+            out[0] = i as u8;
+            c.write_all(&out).await.expect("write");
+            c.read_exact(&mut back).await.expect("read");
+        }
+        let meter = Meter::start();
+        for i in 0..iters {
+            out[0] = i as u8;
+            c.write_all(&out).await.expect("write");
+            c.read_exact(&mut back).await.expect("read");
+            debug_assert_eq!(back[0], i as u8);
+        }
+        let sample = meter.stop();
+        drop(c);
+        Unwrap(server).await;
+        sample
+    }
+
+    async fn udp_ping_pong(iters: u64) -> Sample {
+        let a = UdpSocket::bind(localhost()).await.expect("bind");
+        let b = UdpSocket::bind(localhost()).await.expect("bind");
+        a.connect(b.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        b.connect(a.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let server = tokio::task::spawn_local(async move {
+            let mut buf = [0u8; MSG];
+            loop {
+                let n = b.recv(&mut buf).await.expect("recv");
+                if n != MSG {
+                    break; // the 1-byte goodbye
+                }
+                b.send(&buf).await.expect("send");
+            }
+        });
+        let (mut out, mut back) = ([0u8; MSG], [0u8; MSG]);
+        for i in 0..NET_WARMUP {
+            out[0] = i as u8;
+            a.send(&out).await.expect("send");
+            a.recv(&mut back).await.expect("recv");
+        }
+        let meter = Meter::start();
+        for i in 0..iters {
+            out[0] = i as u8;
+            a.send(&out).await.expect("send");
+            let n = a.recv(&mut back).await.expect("recv");
+            debug_assert_eq!((n, back[0]), (MSG, i as u8));
+        }
+        let sample = meter.stop();
+        a.send(&[0]).await.expect("send");
+        Unwrap(server).await;
+        sample
+    }
+
+    async fn cross_serve(ends: SyncSender<(Self::GameTx, Self::GameRx)>) {
+        let (game_tx, mut rx) = mpsc::channel::<u64>(CROSS_CAPACITY);
+        let (tx, game_rx) = mpsc::channel::<u64>(CROSS_CAPACITY);
+        ends.send((game_tx, game_rx)).expect("game thread gone");
+        while let Some(v) = rx.recv().await {
+            if tx.send(v).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn game_try_send(tx: &Self::GameTx, v: u64) -> bool {
+        tx.try_send(v).is_ok()
+    }
+
+    #[inline]
+    fn game_try_recv(rx: &mut Self::GameRx) -> Option<u64> {
+        rx.try_recv().ok()
     }
 }

@@ -1,0 +1,14 @@
+//! Loopback socket benches, tickslab vs tokio vs nexus-async-rt in one run, client and
+//! server tasks in the same runtime:
+//! - `net/tcp_echo_64`: a 64-byte TCP echo round trip;
+//! - `net/udp_ping_pong_64`: a 64-byte UDP ping-pong round trip.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tickslab_benches::{Workload, crit};
+
+fn net(c: &mut Criterion) {
+    crit::bench_workloads(c, Workload::NET);
+}
+
+criterion_group!(benches, net);
+criterion_main!(benches);
