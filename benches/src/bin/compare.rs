@@ -229,7 +229,15 @@ fn main() {
             let (iters, sample) = match args.iters {
                 Some(iters) => {
                     bench.run(workload, (iters / 10).max(1));
-                    (iters, callgrind_measured(bench.as_mut(), workload, iters))
+                    let sample = callgrind_measured(bench.as_mut(), workload, iters);
+                    // Machine-readable, for benches/callgrind.sh.
+                    println!(
+                        "callgrind-run workload={} contender={} iters={iters} ops={}",
+                        workload.id(),
+                        contender.name(),
+                        iters * workload.elements()
+                    );
+                    (iters, sample)
                 }
                 None => measure(bench.as_mut(), workload, default_iters(workload), args.runs),
             };
