@@ -294,6 +294,7 @@ impl Future for ClaimSlab {
 ///
 /// ```compile_fail,E0277
 /// # use tickslab_runtime::*;
+/// # // SAFETY: the runtime owns the slab and frees every slot it hands out.
 /// # let slab = unsafe { nexus_slab::byte::bounded::Slab::<128>::with_capacity(8) };
 /// let mut rt = Runtime::builder().slab_bounded(slab).build();
 /// let claim = rt.block_on(async { try_claim_slab().unwrap() });
@@ -391,6 +392,7 @@ impl fmt::Debug for SlabClaim {
 /// ```compile_fail,E0080
 /// # use tickslab_runtime::*;
 /// # use nexus_slab::byte::bounded::Slab;
+/// # // SAFETY: the runtime owns the slab and frees every slot it hands out.
 /// # let slab = unsafe { Slab::<128>::with_capacity(8) };
 /// # let mut rt = Runtime::builder().slab_bounded(slab).build();
 /// rt.block_on(async {
@@ -406,6 +408,7 @@ impl fmt::Debug for SlabClaim {
 /// ```
 /// # use tickslab_runtime::*;
 /// # use nexus_slab::byte::bounded::Slab;
+/// # // SAFETY: the runtime owns the slab and frees every slot it hands out.
 /// # let slab = unsafe { Slab::<128>::with_capacity(8) };
 /// # let mut rt = Runtime::builder().slab_bounded(slab).build();
 /// rt.block_on(async {
