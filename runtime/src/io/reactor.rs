@@ -91,10 +91,14 @@ impl ScheduledIo {
     /// Records readiness; returns the wakers to wake (once the slot table is released).
     fn set_readiness(&self, bits: u8) -> TakenWakers {
         self.readiness.set(self.readiness.get() | bits);
+        // Only lists with waiters leave the cell; an empty one stays, with its capacity.
         let take = |dir: Direction| {
-            if bits & dir.ready_mask() != 0 {
-                self.wakers(dir).take()
+            let cell = self.wakers(dir);
+            let list = cell.take();
+            if bits & dir.ready_mask() != 0 && !list.is_empty() {
+                list
             } else {
+                cell.set(list);
                 Vec::new()
             }
         };
@@ -144,6 +148,10 @@ impl ScheduledIo {
 }
 
 impl TakenWakers {
+    fn is_empty(&self) -> bool {
+        self.lists.iter().all(|(_, list)| list.capacity() == 0)
+    }
+
     /// Wakes every waiter; returns the emptied lists for `restore`.
     fn wake_all(mut self) -> Self {
         for (_, list) in &mut self.lists {
@@ -209,6 +217,9 @@ impl Reactor {
                 _ => return, // a socket dropped since: stale event
             }
         };
+        if taken.is_empty() {
+            return; // nobody was waiting: the common case under load
+        }
         let emptied = taken.wake_all();
         let slots = self.slots.borrow();
         if let Some(s) = slots.get(index as usize)
