@@ -398,6 +398,13 @@ impl Core {
     where
         F: Future + 'static,
     {
+        let mem = self.alloc_boxed_block::<F>();
+        // SAFETY: `mem` is a fresh block with the task's layout, freed by `dealloc_box`.
+        unsafe { self.spawn_at(mem, Storage::Boxed, 0, future, 0) }
+    }
+
+    /// A fresh heap block for a task running `F`, counted in `allocated`.
+    fn alloc_boxed_block<F: Future>(&self) -> NonNull<u8> {
         let layout = task_layout::<F>();
         // SAFETY: the layout is never zero-sized (it holds a header).
         let mem = unsafe { std::alloc::alloc(layout) };
@@ -405,8 +412,7 @@ impl Core {
             std::alloc::handle_alloc_error(layout)
         };
         self.local.allocated.set(self.local.allocated.get() + 1);
-        // SAFETY: `mem` is a fresh block with the task's layout, freed by `dealloc_box`.
-        unsafe { self.spawn_at(mem, Storage::Boxed, 0, future, 0) }
+        mem
     }
 
     /// Spawns `future` in a slab slot this core handed out (counted in `allocated` already).
@@ -465,16 +471,7 @@ impl Core {
             .is_some_and(|s| crate::spawn::fits_slot_size::<F>(s.slot_size()));
         let (mem, storage, chunk) = match fits.then(|| self.try_claim_slot()).flatten() {
             Some(slot) => (slot.ptr, Storage::Slab, slot.chunk),
-            None => {
-                let layout = task_layout::<F>();
-                // SAFETY: the layout is never zero-sized (it holds a header).
-                let mem = unsafe { std::alloc::alloc(layout) };
-                let Some(mem) = NonNull::new(mem) else {
-                    std::alloc::handle_alloc_error(layout)
-                };
-                self.local.allocated.set(self.local.allocated.get() + 1);
-                (mem, Storage::Boxed, 0)
-            }
+            None => (self.alloc_boxed_block::<F>(), Storage::Boxed, 0),
         };
         // SAFETY: `mem` fits the task and is freed per `storage`; the caller guarantees the
         // future's borrows outlive it.
