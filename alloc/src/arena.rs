@@ -309,10 +309,10 @@ impl FrameArena {
     pub fn try_alloc<T>(&self, v: T) -> Result<&mut T, ArenaFull> {
         const { assert_no_drop::<T>() };
         let p = self.alloc_layout(Layout::new::<T>())?.cast::<T>();
-        // SAFETY: `p` is valid for writes of a `T` and aligned for it (`alloc_layout` with
-        // `T`'s layout; dangling-but-aligned for a ZST). The block is fresh, so no other
-        // reference aliases it, and it stays valid until `reset`/drop, which need `&mut self`
-        // and so cannot happen while the returned borrow of `self` lives.
+        // `p` is valid and aligned for a `T` (`alloc_layout` with `T`'s layout; dangling but
+        // aligned for a ZST), and fresh, so nothing aliases it.
+        // SAFETY: it stays valid until `reset`/drop, which need `&mut self` and so cannot
+        // happen while the returned borrow of `self` lives.
         unsafe {
             p.as_ptr().write(v);
             Ok(&mut *p.as_ptr())

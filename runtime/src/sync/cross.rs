@@ -370,9 +370,9 @@ impl<T> Future for SendFuture<'_, T> {
             let this = unsafe { self.as_mut().get_unchecked_mut() };
             let replaced = {
                 let mut list = shared.lock();
-                // SAFETY: the node is pinned inside this future and used only with this
-                // channel's list, whose lock we hold; `Drop` unlinks it (under the lock)
-                // before the node dies.
+                // The node is pinned inside this future; `Drop` unlinks it (under the
+                // lock) before the node dies.
+                // SAFETY: used only with this channel's list, whose lock we hold.
                 let replaced =
                     unsafe { list.push_back(Pin::new_unchecked(&this.waiter), cx.waker()) };
                 shared.waiting.store(list.len(), Ordering::Relaxed);
