@@ -6,11 +6,9 @@
 //!
 //! ```
 //! use tickslab::{Runtime, spawn, spawn_slab, try_claim_slab};
-//! use nexus_slab::byte::bounded::Slab;
 //!
-//! // SAFETY: the runtime owns the slab and frees every slot it hands out.
-//! let slab = unsafe { Slab::<256>::with_capacity(1024) };
-//! let mut rt = Runtime::builder().slab_bounded(slab).build();
+//! // 1,024 slots of 256 bytes, allocated once: spawning into them allocates nothing.
+//! let mut rt = Runtime::builder().slab_bounded::<256>(1024).build();
 //! let out = rt.block_on(async {
 //!     let h = spawn_slab(async { 40 + 2 });          // zero heap allocation
 //!     let claim = try_claim_slab().expect("room");    // reserve now, build later
@@ -33,12 +31,6 @@
 pub use tickslab_alloc as alloc;
 pub use tickslab_compat as compat;
 pub use tickslab_runtime::*;
-
-/// The byte slab types a runtime can own, re-exported for convenience.
-pub mod slab {
-    pub use nexus_slab::byte::bounded::Slab as BoundedSlab;
-    pub use nexus_slab::byte::unbounded::Slab as UnboundedSlab;
-}
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[doc = include_str!("../README.md")]

@@ -76,6 +76,33 @@ impl ErasedSlab {
         Self::from_box(Box::new(slab), &UnboundedGlue::<N>::VTABLE)
     }
 
+    /// A new bounded byte slab of `capacity` slots of `N` bytes, owned from the start: the
+    /// safe way to make one (nothing outside this type can free a slot of it).
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    pub fn new_bounded<const N: usize>(capacity: usize) -> Self {
+        assert!(capacity > 0, "a bounded slab needs at least one slot");
+        // SAFETY: nexus-slab's contract is "free only claimed slots, into this slab, and free
+        // everything before dropping it". The slab never leaves this `ErasedSlab`: slots are
+        // handed out only by `try_claim` and taken back only by `free` (whose caller promises
+        // the slot came from here), and `Drop` leaks the storage instead of freeing it while
+        // any slot is in use.
+        Self::bounded(unsafe { bounded::Slab::<N>::with_capacity(capacity) })
+    }
+
+    /// A new unbounded byte slab of `N`-byte slots, growing by chunks of `chunk_capacity`
+    /// slots (one allocation each). Safe for the reasons given on
+    /// [`new_bounded`](Self::new_bounded).
+    ///
+    /// # Panics
+    /// If `chunk_capacity` is zero.
+    pub fn new_unbounded<const N: usize>(chunk_capacity: usize) -> Self {
+        assert!(chunk_capacity > 0, "an unbounded slab needs chunks of at least one slot");
+        // SAFETY: as in `new_bounded`: this `ErasedSlab` is the slab's only owner and user.
+        Self::unbounded(unsafe { unbounded::Slab::<N>::with_chunk_capacity(chunk_capacity) })
+    }
+
     fn from_box<S>(slab: Box<S>, vtable: &'static SlabVTable) -> Self {
         Self {
             // SAFETY: `Box::into_raw` never returns null.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use nexus_slab::byte::{bounded, unbounded};
 use tickslab_alloc::slab::{ErasedSlab, SlabKind};
 
 use crate::core::{self as rt_core, Core, CoreConfig};
@@ -33,10 +32,8 @@ const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// Configures and builds a [`Runtime`].
 ///
 /// ```
-/// use nexus_slab::byte::bounded::Slab;
-/// // SAFETY: the runtime owns the slab and frees every slot it hands out.
-/// let slab = unsafe { Slab::<256>::with_capacity(1024) };
-/// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded(slab).build();
+/// // 1,024 slots of 256 bytes, allocated once.
+/// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
 /// assert_eq!(rt.block_on(async { 7 }), 7);
 /// ```
 #[derive(Debug)]
@@ -74,19 +71,32 @@ impl Builder {
         }
     }
 
-    /// Gives the runtime a bounded byte slab for [`spawn_slab`](crate::spawn_slab): a fixed
-    /// number of `N`-byte slots, allocated up front. When all are in use, slab spawns fail
-    /// recoverably ([`try_spawn_slab`](crate::try_spawn_slab)) or wait
-    /// ([`claim_slab`](crate::claim_slab)).
-    pub fn slab_bounded<const N: usize>(mut self, slab: bounded::Slab<N>) -> Self {
-        self.slab = Some(ErasedSlab::bounded(slab));
+    /// Gives the runtime a bounded byte slab for [`spawn_slab`](crate::spawn_slab):
+    /// `capacity` slots of `N` bytes, allocated once, here. When all are in use, slab spawns
+    /// fail recoverably ([`try_spawn_slab`](crate::try_spawn_slab)) or wait
+    /// ([`claim_slab`](crate::claim_slab)). A slot holds a task of up to
+    /// [`task_size::<F>()`](crate::task_size) bytes.
+    ///
+    /// ```
+    /// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
+    /// assert_eq!(rt.stats().slab_capacity, Some(1024));
+    /// ```
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    pub fn slab_bounded<const N: usize>(mut self, capacity: usize) -> Self {
+        self.slab = Some(ErasedSlab::new_bounded::<N>(capacity));
         self
     }
 
-    /// Gives the runtime an unbounded byte slab: `N`-byte slots in chunks, growing by one
-    /// chunk (one allocation) whenever all are in use. Slab spawns never fail for room.
-    pub fn slab_unbounded<const N: usize>(mut self, slab: unbounded::Slab<N>) -> Self {
-        self.slab = Some(ErasedSlab::unbounded(slab));
+    /// Gives the runtime an unbounded byte slab: `N`-byte slots in chunks of
+    /// `chunk_capacity` slots, growing by one chunk (one allocation) whenever all are in use.
+    /// Slab spawns never fail for room.
+    ///
+    /// # Panics
+    /// If `chunk_capacity` is zero.
+    pub fn slab_unbounded<const N: usize>(mut self, chunk_capacity: usize) -> Self {
+        self.slab = Some(ErasedSlab::new_unbounded::<N>(chunk_capacity));
         self
     }
 
