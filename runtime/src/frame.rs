@@ -77,7 +77,7 @@ use std::task::{Context, Poll, Waker};
 pub use tickslab_alloc::arena::{ArenaConfig, ArenaFull, ArenaStats, FrameArena, FrameVec};
 
 use crate::core::Core;
-use crate::task::{JoinError, JoinHandle, TaskRef};
+use crate::core::task::{JoinError, JoinHandle, TaskRef};
 
 /// One frame in progress: see the [module docs](self).
 ///
@@ -134,19 +134,33 @@ impl FrameState {
 
     /// Cancels the tasks still running (the frame is unwinding), then drops the frame's
     /// holds. Returns the task list (emptied) for reuse.
-    pub(crate) fn finish(&self, core: &Core, cancel_live: bool) -> Vec<TaskRef> {
+    ///
+    /// A cancelled future's destructor may spawn into the frame again: the new task lands
+    /// in the list after it was taken, so this goes round until the list stays empty. The
+    /// frame never ends with a live task, whatever destructors do.
+    pub(crate) fn finish(&self, core: &Core, mut cancel_live: bool) -> Vec<TaskRef> {
         let mut tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-        for &task in &tasks {
+        loop {
             if cancel_live {
-                // SAFETY: runtime thread; every listed task carries the FRAME hold.
-                unsafe { core.cancel_frame_task(task) };
+                for &task in &tasks {
+                    // SAFETY: runtime thread; every listed task carries the FRAME hold, and
+                    // none is running (the frame's closure or its wait loop is on the stack,
+                    // not a poll).
+                    unsafe { core.cancel_frame_task(task) };
+                }
             }
+            for task in tasks.drain(..) {
+                // SAFETY: as above; each hold is dropped once, here.
+                unsafe { core.release_frame_task(task) };
+            }
+            let spawned_meanwhile = std::mem::take(&mut *self.tasks.borrow_mut());
+            if spawned_meanwhile.is_empty() {
+                return tasks;
+            }
+            // Whatever was spawned since may borrow the frame: it cannot outlive it.
+            cancel_live = true;
+            tasks = spawned_meanwhile;
         }
-        for task in tasks.drain(..) {
-            // SAFETY: as above; each hold is dropped once, here.
-            unsafe { core.release_frame_task(task) };
-        }
-        tasks
     }
 }
 

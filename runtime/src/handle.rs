@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::core::Core;
-use crate::task::JoinError;
+use crate::core::task::JoinError;
+use crate::core::{Core, RemoteJob};
 
 /// A `Send + Sync + Clone` handle to a [`Runtime`](crate::Runtime), from
 /// [`Runtime::handle`](crate::Runtime::handle).
@@ -63,6 +63,9 @@ impl Handle {
     /// Sends `make` to the runtime's thread, which calls it and spawns the future it
     /// returns: the future itself need not be `Send` (it may use timers, sockets, local
     /// channels). Only `make` and the output cross threads. Costs two small allocations.
+    ///
+    /// If `make` panics, the panic is caught on the runtime's thread (which goes on) and the
+    /// [`RemoteJoinHandle`] reports it ([`JoinError::is_panic`]).
     ///
     /// Refused (with `make` handed back) after a shutdown request or once the runtime is
     /// gone, as [`spawn`](Self::spawn).
@@ -137,32 +140,33 @@ impl<F> fmt::Display for RemoteSpawnError<F> {
 
 impl<F> std::error::Error for RemoteSpawnError<F> {}
 
-/// Something sent to the runtime thread to be spawned there.
-pub(crate) trait Injected: Send {
-    /// Spawns it on `core` (runtime thread). Dropping it instead cancels it.
-    fn spawn(self: Box<Self>, core: &Core);
-}
-
 struct RemoteTask<C, T> {
     make: C,
     completer: Completer<T>,
 }
 
-impl<C, F> Injected for RemoteTask<C, F::Output>
+impl<C, F> RemoteJob for RemoteTask<C, F::Output>
 where
     C: FnOnce() -> F + Send + 'static,
     F: Future + 'static,
     F::Output: Send + 'static,
 {
-    fn spawn(self: Box<Self>, core: &Core) {
-        let RemoteTask { make, completer } = *self;
-        let task = RemoteFuture {
-            future: make(),
-            completer,
+    fn run(self: Box<Self>, core: &Core) {
+        let RemoteTask {
+            make,
+            mut completer,
+        } = *self;
+        let future = match catch_unwind(AssertUnwindSafe(make)) {
+            Ok(future) => future,
+            Err(payload) => {
+                completer.complete(Err(JoinError::panicked(payload)));
+                return;
+            }
         };
+        let task = RemoteFuture { future, completer };
         match core.try_spawn_slab(task) {
             Ok(handle) => drop(handle),
-            Err(e) => drop(core.spawn_boxed(e.into_future())),
+            Err((_, task)) => drop(core.spawn_boxed(task)),
         }
     }
 }

@@ -7,13 +7,21 @@
 //! - [`spawn`] puts a task in its own heap block, for futures of any size.
 //! - Every spawn returns a [`JoinHandle`], a future of `Result<T, JoinError>` as in tokio.
 //!
-//! The code is laid out as:
-//! - `task/`: the task block, its header, wakers and join handles (the unsafe core),
-//! - `core.rs`: run queues, the remote queue, shutdown (the rest of the unsafe core),
-//! - `spawn.rs`, `runtime.rs`, `yield_now.rs`: the public surface.
+//! The code is laid out in layers, each importing only from those below it:
+//! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
+//!   state machine (`core/task/`), run queue, remote queue, orphans, shutdown;
+//! - `time/`, `io/`, `sync/`: timers, the reactor, channels (each owns its own
+//!   "current on this thread" slot where it needs one);
+//! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
+//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
+//!
+//! `UNSAFE.md` at the repository's root maps every kind of `unsafe` to its invariant.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod builder;
+mod context;
 mod core;
 pub mod frame;
 mod handle;
@@ -21,21 +29,22 @@ pub mod io;
 pub mod net;
 mod runtime;
 mod spawn;
+mod stats;
 pub mod sync;
-mod task;
 pub mod time;
 mod yield_now;
 
+pub use builder::{
+    Builder, DEFAULT_IO_INTERVAL, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET,
+};
+pub use core::task::{JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
 pub use frame::{Frame, FrameJoinHandle, FrameStats};
 pub use handle::{Handle, RemoteJoinHandle, RemoteSpawnError};
-pub use runtime::{
-    Builder, DEFAULT_IO_INTERVAL, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET, EnterGuard,
-    Runtime, RuntimeStats, TickReport,
-};
+pub use runtime::{EnterGuard, Runtime};
 pub use spawn::{
     ClaimSlab, SlabClaim, SlabSpawner, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab,
     task_size, try_claim_slab, try_spawn_slab,
 };
-pub use task::{JoinError, JoinHandle};
+pub use stats::{RuntimeStats, TickReport};
 pub use time::{sleep, sleep_until, timeout};
 pub use yield_now::{YieldNow, yield_now};

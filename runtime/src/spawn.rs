@@ -1,4 +1,6 @@
 //! Spawning: boxed tasks, slab tasks, slab claims, and the errors that hand a future back.
+//! The free functions find the runtime through the thread's context (`crate::context`);
+//! the memory work is `core/slots.rs`'s.
 
 use std::fmt;
 use std::future::Future;
@@ -7,10 +9,13 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
-use tickslab_alloc::slab::{RawSlot, SLOT_ALIGN};
+use tickslab_alloc::slab::RawSlot;
 
-use crate::core::{self as rt_core, Core};
-use crate::task::{JoinHandle, task_layout};
+use crate::context::{self, NoCore};
+use crate::core::task::{
+    JoinHandle, MAX_SLAB_TASK_ALIGN, SlotMisfit, fits_slot, slab_block_align, slab_block_size,
+};
+use crate::core::{Core, SlabRefusal};
 
 /// Why a spawn did not happen. The future comes back inside [`SpawnError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,12 +33,13 @@ pub enum SpawnErrorKind {
         /// Bytes one slot holds.
         slot_size: usize,
     },
-    /// The future needs a larger alignment than slab slots give.
+    /// The future needs a larger alignment than a slab task may have
+    /// ([`MAX_SLAB_TASK_ALIGN`](crate::MAX_SLAB_TASK_ALIGN), 128 bytes).
     OverAligned {
         /// Alignment the task needs.
         align: usize,
-        /// Alignment slots give.
-        slot_align: usize,
+        /// The largest alignment a slab task may have.
+        max_align: usize,
     },
     /// The runtime was built without a slab.
     NoSlab,
@@ -57,14 +63,15 @@ impl fmt::Display for SpawnErrorKind {
                 "the task needs {task_size} bytes but a slab slot holds {slot_size} bytes \
                  (use a larger slot size, box the future's large state, or `spawn` it boxed)"
             ),
-            SpawnErrorKind::OverAligned { align, slot_align } => write!(
+            SpawnErrorKind::OverAligned { align, max_align } => write!(
                 f,
-                "the task needs alignment {align} but slab slots are aligned to {slot_align} \
-                 (`spawn` it boxed instead)"
+                "the task needs alignment {align} but slab tasks may be aligned to at most \
+                 {max_align} (`spawn` it boxed instead)"
             ),
             SpawnErrorKind::NoSlab => f.write_str(
                 "no slab is configured: build the runtime with \
-                 `Runtime::builder().slab_bounded(..)` or `.slab_unbounded(..)`",
+                 `Runtime::builder().slab_bounded::<SLOT_BYTES>(slots)` or \
+                 `.slab_unbounded::<SLOT_BYTES>(chunk_slots)`",
             ),
             SpawnErrorKind::NoRuntime => f.write_str(
                 "no tickslab runtime is running on this thread (spawn from inside \
@@ -124,53 +131,68 @@ impl<F> fmt::Display for SpawnError<F> {
 
 impl<F> std::error::Error for SpawnError<F> {}
 
-/// Whether the task block for `F` fits a slot of `slot_size` bytes.
-pub(crate) fn fits_slot_size<F: Future>(slot_size: usize) -> bool {
-    fits_slot::<F>(slot_size).is_ok()
+impl From<SlotMisfit> for SpawnErrorKind {
+    fn from(misfit: SlotMisfit) -> Self {
+        match misfit {
+            SlotMisfit::TooLarge {
+                task_size,
+                slot_size,
+            } => SpawnErrorKind::TooLarge {
+                task_size,
+                slot_size,
+            },
+            SlotMisfit::OverAligned { align } => SpawnErrorKind::OverAligned {
+                align,
+                max_align: MAX_SLAB_TASK_ALIGN,
+            },
+        }
+    }
 }
 
-/// Checks that the task block for `F` fits a slot of `slot_size` bytes.
-pub(crate) fn fits_slot<F: Future>(slot_size: usize) -> Result<(), SpawnErrorKind> {
-    let layout = task_layout::<F>();
-    if layout.align() > SLOT_ALIGN {
-        return Err(SpawnErrorKind::OverAligned {
-            align: layout.align(),
-            slot_align: SLOT_ALIGN,
-        });
+impl From<SlabRefusal> for SpawnErrorKind {
+    fn from(refusal: SlabRefusal) -> Self {
+        match refusal {
+            SlabRefusal::NoSlab => SpawnErrorKind::NoSlab,
+            SlabRefusal::Full { capacity } => SpawnErrorKind::SlabFull { capacity },
+            SlabRefusal::Misfit(misfit) => misfit.into(),
+        }
     }
-    if layout.size() > slot_size {
-        return Err(SpawnErrorKind::TooLarge {
-            task_size: layout.size(),
-            slot_size,
-        });
-    }
-    Ok(())
 }
 
-/// Bytes a slab slot needs to hold a task running `F` (header + future or output).
+impl From<NoCore> for SpawnErrorKind {
+    fn from(no: NoCore) -> Self {
+        match no {
+            NoCore::NoRuntime => SpawnErrorKind::NoRuntime,
+            NoCore::ShutDown => SpawnErrorKind::Shutdown,
+        }
+    }
+}
+
+/// Bytes a slab slot needs to hold a task running `F`: its header, the future or its
+/// output, and (for futures aligned above 8 bytes) the padding that aligns it in the slot.
 ///
-/// Use it to size the slab: `Slab::<N>` with `N >= task_size::<F>()`.
+/// Use it to size the slab: `slab_bounded::<N>(..)` with `N >= task_size::<F>()`.
 pub const fn task_size<F: Future>() -> usize {
-    std::mem::size_of::<crate::task::TaskBlockProbe<F>>()
+    slab_block_size::<F>()
 }
 
-fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
-    // SAFETY: an installed context points to a core kept alive by the runtime that entered.
-    rt_core::current().map(|c| f(unsafe { c.as_ref() }))
+/// Runs `f` on the current runtime's core, or says why there is none.
+fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Result<R, SpawnErrorKind> {
+    context::with_core(f).map_err(SpawnErrorKind::from)
 }
 
 /// Spawns a future on the current runtime in a heap-allocated block (any size).
 ///
 /// # Panics
-/// Outside a tickslab runtime.
+/// Outside a tickslab runtime, or once it has been dropped.
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
     match with_current(move |core| core.spawn_boxed(future)) {
-        Some(handle) => handle,
-        None => panic!("tickslab::spawn: {}", SpawnErrorKind::NoRuntime),
+        Ok(handle) => handle,
+        Err(kind) => panic!("tickslab::spawn: {kind}"),
     }
 }
 
@@ -185,14 +207,26 @@ pub fn spawn_slab<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
-    match try_spawn_slab(future) {
+    expect_slab_spawn("tickslab::spawn_slab", try_spawn_slab(future))
+}
+
+/// The handle, or the panic `spawn_slab` promises, naming `what` and the way out.
+#[track_caller]
+pub(crate) fn expect_slab_spawn<F>(
+    what: &str,
+    spawned: Result<JoinHandle<F::Output>, SpawnError<F>>,
+) -> JoinHandle<F::Output>
+where
+    F: Future,
+{
+    match spawned {
         Ok(handle) => handle,
         Err(e) if e.is_full() => panic!(
-            "tickslab::spawn_slab: {}; use try_spawn_slab (hands the future back) or \
+            "{what}: {}; use try_spawn_slab (hands the future back) or \
              claim_slab().await (waits for a free slot) for backpressure",
             e.kind
         ),
-        Err(e) => panic!("tickslab::spawn_slab: {}", e.kind),
+        Err(e) => panic!("{what}: {}", e.kind),
     }
 }
 
@@ -202,38 +236,19 @@ pub fn try_spawn_slab<F>(future: F) -> Result<JoinHandle<F::Output>, SpawnError<
 where
     F: Future + 'static,
 {
-    let Some(core) = rt_core::current() else {
-        return Err(SpawnError::new(SpawnErrorKind::NoRuntime, future));
-    };
-    // SAFETY: the installed context is alive while installed.
-    let core = unsafe { core.as_ref() };
-    core.try_spawn_slab(future)
-}
-
-impl Core {
-    pub(crate) fn try_spawn_slab<F>(
-        &self,
-        future: F,
-    ) -> Result<JoinHandle<F::Output>, SpawnError<F>>
-    where
-        F: Future + 'static,
-    {
-        let Some(slab) = self.slab() else {
-            return Err(SpawnError::new(SpawnErrorKind::NoSlab, future));
-        };
-        if let Err(kind) = fits_slot::<F>(slab.slot_size()) {
-            return Err(SpawnError::new(kind, future));
-        }
-        match self.try_claim_slot() {
-            // SAFETY: the slot is fresh from this core's slab and the task fits it.
-            Some(slot) => Ok(unsafe { self.spawn_in_slot(slot, future) }),
-            None => Err(SpawnError::new(
-                SpawnErrorKind::SlabFull {
-                    capacity: slab.capacity().unwrap_or(0),
-                },
-                future,
-            )),
-        }
+    // The future goes into the closure only if there is a core to give it to.
+    let mut future = Some(future);
+    let spawned = context::with_core(|core| {
+        let future = future.take().expect("taken once");
+        core.try_spawn_slab(future)
+    });
+    match spawned {
+        Ok(Ok(handle)) => Ok(handle),
+        Ok(Err((refusal, future))) => Err(SpawnError::new(refusal.into(), future)),
+        Err(no) => Err(SpawnError::new(
+            no.into(),
+            future.take().expect("not given to a runtime"),
+        )),
     }
 }
 
@@ -243,11 +258,10 @@ impl Core {
 /// Outside a runtime, or when the runtime has no slab.
 #[track_caller]
 pub fn try_claim_slab() -> Option<SlabClaim> {
-    let Some(core) = rt_core::current() else {
-        panic!("tickslab::try_claim_slab: {}", SpawnErrorKind::NoRuntime)
-    };
-    // SAFETY: the installed context is alive while installed.
-    SlabClaim::try_new(core, unsafe { core.as_ref() })
+    match with_current(SlabClaim::try_new) {
+        Ok(claim) => claim,
+        Err(kind) => panic!("tickslab::try_claim_slab: {kind}"),
+    }
 }
 
 /// Waits until the slab has a free slot and reserves it: backpressure instead of a panic.
@@ -276,16 +290,19 @@ impl Future for ClaimSlab {
     type Output = SlabClaim;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SlabClaim> {
-        let Some(core) = rt_core::current() else {
-            panic!("tickslab::claim_slab: {}", SpawnErrorKind::NoRuntime)
-        };
-        // SAFETY: the installed context is alive while installed.
-        let c = unsafe { core.as_ref() };
-        if let Some(claim) = SlabClaim::try_new(core, c) {
-            return Poll::Ready(claim);
+        let registered = self.registered;
+        let polled = with_current(|c| match SlabClaim::try_new(c) {
+            Some(claim) => Ok(claim),
+            None => Err(c.wait_for_slot(cx.waker(), registered)),
+        });
+        match polled {
+            Ok(Ok(claim)) => Poll::Ready(claim),
+            Ok(Err(epoch)) => {
+                self.registered = Some(epoch);
+                Poll::Pending
+            }
+            Err(kind) => panic!("tickslab::claim_slab: {kind}"),
         }
-        self.registered = Some(c.wait_for_slot(cx.waker(), self.registered));
-        Poll::Pending
     }
 }
 
@@ -307,7 +324,7 @@ pub struct SlabClaim {
 
 impl SlabClaim {
     #[track_caller]
-    fn try_new(core: NonNull<Core>, c: &Core) -> Option<SlabClaim> {
+    fn try_new(c: &Core) -> Option<SlabClaim> {
         let Some(slab) = c.slab() else {
             panic!("tickslab::claim_slab: {}", SpawnErrorKind::NoSlab)
         };
@@ -315,7 +332,7 @@ impl SlabClaim {
         c.try_claim_slot().map(|slot| SlabClaim {
             slot,
             slot_size,
-            core,
+            core: c.ptr(),
             _not_send: PhantomData,
         })
     }
@@ -350,8 +367,8 @@ impl SlabClaim {
     where
         F: Future + 'static,
     {
-        if let Err(kind) = fits_slot::<F>(self.slot_size) {
-            return Err((SpawnError::new(kind, future), self));
+        if let Err(misfit) = fits_slot::<F>(self.slot_size) {
+            return Err((SpawnError::new(misfit.into(), future), self));
         }
         // SAFETY: the claim keeps the core alive (live runtime or orphan).
         let c = unsafe { self.core.as_ref() };
@@ -422,13 +439,13 @@ impl<const N: usize> SlabSpawner<N> {
     pub fn current() -> Self {
         let slot_size = with_current(|c| c.slab().map(|s| s.slot_size()));
         match slot_size {
-            None => panic!("SlabSpawner::current: {}", SpawnErrorKind::NoRuntime),
-            Some(None) => panic!("SlabSpawner::current: {}", SpawnErrorKind::NoSlab),
-            Some(Some(size)) if size < N => panic!(
+            Err(kind) => panic!("SlabSpawner::current: {kind}"),
+            Ok(None) => panic!("SlabSpawner::current: {}", SpawnErrorKind::NoSlab),
+            Ok(Some(size)) if size < N => panic!(
                 "SlabSpawner::<{N}>::current: the runtime's slab has {size}-byte slots, \
                  smaller than {N}"
             ),
-            Some(Some(_)) => SlabSpawner {
+            Ok(Some(_)) => SlabSpawner {
                 _not_send: PhantomData,
             },
         }
@@ -456,25 +473,19 @@ impl<const N: usize> SlabSpawner<N> {
         F: Future + 'static,
     {
         const { FitsSlot::<F, N>::CHECK };
-        let Some(core) = rt_core::current() else {
-            return Err(SpawnError::new(SpawnErrorKind::NoRuntime, future));
+        let slot_size = match with_current(|c| c.slab().map(|s| s.slot_size())) {
+            Ok(Some(size)) => size,
+            Ok(None) => return Err(SpawnError::new(SpawnErrorKind::NoSlab, future)),
+            Err(kind) => return Err(SpawnError::new(kind, future)),
         };
-        // SAFETY: the installed context is alive while installed.
-        let c = unsafe { core.as_ref() };
-        match c.slab() {
-            Some(slab) if slab.slot_size() >= N => {}
-            Some(slab) => {
-                return Err(SpawnError::new(
-                    SpawnErrorKind::TooLarge {
-                        task_size: task_layout::<F>().size(),
-                        slot_size: slab.slot_size(),
-                    },
-                    future,
-                ));
-            }
-            None => return Err(SpawnError::new(SpawnErrorKind::NoSlab, future)),
+        if slot_size < N {
+            let kind = SpawnErrorKind::TooLarge {
+                task_size: task_size::<F>(),
+                slot_size,
+            };
+            return Err(SpawnError::new(kind, future));
         }
-        c.try_spawn_slab(future)
+        try_spawn_slab(future)
     }
 }
 
@@ -484,13 +495,14 @@ impl<const N: usize> fmt::Debug for SlabSpawner<N> {
     }
 }
 
-/// Post-monomorphization check that a task for `F` fits an `N`-byte, 8-aligned slot; the
-/// error message is built at compile time so it can name both sizes.
+/// Post-monomorphization check that a task for `F` fits an `N`-byte slot (size with its
+/// alignment padding, and alignment at most 128); the error message is built at compile
+/// time so it can name both sizes.
 struct FitsSlot<F, const N: usize>(PhantomData<F>);
 
 impl<F: Future + 'static, const N: usize> FitsSlot<F, N> {
     const SIZE: usize = task_size::<F>();
-    const ALIGN: usize = std::mem::align_of::<crate::task::TaskBlockProbe<F>>();
+    const ALIGN: usize = slab_block_align::<F>();
     const MESSAGE: ConstMessage = ConstMessage::new()
         .push("the task needs ")
         .push_num(Self::SIZE)
@@ -498,9 +510,9 @@ impl<F: Future + 'static, const N: usize> FitsSlot<F, N> {
         .push_num(Self::ALIGN)
         .push(") but a slab slot holds ")
         .push_num(N)
-        .push(" bytes (alignment 8): use a larger slot, box the future's large state, or spawn it boxed");
+        .push(" bytes (slab tasks may be aligned to at most 128): use a larger slot, box the future's large state, or spawn it boxed");
     const CHECK: () = {
-        if Self::SIZE > N || Self::ALIGN > SLOT_ALIGN {
+        if Self::SIZE > N || Self::ALIGN > MAX_SLAB_TASK_ALIGN {
             panic!("{}", Self::MESSAGE.as_str());
         }
     };

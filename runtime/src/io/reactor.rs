@@ -253,6 +253,32 @@ impl Reactor {
     }
 }
 
+thread_local! {
+    /// The reactor of the runtime current on this thread, installed by its context guard
+    /// (`crate::context`). Owned: a guard that outlives its runtime leaves a reactor marked
+    /// shut down, never a dangling one.
+    static CURRENT: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
+}
+
+/// Installs `reactor` as this thread's current one; returns what was there.
+pub(crate) fn set_current(reactor: Option<Rc<Reactor>>) -> Option<Rc<Reactor>> {
+    CURRENT
+        .try_with(|c| std::mem::replace(&mut *c.borrow_mut(), reactor))
+        .unwrap_or(None)
+}
+
+/// The current runtime's reactor, if a runtime is entered (it may be shut down).
+fn current_reactor() -> Option<Rc<Reactor>> {
+    CURRENT.try_with(|c| c.borrow().clone()).unwrap_or(None)
+}
+
+/// Sockets registered in the current runtime (0 outside one).
+pub(crate) fn current_registered() -> usize {
+    current_reactor()
+        .filter(|r| !r.shut_down.get())
+        .map_or(0, |r| r.registered())
+}
+
 /// A socket's registration with the current runtime's reactor.
 pub(crate) struct Registration {
     reactor: Rc<Reactor>,
@@ -266,7 +292,7 @@ fn shut_down_error() -> io::Error {
 impl Registration {
     /// Registers `source` for reading and writing with the current runtime.
     pub(crate) fn new(source: &mut impl mio::event::Source) -> io::Result<Registration> {
-        let reactor = crate::core::current_reactor().ok_or_else(|| {
+        let reactor = current_reactor().ok_or_else(|| {
             io::Error::other("tickslab sockets must be created inside a tickslab runtime")
         })?;
         if reactor.shut_down.get() {

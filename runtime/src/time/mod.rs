@@ -45,6 +45,8 @@ pub(crate) struct Timers {
     next_tick: Cell<u64>,
     /// Reused buffer for wakers of fired timers (woken after the wheel is released).
     fire_buf: Cell<Vec<Waker>>,
+    /// The runtime is gone: nothing will fire any more.
+    shut_down: Cell<bool>,
 }
 
 impl Timers {
@@ -58,6 +60,7 @@ impl Timers {
             wheel: RefCell::new(Wheel::new()),
             next_tick: Cell::new(u64::MAX),
             fire_buf: Cell::new(Vec::new()),
+            shut_down: Cell::new(false),
         })
     }
 
@@ -149,6 +152,12 @@ impl Timers {
         key
     }
 
+    /// The runtime is going away: its timers will never fire. Armed sleeps that are polled
+    /// again panic, saying so, rather than wait forever.
+    pub(crate) fn shutdown(&self) {
+        self.shut_down.set(true);
+    }
+
     fn pause(&self) {
         if !self.paused.get() {
             self.base_virtual.set(self.now());
@@ -172,15 +181,45 @@ impl Timers {
     }
 }
 
+// ---- the current timers ----------------------------------------------------------------------
+
+thread_local! {
+    /// The timers of the runtime current on this thread, installed by its context guard
+    /// (`crate::context`). Owned: a guard that outlives its runtime leaves timers that are
+    /// marked shut down, never dangling ones.
+    static CURRENT: RefCell<Option<Rc<Timers>>> = const { RefCell::new(None) };
+}
+
+/// Installs `timers` as this thread's current ones; returns what was there.
+pub(crate) fn set_current(timers: Option<Rc<Timers>>) -> Option<Rc<Timers>> {
+    CURRENT
+        .try_with(|c| std::mem::replace(&mut *c.borrow_mut(), timers))
+        .unwrap_or(None)
+}
+
+/// The current runtime's timers, if it is alive.
+fn try_current_timers() -> Option<Rc<Timers>> {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().filter(|t| !t.shut_down.get()).cloned())
+        .unwrap_or(None)
+}
+
+/// Timers armed in the current runtime (0 outside one).
+pub(crate) fn current_armed() -> usize {
+    try_current_timers().map_or(0, |t| t.armed())
+}
+
+#[track_caller]
 fn current_timers(what: &str) -> Rc<Timers> {
-    crate::core::current_timers()
-        .unwrap_or_else(|| panic!("{what} used outside of a tickslab runtime"))
+    try_current_timers().unwrap_or_else(|| {
+        panic!("{what} used outside of a tickslab runtime (or after the runtime was dropped)")
+    })
 }
 
 /// The current time of this thread's runtime (which may be paused), or `Instant::now()`
 /// outside a runtime.
 pub fn now() -> Instant {
-    crate::core::current_timers().map_or_else(Instant::now, |t| t.now())
+    try_current_timers().map_or_else(Instant::now, |t| t.now())
 }
 
 /// Freezes the current runtime's clock: see the [module docs](self).
@@ -282,6 +321,10 @@ impl Future for Sleep {
         let timers = this
             .timers
             .get_or_insert_with(|| current_timers("tickslab::time::Sleep"));
+        assert!(
+            !timers.shut_down.get(),
+            "tickslab::time::Sleep polled after its runtime was dropped: it can never fire"
+        );
         if let Some(key) = this.key {
             let mut wheel = timers.wheel.borrow_mut();
             if wheel.is_fired(key) {

@@ -4,12 +4,12 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::raw::{TaskRef, flags};
-use crate::core as rt_core;
+use super::TaskRef;
+use super::harness::{abort_task, drop_join_handle, is_complete, poll_join};
 
 /// Why a task produced no output: it was cancelled ([`JoinHandle::abort`], or the runtime
 /// was dropped first) or it panicked.
@@ -145,13 +145,13 @@ impl<T> JoinHandle<T> {
     /// this handle then yields a cancelled [`JoinError`]. No effect on a finished task.
     pub fn abort(&self) {
         // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
-        unsafe { rt_core::abort_task(self.task) }
+        unsafe { abort_task(self.task) }
     }
 
     /// Whether the task has finished (completed, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
         // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
-        unsafe { self.task.flags() & flags::COMPLETE != 0 }
+        unsafe { is_complete(self.task) }
     }
 }
 
@@ -159,46 +159,22 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let task = self.task;
-        // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
-        unsafe {
-            let f = task.flags();
-            if f & flags::OUTPUT != 0 {
-                task.set_flags(f & !flags::OUTPUT);
-                return Poll::Ready(task.take_output::<T>());
-            }
-            assert!(
-                f & flags::COMPLETE == 0,
-                "JoinHandle polled after it returned Ready"
-            );
-            task.register_join_waker(cx.waker());
-        }
-        Poll::Pending
+        // SAFETY: the handle holds `HANDLE` (keeping the task live), the task's output type
+        // is `T`, and `!Send` keeps us on its thread.
+        unsafe { poll_join(self.task, cx) }
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let task = self.task;
-        // SAFETY: the handle holds `HANDLE`, keeping the task live until it is released here,
-        // on the task's thread (`!Send`).
-        unsafe {
-            let f = task.flags();
-            task.set_flags(f & !(flags::HANDLE | flags::OUTPUT));
-            drop(task.take_join_waker());
-            let dropped = if f & flags::OUTPUT != 0 {
-                catch_unwind(AssertUnwindSafe(|| task.drop_output()))
-            } else {
-                Ok(())
-            };
-            rt_core::release_local_if_idle(task);
-            // The output's destructor panicked: report it to the dropper, as any drop would,
-            // unless we are already unwinding (a second panic would abort).
-            if let Err(payload) = dropped
-                && !std::thread::panicking()
-            {
-                resume_unwind(payload);
-            }
+        // SAFETY: the handle holds `HANDLE`, given up here, once, on the task's thread.
+        let dropped = unsafe { drop_join_handle(self.task) };
+        // The output's (or the join waker's) destructor panicked: report it to the dropper,
+        // as any drop would, unless we are already unwinding (a second panic would abort).
+        if let Err(payload) = dropped
+            && !std::thread::panicking()
+        {
+            resume_unwind(payload);
         }
     }
 }

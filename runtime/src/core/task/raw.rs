@@ -1,5 +1,11 @@
-//! The task block, its header, its vtable and the task waker. This file and `core.rs` hold
-//! the runtime's unsafe core; see the module docs in `task/mod.rs` for the rules.
+//! The task block: its header, its stage (future, then output), its vtable, and where it
+//! sits in a slab slot. `TaskRef` is the untyped pointer every other file passes around.
+//!
+//! Invariants this file relies on (argued in `task/mod.rs`):
+//! - a block is written once by `write_task` and never moves until freed;
+//! - the stage holds the future while `FUTURE` is set, the output while `OUTPUT` is set,
+//!   nothing otherwise; the vtable functions are called only in the matching state;
+//! - every field but `state` is touched only on the runtime's thread.
 
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
@@ -8,44 +14,73 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 
-use tickslab_alloc::slab::RawSlot;
+use tickslab_alloc::slab::{RawSlot, SLOT_ALIGN};
 
 use super::JoinError;
-use crate::core::{self as rt_core, Core};
+use super::state::{State, flags};
+use crate::core::Core;
 
-/// Runtime-thread bookkeeping bits in [`Header::flags`].
-pub(crate) mod flags {
-    /// Owned by the executor: linked in its owned list, not complete.
-    pub const LIVE: u16 = 1 << 0;
-    /// A `JoinHandle` exists.
-    pub const HANDLE: u16 = 1 << 1;
-    /// In the local run queue.
-    pub const LOCAL_QUEUED: u16 = 1 << 2;
-    /// `abort()` was called: cancel instead of polling.
-    pub const CANCEL: u16 = 1 << 3;
-    /// The stage holds the future.
-    pub const FUTURE: u16 = 1 << 4;
-    /// The stage holds the output.
-    pub const OUTPUT: u16 = 1 << 5;
-    /// Being polled right now.
-    pub const RUNNING: u16 = 1 << 6;
-    /// Finished: returned `Ready`, panicked, or was cancelled.
-    pub const COMPLETE: u16 = 1 << 7;
-    /// Spawned by a frame that has not ended yet (see `crate::frame`).
-    pub const FRAME: u16 = 1 << 8;
-    /// While any of these is set the runtime thread keeps its local reference.
-    pub const LOCAL_HOLDS: u16 = LIVE | HANDLE | LOCAL_QUEUED | FRAME;
+/// The largest alignment a slab task may have. A block aligned above the slab's 8 bytes
+/// is placed at an aligned offset inside its slot (see [`slab_block_size`]).
+pub const MAX_SLAB_TASK_ALIGN: usize = 128;
+
+/// Why a task block cannot live in a slab slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SlotMisfit {
+    /// The block (with its worst-case alignment padding) is larger than a slot.
+    TooLarge { task_size: usize, slot_size: usize },
+    /// The block needs more than [`MAX_SLAB_TASK_ALIGN`].
+    OverAligned { align: usize },
 }
 
-/// `state` bit: the task sits in the runtime's remote queue (holding one reference).
-const REMOTE_QUEUED: usize = 1;
-/// `state` unit of one reference.
-const REF_ONE: usize = 2;
-/// Reference counts beyond this mean leaked wakers: abort rather than overflow.
-const MAX_REFS: usize = isize::MAX as usize;
+/// Bytes of a slab slot a task running `F` needs: the block, plus the padding that places
+/// an over-aligned block on its alignment inside an 8-aligned slot.
+pub const fn slab_block_size<F: Future>() -> usize {
+    let size = std::mem::size_of::<Task<F>>();
+    let align = std::mem::align_of::<Task<F>>();
+    if align > SLOT_ALIGN {
+        size + (align - SLOT_ALIGN)
+    } else {
+        size
+    }
+}
+
+/// The alignment of a task block running `F`.
+pub const fn slab_block_align<F: Future>() -> usize {
+    std::mem::align_of::<Task<F>>()
+}
+
+/// Checks that a task block running `F` fits a slot of `slot_size` bytes.
+pub(crate) fn fits_slot<F: Future>(slot_size: usize) -> Result<(), SlotMisfit> {
+    let align = std::mem::align_of::<Task<F>>();
+    if align > MAX_SLAB_TASK_ALIGN {
+        return Err(SlotMisfit::OverAligned { align });
+    }
+    let task_size = slab_block_size::<F>();
+    if task_size > slot_size {
+        return Err(SlotMisfit::TooLarge {
+            task_size,
+            slot_size,
+        });
+    }
+    Ok(())
+}
+
+/// Where in `slot` a block for `F` starts: the first address aligned for it.
+///
+/// Returns the block's address and its offset from the slot's start.
+pub(crate) fn place_in_slot<F: Future>(slot: RawSlot) -> (NonNull<u8>, u8) {
+    let align = std::mem::align_of::<Task<F>>();
+    let offset = slot.ptr.as_ptr().align_offset(align);
+    debug_assert!(offset <= MAX_SLAB_TASK_ALIGN - SLOT_ALIGN);
+    // SAFETY: `fits_slot` checked that the block plus up to `align - 8` bytes of padding fit
+    // the slot, and an 8-aligned address is at most `align - 8` bytes below the next
+    // `align`-aligned one, so the offset pointer stays inside the slot's allocation.
+    let ptr = unsafe { slot.ptr.add(offset) };
+    (ptr, offset as u8)
+}
 
 /// Where a task's block lives, and so how it is freed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,11 +110,15 @@ pub(crate) struct TaskVTable {
 #[repr(C)]
 pub(crate) struct Header {
     /// The only field touched off the runtime thread: `REMOTE_QUEUED` + references.
-    state: AtomicUsize,
+    state: State,
     vtable: &'static TaskVTable,
-    /// The runtime this task belongs to. Outlives the task (see `core.rs`).
+    /// The runtime this task belongs to. Outlives the task: a live runtime owns it, and a
+    /// dead one's orphan record keeps it while any block is outstanding (`core/orphans.rs`).
     core: NonNull<Core>,
     storage: Storage,
+    /// Bytes between the slab slot's start and this header (over-aligned blocks).
+    slot_offset: u8,
+    /// Written only by `harness.rs`.
     flags: Cell<u16>,
     /// The slab chunk of the slot (unbounded slabs), for an O(1) free.
     slab_chunk: u32,
@@ -104,23 +143,25 @@ union Stage<F: Future> {
     output: ManuallyDrop<Result<F::Output, JoinError>>,
 }
 
-/// The memory a task block for `F` needs.
+/// The memory a task block for `F` needs (boxed; see [`slab_block_size`] for a slot).
 pub(crate) fn task_layout<F: Future>() -> Layout {
     Layout::new::<Task<F>>()
 }
 
 /// A header as it stands right after spawn.
-pub(crate) fn new_task_header_for<F: Future>(
+pub(super) fn new_task_header_for<F: Future>(
     core: NonNull<Core>,
     storage: Storage,
     slab_chunk: u32,
+    slot_offset: u8,
     initial_flags: u16,
 ) -> Header {
     Header {
-        state: AtomicUsize::new(REF_ONE),
+        state: State::new(),
         vtable: Task::<F>::VTABLE,
         core,
         storage,
+        slot_offset,
         flags: Cell::new(initial_flags | flags::FUTURE),
         slab_chunk,
         run_next: Cell::new(None),
@@ -135,7 +176,7 @@ pub(crate) fn new_task_header_for<F: Future>(
 /// # Safety
 /// `mem` is valid for writes of `task_layout::<F>()` and stays allocated, unmoved, until the
 /// task is freed through its header's storage.
-pub(crate) unsafe fn write_task<F: Future>(mem: NonNull<u8>, header: Header, future: F) -> TaskRef {
+pub(super) unsafe fn write_task<F: Future>(mem: NonNull<u8>, header: Header, future: F) -> TaskRef {
     let task = mem.cast::<Task<F>>();
     // SAFETY: the caller guarantees `mem` is valid and aligned for a `Task<F>`.
     unsafe {
@@ -288,11 +329,26 @@ impl TaskRef {
     /// The task is live and `Storage::Slab`.
     #[inline]
     pub(crate) unsafe fn slab_slot(self) -> RawSlot {
-        RawSlot {
-            ptr: self.0.cast(),
-            // SAFETY: guaranteed by the caller; `slab_chunk` never changes after spawn.
-            chunk: unsafe { self.header().slab_chunk },
+        // SAFETY: guaranteed by the caller; `slot_offset` and `slab_chunk` never change after
+        // spawn, and the header sits `slot_offset` bytes into the slot it was placed in
+        // (`place_in_slot`), so stepping back stays inside that slot.
+        unsafe {
+            let h = self.header();
+            RawSlot {
+                ptr: self.0.cast::<u8>().sub(usize::from(h.slot_offset)),
+                chunk: h.slab_chunk,
+            }
         }
+    }
+
+    /// The atomic half of the task's state (any thread).
+    ///
+    /// # Safety
+    /// The caller holds a reference to the task.
+    #[inline]
+    pub(crate) unsafe fn state<'a>(self) -> &'a State {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &self.header().state }
     }
 
     // ---- runtime-thread-only bookkeeping -------------------------------------------------
@@ -305,10 +361,12 @@ impl TaskRef {
         unsafe { self.header().flags.get() }
     }
 
+    /// Only `harness.rs` calls this: it is the one writer of task flags.
+    ///
     /// # Safety
     /// As [`flags`](Self::flags).
     #[inline]
-    pub(crate) unsafe fn set_flags(self, value: u16) {
+    pub(super) unsafe fn set_flags(self, value: u16) {
         // SAFETY: guaranteed by the caller.
         unsafe { self.header().flags.set(value) }
     }
@@ -316,7 +374,7 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags).
     #[inline]
-    pub(crate) unsafe fn take_join_waker(self) -> Option<Waker> {
+    pub(super) unsafe fn take_join_waker(self) -> Option<Waker> {
         // SAFETY: guaranteed by the caller.
         unsafe { self.header().join_waker.take() }
     }
@@ -326,7 +384,7 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags).
     #[inline]
-    pub(crate) unsafe fn register_join_waker(self, waker: &Waker) {
+    pub(super) unsafe fn register_join_waker(self, waker: &Waker) {
         // SAFETY: guaranteed by the caller.
         let slot = unsafe { &self.header().join_waker };
         match slot.take() {
@@ -338,7 +396,7 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags), and `FUTURE` is set and the task is not running.
     #[inline]
-    pub(crate) unsafe fn poll_future(self, cx: &mut Context<'_>, forbid_alloc: bool) -> bool {
+    pub(super) unsafe fn poll_future(self, cx: &mut Context<'_>, forbid_alloc: bool) -> bool {
         // SAFETY: guaranteed by the caller.
         unsafe { (self.header().vtable.poll)(self, cx, forbid_alloc) }
     }
@@ -346,7 +404,7 @@ impl TaskRef {
     /// # Safety
     /// As [`poll_future`](Self::poll_future).
     #[inline]
-    pub(crate) unsafe fn cancel_future(self) {
+    pub(super) unsafe fn cancel_future(self) {
         // SAFETY: guaranteed by the caller.
         unsafe { (self.header().vtable.cancel)(self) }
     }
@@ -354,7 +412,7 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags), `OUTPUT` is set, and `T` is the task's output type.
     #[inline]
-    pub(crate) unsafe fn take_output<T>(self) -> Result<T, JoinError> {
+    pub(super) unsafe fn take_output<T>(self) -> Result<T, JoinError> {
         let mut out = std::mem::MaybeUninit::<Result<T, JoinError>>::uninit();
         // SAFETY: guaranteed by the caller; `take_output` initializes `out`.
         unsafe {
@@ -366,130 +424,8 @@ impl TaskRef {
     /// # Safety
     /// As [`flags`](Self::flags) and `OUTPUT` is set.
     #[inline]
-    pub(crate) unsafe fn drop_output(self) {
+    pub(super) unsafe fn drop_output(self) {
         // SAFETY: guaranteed by the caller.
         unsafe { (self.header().vtable.drop_output)(self) }
     }
-
-    // ---- atomic references: any thread ---------------------------------------------------
-
-    /// Adds one reference (a waker clone or a remote-queue entry).
-    ///
-    /// # Safety
-    /// The caller already holds a reference.
-    #[inline]
-    pub(crate) unsafe fn ref_inc(self) {
-        // SAFETY: guaranteed by the caller. Relaxed: a new reference is made from an existing
-        // one, which already orders everything it needs (as `Arc::clone`).
-        let prev = unsafe { self.header() }
-            .state
-            .fetch_add(REF_ONE, Ordering::Relaxed);
-        if prev > MAX_REFS {
-            std::process::abort();
-        }
-    }
-
-    /// Drops one reference; returns `true` if it was the last (the caller must free).
-    ///
-    /// # Safety
-    /// The caller holds the reference it drops.
-    #[inline]
-    pub(crate) unsafe fn ref_dec(self) -> bool {
-        // SAFETY: guaranteed by the caller. Release/Acquire as `Arc::drop`: everything done
-        // through any reference happens before the free.
-        let prev = unsafe { self.header() }
-            .state
-            .fetch_sub(REF_ONE, Ordering::Release);
-        if prev & !REMOTE_QUEUED == REF_ONE {
-            fence(Ordering::Acquire);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Drops the runtime thread's local reference; returns `true` if it was the last.
-    ///
-    /// # Safety
-    /// Runtime thread, and the local reference is still held.
-    #[inline]
-    pub(crate) unsafe fn release_local_ref(self) -> bool {
-        // Fast path: with only the local reference left, nobody can add one (a new reference
-        // is only ever made from an existing one), so no read-modify-write is needed.
-        // SAFETY: guaranteed by the caller.
-        if unsafe { self.header() }.state.load(Ordering::Acquire) == REF_ONE {
-            return true;
-        }
-        // SAFETY: guaranteed by the caller.
-        unsafe { self.ref_dec() }
-    }
-
-    /// Sets `REMOTE_QUEUED`; returns `true` if this call set it (the caller must enqueue).
-    ///
-    /// # Safety
-    /// The caller holds a reference.
-    #[inline]
-    pub(crate) unsafe fn mark_remote_queued(self) -> bool {
-        // SAFETY: guaranteed by the caller.
-        let prev = unsafe { self.header() }
-            .state
-            .fetch_or(REMOTE_QUEUED, Ordering::AcqRel);
-        prev & REMOTE_QUEUED == 0
-    }
-
-    /// Clears `REMOTE_QUEUED` when its queue entry is taken out.
-    ///
-    /// # Safety
-    /// The caller owns the queue entry (and its reference).
-    #[inline]
-    pub(crate) unsafe fn clear_remote_queued(self) {
-        // SAFETY: guaranteed by the caller.
-        unsafe { self.header() }
-            .state
-            .fetch_and(!REMOTE_QUEUED, Ordering::AcqRel);
-    }
-}
-
-// ---- the task waker ----------------------------------------------------------------------
-
-/// Wakers carry the task pointer: no allocation. Clone and drop count references;
-/// wake schedules the task, locally or through the remote queue (see `core.rs`).
-static TASK_WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
-
-/// A waker for `task` that holds no reference of its own, for the duration of one poll.
-///
-/// # Safety
-/// The task stays live while the returned waker is used; it must not be dropped (it is in a
-/// `ManuallyDrop`), only cloned, woken by reference, or forgotten.
-#[inline]
-pub(crate) unsafe fn borrowed_task_waker(task: TaskRef) -> ManuallyDrop<Waker> {
-    // SAFETY: the vtable functions uphold the `RawWaker` contract for a task pointer; the
-    // borrowed waker never runs `waker_drop`, so it never gives back a reference it lacks.
-    ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(task.as_ptr(), &TASK_WAKER_VTABLE)) })
-}
-
-unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
-    // SAFETY: a waker (owned or borrowed during a poll) keeps the task live while it exists.
-    unsafe { TaskRef::from_ptr(ptr).ref_inc() };
-    RawWaker::new(ptr, &TASK_WAKER_VTABLE)
-}
-
-unsafe fn waker_wake(ptr: *const ()) {
-    // SAFETY: this owned waker holds a reference, given back by `drop_ref`.
-    unsafe {
-        let task = TaskRef::from_ptr(ptr);
-        rt_core::schedule_from_waker(task);
-        rt_core::drop_ref(task);
-    }
-}
-
-unsafe fn waker_wake_by_ref(ptr: *const ()) {
-    // SAFETY: the waker keeps the task live for the call.
-    unsafe { rt_core::schedule_from_waker(TaskRef::from_ptr(ptr)) }
-}
-
-unsafe fn waker_drop(ptr: *const ()) {
-    // SAFETY: this owned waker holds a reference, given back here.
-    unsafe { rt_core::drop_ref(TaskRef::from_ptr(ptr)) }
 }

@@ -1,0 +1,198 @@
+//! `Builder`: how a [`Runtime`] is configured, and its defaults.
+
+use std::io;
+
+use tickslab_alloc::slab::{ErasedSlab, SlabKind};
+
+use crate::core::{Core, CoreConfig};
+use crate::frame::{ArenaConfig, FrameArena};
+use crate::io::reactor::Reactor;
+use crate::runtime::{Runtime, RuntimeParts, WAKE_TOKEN};
+use crate::time::Timers;
+
+/// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
+pub const DEFAULT_TASK_BUDGET: usize = 128;
+/// Task polls between two non-blocking I/O polls while tasks keep the runtime busy (see
+/// [`Builder::io_interval`]; tokio's `event_interval` is 61 too).
+pub const DEFAULT_IO_INTERVAL: u32 = 61;
+/// Remote-queue slots when no bounded slab says otherwise (see
+/// [`Builder::remote_queue_capacity`]).
+pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// // 1,024 slots of 256 bytes, allocated once.
+/// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
+/// assert_eq!(rt.block_on(async { 7 }), 7);
+/// ```
+#[derive(Debug)]
+pub struct Builder {
+    slab: Option<ErasedSlab>,
+    budget: usize,
+    remote_capacity: Option<usize>,
+    events_capacity: usize,
+    io_interval: u32,
+    start_paused: bool,
+    busy: bool,
+    arena: ArenaConfig,
+    forbid_alloc_in_slab_polls: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// A builder with no slab (only boxed [`spawn`](crate::spawn) works until one is added).
+    pub fn new() -> Self {
+        Builder {
+            slab: None,
+            budget: DEFAULT_TASK_BUDGET,
+            remote_capacity: None,
+            events_capacity: 1024,
+            io_interval: DEFAULT_IO_INTERVAL,
+            start_paused: false,
+            busy: false,
+            arena: ArenaConfig::default(),
+            forbid_alloc_in_slab_polls: false,
+        }
+    }
+
+    /// Gives the runtime a bounded byte slab for [`spawn_slab`](crate::spawn_slab):
+    /// `capacity` slots of `N` bytes, allocated once, here. When all are in use, slab spawns
+    /// fail recoverably ([`try_spawn_slab`](crate::try_spawn_slab)) or wait
+    /// ([`claim_slab`](crate::claim_slab)). A slot holds a task of up to
+    /// [`task_size::<F>()`](crate::task_size) bytes.
+    ///
+    /// ```
+    /// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
+    /// assert_eq!(rt.stats().slab_capacity, Some(1024));
+    /// ```
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    pub fn slab_bounded<const N: usize>(mut self, capacity: usize) -> Self {
+        self.slab = Some(ErasedSlab::new_bounded::<N>(capacity));
+        self
+    }
+
+    /// Gives the runtime an unbounded byte slab: `N`-byte slots in chunks of
+    /// `chunk_capacity` slots, growing by one chunk (one allocation) whenever all are in use.
+    /// Slab spawns never fail for room.
+    ///
+    /// # Panics
+    /// If `chunk_capacity` is zero.
+    pub fn slab_unbounded<const N: usize>(mut self, chunk_capacity: usize) -> Self {
+        self.slab = Some(ErasedSlab::new_unbounded::<N>(chunk_capacity));
+        self
+    }
+
+    /// How many tasks one scheduler pass polls at most (default
+    /// [`DEFAULT_TASK_BUDGET`]). A pass polls the tasks that were ready when it began, up to
+    /// this many; then the root future (if woken) and the I/O driver get their turn.
+    pub fn task_budget(mut self, tasks: usize) -> Self {
+        self.budget = tasks.max(1);
+        self
+    }
+
+    /// Slots of the lock-free queue that carries wakes from other threads (default: the
+    /// bounded slab's capacity, at least [`DEFAULT_REMOTE_QUEUE_CAPACITY`]). A task occupies
+    /// at most one slot; beyond capacity, wakes spill into a locked list (allocating).
+    pub fn remote_queue_capacity(mut self, slots: usize) -> Self {
+        self.remote_capacity = Some(slots.max(1));
+        self
+    }
+
+    /// While tasks keep the runtime busy, poll sockets (without blocking) at the start of
+    /// the first pass after `polls` task polls (default [`DEFAULT_IO_INTERVAL`]). When the
+    /// run queue empties, the runtime always polls sockets (sleeping in epoll unless
+    /// busy-polling), and `tick()` always does.
+    pub fn io_interval(mut self, polls: u32) -> Self {
+        self.io_interval = polls.max(1);
+        self
+    }
+
+    /// Starts with the clock paused (see [`time::pause`](crate::time::pause)).
+    pub fn start_paused(mut self, paused: bool) -> Self {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Makes [`Runtime::block_on`] spin instead of sleeping in epoll when idle: lowest
+    /// latency, one core at 100%. Same as calling [`Runtime::block_on_busy`].
+    pub fn busy_poll(mut self, busy: bool) -> Self {
+        self.busy = busy;
+        self
+    }
+
+    /// Sizes the frame arena used by [`Runtime::frame`]: chunk size and an optional hard
+    /// byte limit (default: 64 KiB chunks, no limit).
+    pub fn frame_arena(mut self, config: ArenaConfig) -> Self {
+        self.arena = config;
+        self
+    }
+
+    /// Runs every poll of a slab task inside a no-allocation region
+    /// ([`no_alloc`](tickslab_alloc::counting::no_alloc)): a slab task whose poll touches the
+    /// heap panics, naming the size, and its `JoinHandle` reports that panic. Off by
+    /// default; for proving a hot path allocation-free in tests and debug builds.
+    ///
+    /// Needs [`CountingAlloc`](tickslab_alloc::counting::CountingAlloc) as the global
+    /// allocator: `build` panics otherwise (the guard could not see anything).
+    pub fn forbid_alloc_in_slab_polls(mut self, forbid: bool) -> Self {
+        self.forbid_alloc_in_slab_polls = forbid;
+        self
+    }
+
+    /// Builds the runtime on this thread (it stays on this thread: `Runtime` is `!Send`).
+    ///
+    /// # Panics
+    /// If the OS refuses an epoll instance or an eventfd; see [`try_build`](Self::try_build).
+    pub fn build(self) -> Runtime {
+        self.try_build()
+            .unwrap_or_else(|e| panic!("tickslab: cannot build the runtime: {e}"))
+    }
+
+    /// Builds the runtime, reporting OS errors.
+    pub fn try_build(self) -> io::Result<Runtime> {
+        assert!(
+            !self.forbid_alloc_in_slab_polls || tickslab_alloc::counting::is_counting_installed(),
+            "Builder::forbid_alloc_in_slab_polls needs the counting allocator: add \
+             `#[global_allocator] static GLOBAL: tickslab_alloc::counting::CountingAlloc = \
+             tickslab_alloc::counting::CountingAlloc::system();`"
+        );
+        let poll = mio::Poll::new()?;
+        let unparker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
+        let bounded_capacity = match &self.slab {
+            Some(slab) if slab.kind() == SlabKind::Bounded => slab.capacity(),
+            _ => None,
+        };
+        let remote_capacity = self.remote_capacity.unwrap_or_else(|| {
+            bounded_capacity
+                .unwrap_or(0)
+                .max(DEFAULT_REMOTE_QUEUE_CAPACITY)
+        });
+        let reactor = Reactor::new(poll.registry().try_clone()?);
+        let timers = Timers::new(self.start_paused);
+        let core = Core::new(CoreConfig {
+            slab: self.slab,
+            budget: self.budget,
+            remote_capacity,
+            unparker,
+            forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
+        });
+        Ok(Runtime::from_parts(RuntimeParts {
+            core,
+            poll,
+            events: mio::Events::with_capacity(self.events_capacity),
+            reactor,
+            timers,
+            io_interval: self.io_interval,
+            busy: self.busy,
+            arena: FrameArena::with_config(self.arena),
+        }))
+    }
+}
