@@ -6,7 +6,6 @@
 use std::future::poll_fn;
 use std::task::Poll;
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::*;
 
@@ -16,9 +15,7 @@ static GLOBAL: CountingAlloc = CountingAlloc::system();
 const N: usize = if cfg!(miri) { 200 } else { 100_000 };
 
 fn rt_bounded(capacity: usize) -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(capacity) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<256>(capacity).build()
 }
 
 /// Allocations made by this thread while `f` runs (async: measured across awaits).
@@ -158,10 +155,8 @@ fn boxed_spawn_costs_one_allocation_each() {
 
 #[test]
 fn forbid_alloc_in_slab_polls_reports_an_allocating_task_and_spares_clean_ones() {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(16) };
     let mut rt = Runtime::builder()
-        .slab_bounded(slab)
+        .slab_bounded::<256>(16)
         .forbid_alloc_in_slab_polls(true)
         .build();
     rt.block_on(async {

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use nexus_slab::byte::bounded;
 use tickslab_runtime::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
 use tickslab_runtime::sync::oneshot::error::{RecvError, TryRecvError as OneshotTryRecvError};
 use tickslab_runtime::sync::{cross, mpsc, oneshot};
@@ -27,9 +26,7 @@ const fn scaled(n: usize) -> usize {
 }
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<512>::with_capacity(64) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<512>(64).build()
 }
 
 /// A waker that counts its wakes, for polling futures by hand.

@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::thread;
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::sync::mpsc::error::{TryRecvError, TrySendError};
 use tickslab_runtime::sync::{cross, mpsc, oneshot};
@@ -21,9 +20,7 @@ const N: u64 = if cfg!(miri) { 100 } else { 10_000 };
 const WARM_UP: u64 = 100;
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<512>::with_capacity(64) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<512>(64).build()
 }
 
 /// Allocations made by this thread while `f` runs (async: measured across awaits).

@@ -13,7 +13,6 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use nexus_slab::byte::bounded;
 use tickslab_runtime::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
 use tickslab_runtime::time::{sleep, timeout};
@@ -24,9 +23,7 @@ const GUARD: Duration = Duration::from_secs(10);
 const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(256) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<256>(256).build()
 }
 
 /// Runs `f` on a fresh runtime under the hang guard.

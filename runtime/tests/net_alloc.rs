@@ -10,7 +10,6 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
 use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
@@ -28,9 +27,7 @@ const GUARD: Duration = Duration::from_secs(30);
 const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(64) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<256>(64).build()
 }
 
 fn run<F: Future>(f: F) -> F::Output {

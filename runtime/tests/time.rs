@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::time::{self, MissedTickBehavior};
 use tickslab_runtime::*;
@@ -16,16 +15,12 @@ use tickslab_runtime::*;
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
 fn rt(capacity: usize) -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(capacity) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<256>(capacity).build()
 }
 
 fn paused_rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(64) };
     Runtime::builder()
-        .slab_bounded(slab)
+        .slab_bounded::<256>(64)
         .start_paused(true)
         .build()
 }
@@ -252,9 +247,7 @@ fn interval_missed_tick_skip_keeps_the_grid() {
 #[test]
 fn hundred_thousand_concurrent_sleeps_all_complete() {
     let n = 100_000;
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(n) };
-    let mut rt = Runtime::builder().slab_bounded(slab).build();
+    let mut rt = Runtime::builder().slab_bounded::<256>(n).build();
     let start = Instant::now();
     let done = Rc::new(std::cell::Cell::new(0));
     let d = done.clone();
