@@ -2,32 +2,28 @@
 //!
 //! After warm-up, slab tasks must cost zero allocations: spawn, poll, complete, join, free,
 //! and self-waking polls. Boxed spawns are counted and printed for comparison.
+//!
+//! Why a file of its own (not in `tasks.rs`): a test binary has exactly one
+//! `#[global_allocator]`, so counting-allocator tests get their own binaries.
+
+mod support;
 
 use std::future::poll_fn;
 use std::task::Poll;
 
-use tickslab_alloc::counting::{AllocStats, CountingAlloc};
+use tickslab_alloc::counting::CountingAlloc;
 use tickslab_runtime::*;
+
+use support::{allocs_during, rt_bounded};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
 const N: usize = if cfg!(miri) { 200 } else { 100_000 };
 
-fn rt_bounded(capacity: usize) -> Runtime {
-    Runtime::builder().slab_bounded::<256>(capacity).build()
-}
-
-/// Allocations made by this thread while `f` runs (async: measured across awaits).
-async fn allocs_during<F: std::future::Future>(f: F) -> (F::Output, AllocStats) {
-    let before = AllocStats::current_thread();
-    let out = f.await;
-    (out, AllocStats::current_thread().since(&before))
-}
-
 #[test]
 fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
-    let mut rt = rt_bounded(1024);
+    let mut rt = rt_bounded::<256>(1024);
     let (sum, stats) = rt.block_on(async {
         for i in 0..100u64 {
             spawn_slab(async move { i }).await.unwrap(); // warm-up
@@ -52,7 +48,7 @@ fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
 
 #[test]
 fn slab_batches_and_claims_allocate_nothing_after_warmup() {
-    let mut rt = rt_bounded(1024);
+    let mut rt = rt_bounded::<256>(1024);
     let stats = rt.block_on(async {
         let mut handles = Vec::with_capacity(1000);
         let batch = async |handles: &mut Vec<JoinHandle<usize>>| {
@@ -81,7 +77,7 @@ fn slab_batches_and_claims_allocate_nothing_after_warmup() {
 
 #[test]
 fn self_waking_polls_allocate_nothing() {
-    let mut rt = rt_bounded(16);
+    let mut rt = rt_bounded::<256>(16);
     let (polls, stats) = rt.block_on(async {
         spawn_slab(async {}).await.unwrap(); // warm-up
         allocs_during(async {
@@ -106,7 +102,7 @@ fn self_waking_polls_allocate_nothing() {
 
 #[test]
 fn cloned_wakers_and_the_root_waker_allocate_nothing() {
-    let mut rt = rt_bounded(16);
+    let mut rt = rt_bounded::<256>(16);
     let stats = rt.block_on(async {
         spawn_slab(async {}).await.unwrap();
         let ((), stats) = allocs_during(async {
@@ -137,7 +133,7 @@ fn cloned_wakers_and_the_root_waker_allocate_nothing() {
 
 #[test]
 fn boxed_spawn_costs_one_allocation_each() {
-    let mut rt = rt_bounded(16);
+    let mut rt = rt_bounded::<256>(16);
     let stats = rt.block_on(async {
         spawn(async {}).await.unwrap();
         let ((), stats) = allocs_during(async {

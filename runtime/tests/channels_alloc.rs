@@ -4,8 +4,12 @@
 //! senders waiting for room), and `cross` messages each way between a game thread and the
 //! runtime thread (both threads measured) cost zero allocations after warm-up. A `oneshot`
 //! costs exactly one allocation (its shared cell) per channel.
+//!
+//! Why a file of its own (not in `channels.rs`): a test binary has exactly one
+//! `#[global_allocator]`, so counting-allocator tests get their own binaries.
 
-use std::future::Future;
+mod support;
+
 use std::thread;
 
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
@@ -13,21 +17,17 @@ use tickslab_runtime::sync::mpsc::error::{TryRecvError, TrySendError};
 use tickslab_runtime::sync::{cross, mpsc, oneshot};
 use tickslab_runtime::*;
 
+use support::{allocs_during, rt_bounded};
+
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
 const N: u64 = if cfg!(miri) { 100 } else { 10_000 };
 const WARM_UP: u64 = 100;
 
+/// The same slab as `channels.rs`.
 fn rt() -> Runtime {
-    Runtime::builder().slab_bounded::<512>(64).build()
-}
-
-/// Allocations made by this thread while `f` runs (async: measured across awaits).
-async fn allocs_during<F: Future>(f: F) -> (F::Output, AllocStats) {
-    let before = AllocStats::current_thread();
-    let out = f.await;
-    (out, AllocStats::current_thread().since(&before))
+    rt_bounded::<512>(64)
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Frames: frame data and frame tasks, the wait at the frame's end, the reset, panics,
 //! limits, and zero allocations per frame once warm.
 
+mod support;
+
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -10,11 +12,13 @@ use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::frame::{ArenaConfig, scratch};
 use tickslab_runtime::*;
 
+use support::rt_bounded;
+
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
 fn rt() -> Runtime {
-    Runtime::builder().slab_bounded::<256>(1024).build()
+    rt_bounded::<256>(1024)
 }
 
 #[test]

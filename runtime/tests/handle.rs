@@ -1,15 +1,15 @@
 //! `Handle`: spawning from other threads, joining there, shutdown requests, spawning after
 //! shutdown, and futures that never got to run.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tickslab_runtime::*;
 
-fn rt() -> Runtime {
-    Runtime::builder().slab_bounded::<256>(256).build()
-}
+use support::rt;
 
 const ROUNDS: u64 = if cfg!(miri) { 5 } else { 100 };
 

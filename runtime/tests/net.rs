@@ -4,6 +4,8 @@
 //! Every test runs under a generous `timeout` that only detects hangs; nothing asserts
 //! speed. Every loop is bounded.
 
+mod support;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::io::{self, ErrorKind};
@@ -18,13 +20,11 @@ use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
 use tickslab_runtime::time::{sleep, timeout};
 use tickslab_runtime::*;
 
+use support::rt;
+
 /// Only detects hangs.
 const GUARD: Duration = Duration::from_secs(10);
 const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
-
-fn rt() -> Runtime {
-    Runtime::builder().slab_bounded::<256>(256).build()
-}
 
 /// Runs `f` on a fresh runtime under the hang guard.
 fn run<F: Future>(f: F) -> F::Output {

@@ -4,6 +4,11 @@
 //! ping-pongs between two tasks on one runtime must make zero allocations: reads, writes,
 //! waits in the reactor, wakes, and the task polls around them. Counts are per thread, and
 //! both tasks run on this one.
+//!
+//! Why a file of its own (not in `net.rs`): a test binary has exactly one
+//! `#[global_allocator]`, so counting-allocator tests get their own binaries.
+
+mod support;
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -16,6 +21,8 @@ use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
 use tickslab_runtime::time::timeout;
 use tickslab_runtime::*;
 
+use support::rt_bounded;
+
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
@@ -27,7 +34,7 @@ const GUARD: Duration = Duration::from_secs(30);
 const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
 
 fn rt() -> Runtime {
-    Runtime::builder().slab_bounded::<256>(64).build()
+    rt_bounded::<256>(64)
 }
 
 fn run<F: Future>(f: F) -> F::Output {

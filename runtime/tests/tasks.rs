@@ -5,6 +5,8 @@
 
 #![allow(clippy::async_yields_async)] // returning JoinHandles out of block_on is the point of some tests
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::future::{Future, pending, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -17,12 +19,10 @@ use std::time::Duration;
 
 use tickslab_runtime::*;
 
+use support::{DropCounter, rt_bounded};
+
 const fn scaled(n: usize) -> usize {
     if cfg!(miri) { n / 100 + 2 } else { n }
-}
-
-fn rt_bounded<const N: usize>(capacity: usize) -> Runtime {
-    Runtime::builder().slab_bounded::<N>(capacity).build()
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -32,14 +32,6 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "<non-string panic>".into()
-    }
-}
-
-/// Counts its drops.
-struct DropCounter(Rc<Cell<usize>>);
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
     }
 }
 
