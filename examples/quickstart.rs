@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use tickslab::alloc::counting::{AllocStats, CountingAlloc};
-use tickslab::slab::BoundedSlab;
 use tickslab::{Runtime, SpawnErrorKind, claim_slab, spawn, spawn_slab, try_spawn_slab, yield_now};
 
 #[global_allocator]
@@ -15,9 +14,7 @@ const TASKS: u64 = 1_000_000;
 
 fn main() {
     // 1,024 slots of 256 bytes, allocated once, here.
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { BoundedSlab::<256>::with_capacity(1024) };
-    let mut rt = Runtime::builder().slab_bounded(slab).build();
+    let mut rt = Runtime::builder().slab_bounded::<256>(1024).build();
 
     rt.block_on(async {
         // Warm up, then measure: spawn + poll + complete + join, in the slab.

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use tickslab::alloc::counting::{AllocStats, CountingAlloc};
 use tickslab::net::UdpSocket;
-use tickslab::slab::BoundedSlab;
 use tickslab::time::timeout;
 use tickslab::{Runtime, spawn};
 
@@ -177,9 +176,7 @@ async fn client(
 }
 
 fn runtime() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { BoundedSlab::<256>::with_capacity(16) };
-    Runtime::builder().slab_bounded(slab).build()
+    Runtime::builder().slab_bounded::<256>(16).build()
 }
 
 fn per_message(stats: &AllocStats, messages: u64) -> f64 {

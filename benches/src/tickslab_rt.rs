@@ -7,7 +7,6 @@ use std::hint::black_box;
 use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
-use nexus_slab::byte::bounded::Slab;
 use tickslab::Runtime;
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};
 use tickslab::net::{TcpListener, TcpStream, UdpSocket};
@@ -27,10 +26,9 @@ impl TickslabDriver {
     /// A runtime with a bounded byte slab of [`SLAB_CAPACITY`] slots of
     /// [`SLAB_SLOT`] bytes, for [`SlabSpawn`].
     pub fn with_bounded_slab() -> Self {
-        // SAFETY: the slab is handed to a single-threaded runtime and only used from
-        // this thread.
-        let slab = unsafe { Slab::<SLAB_SLOT>::with_capacity(SLAB_CAPACITY) };
-        let rt = Runtime::builder().slab_bounded(slab).build();
+        let rt = Runtime::builder()
+            .slab_bounded::<SLAB_SLOT>(SLAB_CAPACITY)
+            .build();
         Self { rt }
     }
 
@@ -211,11 +209,10 @@ impl FrameBench {
     /// its task block (header + a pointer to the future) into a slab slot, or into a heap
     /// block when the runtime has no slab.
     pub fn new() -> Self {
-        // SAFETY: the slab is handed to a single-threaded runtime and only used from
-        // this thread.
-        let slab = unsafe { Slab::<SLAB_SLOT>::with_capacity(SLAB_CAPACITY) };
         Self {
-            rt: Runtime::builder().slab_bounded(slab).build(),
+            rt: Runtime::builder()
+                .slab_bounded::<SLAB_SLOT>(SLAB_CAPACITY)
+                .build(),
         }
     }
 

@@ -149,10 +149,8 @@ mod spawn_traits {
 
     #[test]
     fn local_spawn_and_spawn_run_on_the_current_runtime() {
-        // SAFETY: the runtime owns the slab and frees every slot it hands out.
-        let slab = unsafe { nexus_slab::byte::bounded::Slab::<128>::with_capacity(1) };
         let mut rt = tickslab_runtime::Runtime::builder()
-            .slab_bounded(slab)
+            .slab_bounded::<128>(1)
             .build();
         let count = Rc::new(Cell::new(0));
         let c = count.clone();

@@ -2,35 +2,28 @@
 //!
 //! After warm-up, slab tasks must cost zero allocations: spawn, poll, complete, join, free,
 //! and self-waking polls. Boxed spawns are counted and printed for comparison.
+//!
+//! Why a file of its own (not in `tasks.rs`): a test binary has exactly one
+//! `#[global_allocator]`, so counting-allocator tests get their own binaries.
+
+mod support;
 
 use std::future::poll_fn;
 use std::task::Poll;
 
-use nexus_slab::byte::bounded;
-use tickslab_alloc::counting::{AllocStats, CountingAlloc};
+use tickslab_alloc::counting::CountingAlloc;
 use tickslab_runtime::*;
+
+use support::{allocs_during, rt_bounded};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
 const N: usize = if cfg!(miri) { 200 } else { 100_000 };
 
-fn rt_bounded(capacity: usize) -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(capacity) };
-    Runtime::builder().slab_bounded(slab).build()
-}
-
-/// Allocations made by this thread while `f` runs (async: measured across awaits).
-async fn allocs_during<F: std::future::Future>(f: F) -> (F::Output, AllocStats) {
-    let before = AllocStats::current_thread();
-    let out = f.await;
-    (out, AllocStats::current_thread().since(&before))
-}
-
 #[test]
 fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
-    let mut rt = rt_bounded(1024);
+    let mut rt = rt_bounded::<256>(1024);
     let (sum, stats) = rt.block_on(async {
         for i in 0..100u64 {
             spawn_slab(async move { i }).await.unwrap(); // warm-up
@@ -55,7 +48,7 @@ fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
 
 #[test]
 fn slab_batches_and_claims_allocate_nothing_after_warmup() {
-    let mut rt = rt_bounded(1024);
+    let mut rt = rt_bounded::<256>(1024);
     let stats = rt.block_on(async {
         let mut handles = Vec::with_capacity(1000);
         let batch = async |handles: &mut Vec<JoinHandle<usize>>| {
@@ -84,7 +77,7 @@ fn slab_batches_and_claims_allocate_nothing_after_warmup() {
 
 #[test]
 fn self_waking_polls_allocate_nothing() {
-    let mut rt = rt_bounded(16);
+    let mut rt = rt_bounded::<256>(16);
     let (polls, stats) = rt.block_on(async {
         spawn_slab(async {}).await.unwrap(); // warm-up
         allocs_during(async {
@@ -109,7 +102,7 @@ fn self_waking_polls_allocate_nothing() {
 
 #[test]
 fn cloned_wakers_and_the_root_waker_allocate_nothing() {
-    let mut rt = rt_bounded(16);
+    let mut rt = rt_bounded::<256>(16);
     let stats = rt.block_on(async {
         spawn_slab(async {}).await.unwrap();
         let ((), stats) = allocs_during(async {
@@ -140,7 +133,7 @@ fn cloned_wakers_and_the_root_waker_allocate_nothing() {
 
 #[test]
 fn boxed_spawn_costs_one_allocation_each() {
-    let mut rt = rt_bounded(16);
+    let mut rt = rt_bounded::<256>(16);
     let stats = rt.block_on(async {
         spawn(async {}).await.unwrap();
         let ((), stats) = allocs_during(async {
@@ -158,10 +151,8 @@ fn boxed_spawn_costs_one_allocation_each() {
 
 #[test]
 fn forbid_alloc_in_slab_polls_reports_an_allocating_task_and_spares_clean_ones() {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(16) };
     let mut rt = Runtime::builder()
-        .slab_bounded(slab)
+        .slab_bounded::<256>(16)
         .forbid_alloc_in_slab_polls(true)
         .build();
     rt.block_on(async {

@@ -7,6 +7,8 @@
 //! Miri, which runs this file (`cargo +nightly miri test -p tickslab-runtime --test
 //! channels`).
 
+mod support;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -16,20 +18,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use nexus_slab::byte::bounded;
 use tickslab_runtime::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
 use tickslab_runtime::sync::oneshot::error::{RecvError, TryRecvError as OneshotTryRecvError};
 use tickslab_runtime::sync::{cross, mpsc, oneshot};
 use tickslab_runtime::*;
+
+use support::{DropCounter, rt_bounded};
 
 const fn scaled(n: usize) -> usize {
     if cfg!(miri) { n / 100 + 4 } else { n }
 }
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<512>::with_capacity(64) };
-    Runtime::builder().slab_bounded(slab).build()
+    rt_bounded::<512>(64)
 }
 
 /// A waker that counts its wakes, for polling futures by hand.
@@ -58,14 +59,6 @@ impl CountingWaker {
 
 fn poll_once<F: Future>(f: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     f.poll(&mut Context::from_waker(waker))
-}
-
-/// Counts its drops (same thread).
-struct DropCounter(Rc<Cell<usize>>);
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
 }
 
 /// Every message created and dropped, by count and by sum of values: at the end both

@@ -4,15 +4,20 @@
 //! senders waiting for room), and `cross` messages each way between a game thread and the
 //! runtime thread (both threads measured) cost zero allocations after warm-up. A `oneshot`
 //! costs exactly one allocation (its shared cell) per channel.
+//!
+//! Why a file of its own (not in `channels.rs`): a test binary has exactly one
+//! `#[global_allocator]`, so counting-allocator tests get their own binaries.
 
-use std::future::Future;
+mod support;
+
 use std::thread;
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::sync::mpsc::error::{TryRecvError, TrySendError};
 use tickslab_runtime::sync::{cross, mpsc, oneshot};
 use tickslab_runtime::*;
+
+use support::{allocs_during, rt_bounded};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
@@ -20,17 +25,9 @@ static GLOBAL: CountingAlloc = CountingAlloc::system();
 const N: u64 = if cfg!(miri) { 100 } else { 10_000 };
 const WARM_UP: u64 = 100;
 
+/// The same slab as `channels.rs`.
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<512>::with_capacity(64) };
-    Runtime::builder().slab_bounded(slab).build()
-}
-
-/// Allocations made by this thread while `f` runs (async: measured across awaits).
-async fn allocs_during<F: Future>(f: F) -> (F::Output, AllocStats) {
-    let before = AllocStats::current_thread();
-    let out = f.await;
-    (out, AllocStats::current_thread().since(&before))
+    rt_bounded::<512>(64)
 }
 
 #[test]

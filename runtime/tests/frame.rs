@@ -1,23 +1,24 @@
 //! Frames: frame data and frame tasks, the wait at the frame's end, the reset, panics,
 //! limits, and zero allocations per frame once warm.
 
+mod support;
+
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::time::Duration;
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::frame::{ArenaConfig, scratch};
 use tickslab_runtime::*;
+
+use support::rt_bounded;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(1024) };
-    Runtime::builder().slab_bounded(slab).build()
+    rt_bounded::<256>(1024)
 }
 
 #[test]
@@ -153,10 +154,8 @@ fn a_panicking_frame_closure_cancels_its_tasks_first() {
 
 #[test]
 fn arena_limit_is_a_clear_error() {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(16) };
     let mut rt = Runtime::builder()
-        .slab_bounded(slab)
+        .slab_bounded::<256>(16)
         .frame_arena(ArenaConfig {
             chunk_size: 1024,
             byte_limit: Some(2048),

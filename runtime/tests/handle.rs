@@ -1,18 +1,15 @@
 //! `Handle`: spawning from other threads, joining there, shutdown requests, spawning after
 //! shutdown, and futures that never got to run.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use nexus_slab::byte::bounded;
 use tickslab_runtime::*;
 
-fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(256) };
-    Runtime::builder().slab_bounded(slab).build()
-}
+use support::rt;
 
 const ROUNDS: u64 = if cfg!(miri) { 5 } else { 100 };
 

@@ -4,6 +4,8 @@
 //! Every test runs under a generous `timeout` that only detects hangs; nothing asserts
 //! speed. Every loop is bounded.
 
+mod support;
+
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::io::{self, ErrorKind};
@@ -13,21 +15,16 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use nexus_slab::byte::bounded;
 use tickslab_runtime::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
 use tickslab_runtime::time::{sleep, timeout};
 use tickslab_runtime::*;
 
+use support::rt;
+
 /// Only detects hangs.
 const GUARD: Duration = Duration::from_secs(10);
 const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
-
-fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(256) };
-    Runtime::builder().slab_bounded(slab).build()
-}
 
 /// Runs `f` on a fresh runtime under the hang guard.
 fn run<F: Future>(f: F) -> F::Output {

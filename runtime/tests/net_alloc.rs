@@ -4,18 +4,24 @@
 //! ping-pongs between two tasks on one runtime must make zero allocations: reads, writes,
 //! waits in the reactor, wakes, and the task polls around them. Counts are per thread, and
 //! both tasks run on this one.
+//!
+//! Why a file of its own (not in `net.rs`): a test binary has exactly one
+//! `#[global_allocator]`, so counting-allocator tests get their own binaries.
+
+mod support;
 
 use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
 use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
 use tickslab_runtime::time::timeout;
 use tickslab_runtime::*;
+
+use support::rt_bounded;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
@@ -28,9 +34,7 @@ const GUARD: Duration = Duration::from_secs(30);
 const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
 
 fn rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(64) };
-    Runtime::builder().slab_bounded(slab).build()
+    rt_bounded::<256>(64)
 }
 
 fn run<F: Future>(f: F) -> F::Output {

@@ -5,6 +5,8 @@
 
 #![allow(clippy::async_yields_async)] // returning JoinHandles out of block_on is the point of some tests
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::future::{Future, pending, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,17 +17,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use nexus_slab::byte::{bounded, unbounded};
 use tickslab_runtime::*;
+
+use support::{DropCounter, rt_bounded};
 
 const fn scaled(n: usize) -> usize {
     if cfg!(miri) { n / 100 + 2 } else { n }
-}
-
-fn rt_bounded<const N: usize>(capacity: usize) -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<N>::with_capacity(capacity) };
-    Runtime::builder().slab_bounded(slab).build()
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -35,14 +32,6 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "<non-string panic>".into()
-    }
-}
-
-/// Counts its drops.
-struct DropCounter(Rc<Cell<usize>>);
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
     }
 }
 
@@ -109,9 +98,7 @@ fn tasks_can_await_each_other_and_spawn_more() {
 
 #[test]
 fn unbounded_slab_grows_past_its_first_chunk() {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { unbounded::Slab::<256>::with_chunk_capacity(4) };
-    let mut rt = Runtime::builder().slab_unbounded(slab).build();
+    let mut rt = Runtime::builder().slab_unbounded::<256>(4).build();
     let n = scaled(1000);
     let sum = rt.block_on(async move {
         let handles: Vec<_> = (0..n).map(|i| spawn_slab(async move { i })).collect();
@@ -709,10 +696,8 @@ fn root_future_woken_from_another_thread() {
 fn remote_wake_storm_with_queue_overflow() {
     let tasks = scaled(64).min(64);
     let rounds = scaled(200);
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(tasks) };
     let mut rt = Runtime::builder()
-        .slab_bounded(slab)
+        .slab_bounded::<256>(tasks)
         .remote_queue_capacity(2)
         .build();
     let counters: Arc<Vec<AtomicUsize>> =

@@ -3,29 +3,24 @@
 //!
 //! Wall-clock bounds here only detect hangs (generous, seconds); nothing asserts speed.
 
+mod support;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use nexus_slab::byte::bounded;
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::time::{self, MissedTickBehavior};
 use tickslab_runtime::*;
 
+use support::rt_bounded;
+
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
 
-fn rt(capacity: usize) -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(capacity) };
-    Runtime::builder().slab_bounded(slab).build()
-}
-
 fn paused_rt() -> Runtime {
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(64) };
     Runtime::builder()
-        .slab_bounded(slab)
+        .slab_bounded::<256>(64)
         .start_paused(true)
         .build()
 }
@@ -39,7 +34,7 @@ fn xorshift(seed: &mut u64) -> u64 {
 
 #[test]
 fn a_thousand_short_random_sleeps_never_end_early_and_never_hang() {
-    let mut rt = rt(8);
+    let mut rt = rt_bounded::<256>(8);
     let start = Instant::now();
     let worst_late = rt.block_on(async {
         let mut seed = 7;
@@ -63,7 +58,7 @@ fn a_thousand_short_random_sleeps_never_end_early_and_never_hang() {
 
 #[test]
 fn sleeps_finish_in_deadline_order() {
-    let mut rt = rt(64);
+    let mut rt = rt_bounded::<256>(64);
     let order = Rc::new(RefCell::new(Vec::new()));
     let o = order.clone();
     rt.block_on(async move {
@@ -87,7 +82,7 @@ fn sleeps_finish_in_deadline_order() {
 
 #[test]
 fn dropping_a_sleep_cancels_its_timer() {
-    let mut rt = rt(8);
+    let mut rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let mut s = Box::pin(sleep(Duration::from_secs(3600)));
         assert!(futures_poll_once(s.as_mut()).await.is_none());
@@ -122,7 +117,7 @@ async fn futures_poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> 
 
 #[test]
 fn timeout_fires_and_does_not_fire() {
-    let mut rt = rt(8);
+    let mut rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let err = timeout(Duration::from_millis(5), std::future::pending::<()>())
             .await
@@ -179,7 +174,7 @@ fn manual_clock_fires_in_deadline_order_only_when_advanced() {
 
 #[test]
 fn advance_without_pause_panics_clearly() {
-    let mut rt = rt(8);
+    let mut rt = rt_bounded::<256>(8);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(time::advance(Duration::from_secs(1)))
     }));
@@ -252,9 +247,7 @@ fn interval_missed_tick_skip_keeps_the_grid() {
 #[test]
 fn hundred_thousand_concurrent_sleeps_all_complete() {
     let n = 100_000;
-    // SAFETY: the runtime owns the slab and frees every slot it hands out.
-    let slab = unsafe { bounded::Slab::<256>::with_capacity(n) };
-    let mut rt = Runtime::builder().slab_bounded(slab).build();
+    let mut rt = rt_bounded::<256>(n);
     let start = Instant::now();
     let done = Rc::new(std::cell::Cell::new(0));
     let d = done.clone();
@@ -279,7 +272,7 @@ fn hundred_thousand_concurrent_sleeps_all_complete() {
 
 #[test]
 fn sleep_and_timeout_cycles_allocate_nothing_once_warm() {
-    let mut rt = rt(64);
+    let mut rt = rt_bounded::<256>(64);
     let stats = rt.block_on(async {
         // Warm-up: the wheel's entry table reaches its peak size.
         sleep(Duration::from_micros(10)).await;
