@@ -287,23 +287,71 @@ fn oversized_task_is_rejected_naming_both_sizes() {
 }
 
 #[test]
-fn over_aligned_future_is_rejected() {
+fn over_aligned_futures_up_to_128_live_in_the_slab_and_beyond_are_refused() {
     #[repr(align(64))]
-    struct Aligned(u8);
+    struct Aligned64(u8);
+    #[repr(align(128))]
+    struct Aligned128(u8);
+    #[repr(align(256))]
+    struct Aligned256(u8);
     let mut rt = rt_bounded::<1024>(4);
     rt.block_on(async {
-        let a = Aligned(3);
+        let a = Aligned64(3);
+        // capture the whole (aligned) value, not just its field
+        let h = try_spawn_slab(async move {
+            let whole = a;
+            std::ptr::from_ref(&whole).addr() % 64 + usize::from(whole.0)
+        })
+        .expect("a 64-aligned task fits a 1 KiB slot");
+        assert_eq!(h.await.unwrap(), 3, "placed on its alignment inside the slot");
+        let b = Aligned128(4);
+        let h = spawn_slab(async move {
+            let whole = b;
+            std::ptr::from_ref(&whole).addr() % 128 + usize::from(whole.0)
+        });
+        assert_eq!(h.await.unwrap(), 4);
+        assert_eq!(RuntimeStats::current().unwrap().slab_used, 0, "slots came back");
+
+        let c = Aligned256(5);
         let err = try_spawn_slab(async move {
-            let whole = a; // capture the whole (64-aligned) value, not just its field
+            let whole = c;
             whole.0
         })
-        .expect_err("over-aligned");
+        .expect_err("over 128 is refused");
         assert!(matches!(
             err.kind(),
-            SpawnErrorKind::OverAligned { align: 64, .. }
+            SpawnErrorKind::OverAligned {
+                align: 256,
+                max_align: 128
+            }
         ));
-        assert_eq!(spawn(err.into_future()).await.unwrap(), 3);
+        assert!(err.to_string().contains("at most 128"), "{err}");
+        assert_eq!(spawn(err.into_future()).await.unwrap(), 5);
     });
+}
+
+#[test]
+fn task_size_counts_the_alignment_padding() {
+    #[repr(align(64))]
+    struct Aligned64([u8; 64]);
+    fn task_size_of<F: Future>(_: &F) -> usize {
+        task_size::<F>()
+    }
+    let a = Aligned64([7; 64]);
+    let aligned = async move {
+        let whole = a;
+        whole.0[0]
+    };
+    // The block needs 64-byte alignment and a slot is only 8-aligned: up to 56 bytes of
+    // padding, counted in `task_size` so that a slot of that size fits wherever it sits.
+    let needed = task_size_of(&aligned);
+    assert!(
+        needed >= std::mem::size_of_val(&aligned) + 56,
+        "task_size {needed} includes the worst-case padding"
+    );
+    let mut rt = rt_bounded::<512>(8);
+    assert!(needed <= 512);
+    assert_eq!(rt.block_on(async { spawn_slab(aligned).await.unwrap() }), 7);
 }
 
 #[test]
@@ -881,22 +929,36 @@ async fn poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
 // ---- several runtimes on one thread -----------------------------------------------------
 
 #[test]
-fn nested_runtime_in_a_task_has_its_own_context() {
+fn block_on_inside_a_running_runtime_panics_saying_what_to_do() {
     let mut outer = rt_bounded::<1024>(8); // the task holds a whole Runtime
     let out = outer.block_on(async {
         let h = spawn_slab(async {
             let mut inner = rt_bounded::<256>(8);
-            let v = inner.block_on(async {
-                let x = spawn_slab(async { 20 }).await.unwrap();
-                x + 1
-            });
+            // Would hang: the inner future waits on a task of the outer runtime, which
+            // cannot run while this task blocks.
+            let outer_task = spawn(async { 1 });
+            let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inner.block_on(outer_task)
+            }));
+            let msg = panic_message(nested.expect_err("nested block_on panics"));
+            assert!(msg.contains("already running a tickslab runtime"), "{msg}");
+            assert!(msg.contains("tickslab::spawn"), "says what to do: {msg}");
+            let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.tick()));
+            assert!(ticked.is_err(), "tick inside a task panics too");
+            // Entering and dropping another runtime inside a task stay allowed.
+            let entered = inner.enter();
+            let parked = spawn(async { 20 });
+            drop(entered);
             drop(inner);
+            assert!(parked.await.unwrap_err().is_cancelled());
             // Back in the outer runtime's context.
-            v + spawn_slab(async { 1 }).await.unwrap()
+            spawn_slab(async { 1 }).await.unwrap() + 21
         });
         h.await.unwrap()
     });
     assert_eq!(out, 22);
+    // And the outer runtime is usable again afterwards.
+    assert_eq!(outer.block_on(async { 5 }), 5);
 }
 
 #[test]

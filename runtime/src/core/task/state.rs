@@ -106,7 +106,7 @@ impl State {
     }
 
     /// References held now (tests and debug checks).
-    #[cfg(any(test, loom))]
+    #[cfg(loom)]
     pub(crate) fn refs(&self) -> usize {
         self.0.load(Ordering::Acquire) / REF_ONE
     }
