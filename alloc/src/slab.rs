@@ -98,7 +98,10 @@ impl ErasedSlab {
     /// # Panics
     /// If `chunk_capacity` is zero.
     pub fn new_unbounded<const N: usize>(chunk_capacity: usize) -> Self {
-        assert!(chunk_capacity > 0, "an unbounded slab needs chunks of at least one slot");
+        assert!(
+            chunk_capacity > 0,
+            "an unbounded slab needs chunks of at least one slot"
+        );
         // SAFETY: as in `new_bounded`: this `ErasedSlab` is the slab's only owner and user.
         Self::unbounded(unsafe { unbounded::Slab::<N>::with_chunk_capacity(chunk_capacity) })
     }
