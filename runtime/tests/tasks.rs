@@ -303,14 +303,22 @@ fn over_aligned_futures_up_to_128_live_in_the_slab_and_beyond_are_refused() {
             std::ptr::from_ref(&whole).addr() % 64 + usize::from(whole.0)
         })
         .expect("a 64-aligned task fits a 1 KiB slot");
-        assert_eq!(h.await.unwrap(), 3, "placed on its alignment inside the slot");
+        assert_eq!(
+            h.await.unwrap(),
+            3,
+            "placed on its alignment inside the slot"
+        );
         let b = Aligned128(4);
         let h = spawn_slab(async move {
             let whole = b;
             std::ptr::from_ref(&whole).addr() % 128 + usize::from(whole.0)
         });
         assert_eq!(h.await.unwrap(), 4);
-        assert_eq!(RuntimeStats::current().unwrap().slab_used, 0, "slots came back");
+        assert_eq!(
+            RuntimeStats::current().unwrap().slab_used,
+            0,
+            "slots came back"
+        );
 
         let c = Aligned256(5);
         let err = try_spawn_slab(async move {
