@@ -23,7 +23,8 @@ use super::state::{State, flags};
 use crate::core::Core;
 
 /// The largest alignment a slab task may have. A block aligned above the slab's 8 bytes
-/// is placed at an aligned offset inside its slot (see [`slab_block_size`]).
+/// is placed at an aligned offset inside its slot, and [`task_size`](crate::task_size)
+/// counts the padding.
 pub const MAX_SLAB_TASK_ALIGN: usize = 128;
 
 /// Why a task block cannot live in a slab slot.
