@@ -34,17 +34,19 @@ mod root;
 mod run_queue;
 mod shutdown;
 mod slots;
+mod sync;
 pub(crate) mod task;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Waker;
 
-use crossbeam_queue::{ArrayQueue, SegQueue};
 use tickslab_alloc::slab::ErasedSlab;
 
 use orphans::Orphans;
@@ -52,15 +54,23 @@ use remote::RawEntry;
 pub(crate) use remote::RemoteJob;
 use run_queue::{OwnedList, RunQueue};
 pub(crate) use slots::SlabRefusal;
+use sync::{ArrayQueue, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, SegQueue};
 
 // ---- threads --------------------------------------------------------------------------------
 
-static NEXT_THREAD_TOKEN: AtomicU64 = AtomicU64::new(1);
+static NEXT_THREAD_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+#[cfg(not(loom))]
 thread_local! {
     /// A number unique to this thread for the life of the process (never reused, unlike a
     /// thread-local's address).
     static THREAD_TOKEN: Cell<u64> = const { Cell::new(0) };
+}
+
+// Loom runs its threads on one OS thread: their identities live in loom's thread-locals.
+#[cfg(loom)]
+loom::thread_local! {
+    static THREAD_TOKEN: Cell<u64> = Cell::new(0);
 }
 
 #[inline]
@@ -70,7 +80,7 @@ pub(crate) fn thread_token() -> u64 {
         if v != 0 {
             return v;
         }
-        let v = NEXT_THREAD_TOKEN.fetch_add(1, Ordering::Relaxed);
+        let v = NEXT_THREAD_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         t.set(v);
         v
     })

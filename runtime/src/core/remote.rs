@@ -14,11 +14,11 @@
 //!   handshake with `sleeping` makes sure a parked runtime is woken. `loom_tests.rs` checks
 //!   this protocol.
 
-use std::sync::atomic::{Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 use super::Core;
 use super::orphans::{Freed, drain_orphans, orphan_free};
+use super::sync::{Mutex, MutexGuard, Ordering, fence};
 use super::task::{TaskRef, is_live};
 
 /// Work sent from another thread to be run on the runtime thread (a `Handle` spawn).

@@ -3,10 +3,10 @@
 
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
 use super::Core;
+use super::sync::Ordering;
 
 static ROOT_WAKER_VTABLE: RawWakerVTable =
     RawWakerVTable::new(root_clone, root_wake, root_wake_by_ref, root_drop);

@@ -9,11 +9,11 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{Ordering, fence};
 
 use super::Core;
 use super::orphans::Orphans;
 use super::remote::{Entry, lock};
+use super::sync::{Ordering, fence};
 
 impl Core {
     /// Cancels every task and retires the core. Returns the first panic of user code met on

@@ -98,6 +98,4 @@ pub(crate) use raw::{
     SlotMisfit, Storage, TaskRef, fits_slot, place_in_slot, slab_block_align, slab_block_size,
 };
 pub(crate) use raw::{dealloc_box, task_layout};
-#[cfg(loom)]
-pub(crate) use state::State;
 pub(crate) use state::flags;

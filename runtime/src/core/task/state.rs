@@ -2,10 +2,7 @@
 //! that wakers on any thread share. The transitions between them are drawn in
 //! `task/mod.rs`; only `harness.rs` writes `flags`.
 
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicUsize, Ordering, fence};
-#[cfg(not(loom))]
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use crate::core::sync::{AtomicUsize, Ordering, fence};
 
 /// Runtime-thread bookkeeping bits in the header's `flags` (a `Cell<u16>`).
 ///
@@ -103,11 +100,5 @@ impl State {
     #[inline]
     pub(crate) fn clear_remote_queued(&self) {
         self.0.fetch_and(!REMOTE_QUEUED, Ordering::AcqRel);
-    }
-
-    /// References held now (tests and debug checks).
-    #[cfg(loom)]
-    pub(crate) fn refs(&self) -> usize {
-        self.0.load(Ordering::Acquire) / REF_ONE
     }
 }
