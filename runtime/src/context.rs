@@ -2,8 +2,10 @@
 //! `frame` install, and what `spawn`, `sleep`, sockets and `RuntimeStats::current` find.
 //!
 //! Invariants:
-//! - The context **owns** what it points to: an `Arc<Core>` here, and `Rc`s of the timers
-//!   and the reactor in the slots that `time` and `io` keep for themselves. A guard that is
+//! - The context **owns** what it points to: one strong count of the core's `Arc` here (kept
+//!   as a raw pointer from `Arc::into_raw`, so that the slot needs no destructor and reading
+//!   it is one load), and `Rc`s of the timers and the reactor in the slots that `time` and
+//!   `io` keep for themselves. Only [`EnterGuard`] puts a count in or takes one out. A guard that is
 //!   forgotten or dropped out of order can leave a runtime installed, but never a dangling
 //!   one: a dropped runtime's core is marked dead, and a dead core (or shut-down timers or
 //!   reactor) is treated as absent, so callers get a clear panic or error, never UB.
@@ -14,8 +16,9 @@
 //!   future waits on it), so it panics with what to do instead. Entering (`Runtime::enter`)
 //!   and dropping another runtime inside a task stay allowed.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::marker::PhantomData;
+use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -24,8 +27,9 @@ use crate::io::reactor::{self, Reactor};
 use crate::time::{self, Timers};
 
 thread_local! {
-    /// The entered runtime's core (one strong reference, owned by this slot).
-    static CURRENT: RefCell<Option<Arc<Core>>> = const { RefCell::new(None) };
+    /// The entered runtime's core: null, or a pointer from `Arc::into_raw` whose strong
+    /// count this slot owns (a forgotten guard leaks that count: the core stays valid).
+    static CURRENT: Cell<*const Core> = const { Cell::new(ptr::null()) };
     /// Guards alive on this thread, to tell an out-of-order drop.
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     /// Whether a runtime is being driven (`block_on`, `tick`, `frame`) on this thread.
@@ -41,24 +45,35 @@ pub(crate) enum NoCore {
     ShutDown,
 }
 
-/// Runs `f` with the current runtime's core, if one is entered and alive.
-#[inline]
-pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Result<R, NoCore> {
-    CURRENT
-        .try_with(|current| {
-            let current = current.borrow();
-            match current.as_deref() {
-                Some(core) if !core.is_shut_down() => Ok(f(core)),
-                Some(_) => Err(NoCore::ShutDown),
-                None => Err(NoCore::NoRuntime),
-            }
-        })
-        .unwrap_or(Err(NoCore::NoRuntime))
+/// Runs `f` with the current runtime's core, if one is entered and alive; otherwise hands
+/// `value` back with the reason.
+///
+/// # Safety
+/// `f` runs no user code (no future, destructor, waker or closure of the user's): the
+/// core is borrowed from the thread's slot, and only an [`EnterGuard`] being dropped could
+/// release the count that keeps it alive.
+#[inline(always)]
+pub(crate) unsafe fn with_core<T, R>(
+    value: T,
+    f: impl FnOnce(&Core, T) -> R,
+) -> Result<R, (NoCore, T)> {
+    let current = CURRENT.with(Cell::get);
+    if current.is_null() {
+        return Err((NoCore::NoRuntime, value));
+    }
+    // SAFETY: the slot owns a strong count of this `Arc` (see `enter`), which only an
+    // `EnterGuard`'s drop gives back; the caller promises that `f` cannot drop one.
+    let core = unsafe { &*current };
+    if core.is_shut_down() {
+        return Err((NoCore::ShutDown, value));
+    }
+    Ok(f(core, value))
 }
 
 /// Makes a runtime current until the guard drops.
 pub(crate) struct EnterGuard {
-    prev_core: Option<Arc<Core>>,
+    /// What the slot held before (null, or a strong count this guard now owns).
+    prev_core: *const Core,
     prev_timers: Option<Rc<Timers>>,
     prev_reactor: Option<Rc<Reactor>>,
     depth: usize,
@@ -67,7 +82,7 @@ pub(crate) struct EnterGuard {
 
 /// Installs `core`, `timers` and `reactor` as this thread's current runtime.
 pub(crate) fn enter(core: &Arc<Core>, timers: &Rc<Timers>, reactor: &Rc<Reactor>) -> EnterGuard {
-    let prev_core = CURRENT.with(|c| c.borrow_mut().replace(Arc::clone(core)));
+    let prev_core = CURRENT.with(|c| c.replace(Arc::into_raw(Arc::clone(core))));
     let prev_timers = time::set_current(Some(Rc::clone(timers)));
     let prev_reactor = reactor::set_current(Some(Rc::clone(reactor)));
     let depth = DEPTH.with(|d| {
@@ -90,7 +105,9 @@ impl Drop for EnterGuard {
         };
         if depth != self.depth {
             // Out of order: leave the context alone (what it holds is owned, so nothing
-            // dangles) and say so, unless that would be a panic during a panic.
+            // dangles), give back what this guard holds, and say so, unless that would be a
+            // panic during a panic.
+            release(std::mem::replace(&mut self.prev_core, ptr::null()));
             if !std::thread::panicking() {
                 panic!(
                     "tickslab: runtime enter guards dropped out of order: a guard from \
@@ -100,12 +117,22 @@ impl Drop for EnterGuard {
             return;
         }
         DEPTH.with(|d| d.set(depth - 1));
-        let replaced =
-            CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), self.prev_core.take()));
+        let prev = std::mem::replace(&mut self.prev_core, ptr::null());
+        let replaced = CURRENT.with(|c| c.replace(prev));
         let timers = time::set_current(self.prev_timers.take());
         let reactor = reactor::set_current(self.prev_reactor.take());
-        // Dropped outside the slots' borrows.
-        drop((replaced, timers, reactor));
+        // Released once the slots hold what they should.
+        release(replaced);
+        drop((timers, reactor));
+    }
+}
+
+/// Gives back a strong count taken with `Arc::into_raw` (null: nothing).
+fn release(core: *const Core) {
+    if !core.is_null() {
+        // SAFETY: `core` came from `Arc::into_raw` in `enter`, and its count is given back
+        // once: it was just taken out of the slot or out of a guard (which now holds null).
+        drop(unsafe { Arc::from_raw(core) });
     }
 }
 

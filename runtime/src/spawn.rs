@@ -177,8 +177,12 @@ pub const fn task_size<F: Future>() -> usize {
 }
 
 /// Runs `f` on the current runtime's core, or says why there is none.
-fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Result<R, SpawnErrorKind> {
-    context::with_core(f).map_err(SpawnErrorKind::from)
+///
+/// # Safety
+/// As [`context::with_core`]: `f` runs no user code.
+unsafe fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Result<R, SpawnErrorKind> {
+    // SAFETY: guaranteed by the caller.
+    unsafe { context::with_core((), |core, ()| f(core)) }.map_err(|(no, ())| no.into())
 }
 
 /// Spawns a future on the current runtime in a heap-allocated block (any size).
@@ -190,9 +194,10 @@ pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
-    match with_current(move |core| core.spawn_boxed(future)) {
+    // SAFETY: spawning writes the task and queues it: no user code runs.
+    match unsafe { context::with_core(future, |core, future| core.spawn_boxed(future)) } {
         Ok(handle) => handle,
-        Err(kind) => panic!("tickslab::spawn: {kind}"),
+        Err((no, _)) => panic!("tickslab::spawn: {}", SpawnErrorKind::from(no)),
     }
 }
 
@@ -203,6 +208,7 @@ where
 /// both sizes), or when a bounded slab is full (use [`try_spawn_slab`] or
 /// [`claim_slab`]`().await` to handle that without a panic).
 #[track_caller]
+#[inline]
 pub fn spawn_slab<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -212,6 +218,7 @@ where
 
 /// The handle, or the panic `spawn_slab` promises, naming `what` and the way out.
 #[track_caller]
+#[inline]
 pub(crate) fn expect_slab_spawn<F>(
     what: &str,
     spawned: Result<JoinHandle<F::Output>, SpawnError<F>>,
@@ -232,23 +239,16 @@ where
 
 /// Spawns a future in a slab slot, or hands it back inside the error (slab full, task too
 /// large, no slab, no runtime).
+#[inline]
 pub fn try_spawn_slab<F>(future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
 where
     F: Future + 'static,
 {
-    // The future goes into the closure only if there is a core to give it to.
-    let mut future = Some(future);
-    let spawned = context::with_core(|core| {
-        let future = future.take().expect("taken once");
-        core.try_spawn_slab(future)
-    });
-    match spawned {
+    // SAFETY: claiming a slot and writing the task into it run no user code.
+    match unsafe { context::with_core(future, |core, future| core.try_spawn_slab(future)) } {
         Ok(Ok(handle)) => Ok(handle),
         Ok(Err((refusal, future))) => Err(SpawnError::new(refusal.into(), future)),
-        Err(no) => Err(SpawnError::new(
-            no.into(),
-            future.take().expect("not given to a runtime"),
-        )),
+        Err((no, future)) => Err(SpawnError::new(no.into(), future)),
     }
 }
 
@@ -258,7 +258,8 @@ where
 /// Outside a runtime, or when the runtime has no slab.
 #[track_caller]
 pub fn try_claim_slab() -> Option<SlabClaim> {
-    match with_current(SlabClaim::try_new) {
+    // SAFETY: claiming a slot runs no user code.
+    match unsafe { with_current(SlabClaim::try_new) } {
         Ok(claim) => claim,
         Err(kind) => panic!("tickslab::try_claim_slab: {kind}"),
     }
@@ -290,19 +291,25 @@ impl Future for ClaimSlab {
     type Output = SlabClaim;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SlabClaim> {
-        let registered = self.registered;
-        let polled = with_current(|c| match SlabClaim::try_new(c) {
-            Some(claim) => Ok(claim),
-            None => Err(c.wait_for_slot(cx.waker(), registered)),
-        });
-        match polled {
-            Ok(Ok(claim)) => Poll::Ready(claim),
-            Ok(Err(epoch)) => {
-                self.registered = Some(epoch);
-                Poll::Pending
-            }
+        // SAFETY: claiming a slot and reading the waiters' epoch run no user code.
+        let polled =
+            unsafe { with_current(|c| SlabClaim::try_new(c).ok_or_else(|| c.slot_epoch())) };
+        let epoch = match polled {
+            Ok(Ok(claim)) => return Poll::Ready(claim),
+            Ok(Err(epoch)) => epoch,
             Err(kind) => panic!("tickslab::claim_slab: {kind}"),
+        };
+        if self.registered != Some(epoch) {
+            // Cloning the waker is user code: it happens outside the context's borrow.
+            let waker = cx.waker().clone();
+            // SAFETY: storing a cloned waker runs no user code.
+            let stored = unsafe { with_current(|c| c.add_slot_waiter(waker)) };
+            if let Err(kind) = stored {
+                panic!("tickslab::claim_slab: {kind}");
+            }
+            self.registered = Some(epoch);
         }
+        Poll::Pending
     }
 }
 
@@ -437,7 +444,8 @@ impl<const N: usize> SlabSpawner<N> {
     /// Outside a runtime, without a slab, or if the slab's slots are smaller than `N`.
     #[track_caller]
     pub fn current() -> Self {
-        let slot_size = with_current(|c| c.slab().map(|s| s.slot_size()));
+        // SAFETY: reading the slab's slot size runs no user code.
+        let slot_size = unsafe { with_current(|c| c.slab().map(|s| s.slot_size())) };
         match slot_size {
             Err(kind) => panic!("SlabSpawner::current: {kind}"),
             Ok(None) => panic!("SlabSpawner::current: {}", SpawnErrorKind::NoSlab),
@@ -473,7 +481,8 @@ impl<const N: usize> SlabSpawner<N> {
         F: Future + 'static,
     {
         const { FitsSlot::<F, N>::CHECK };
-        let slot_size = match with_current(|c| c.slab().map(|s| s.slot_size())) {
+        // SAFETY: reading the slab's slot size runs no user code.
+        let slot_size = match unsafe { with_current(|c| c.slab().map(|s| s.slot_size())) } {
             Ok(Some(size)) => size,
             Ok(None) => return Err(SpawnError::new(SpawnErrorKind::NoSlab, future)),
             Err(kind) => return Err(SpawnError::new(kind, future)),

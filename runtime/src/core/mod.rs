@@ -138,6 +138,8 @@ struct Local {
     /// `Handle::spawn_with` closure at shutdown, ...), kept until it can be re-raised
     /// without leaving the runtime half-updated.
     deferred_panic: Cell<Option<Box<dyn Any + Send>>>,
+    /// Whether `deferred_panic` holds one (checked after every pass: one byte to read).
+    has_deferred_panic: Cell<bool>,
     forbid_alloc_in_slab_polls: bool,
     budget: Cell<usize>,
     spawned: Cell<u64>,
@@ -203,6 +205,7 @@ impl Core {
                 slot_waiters_epoch: Cell::new(0),
                 shutting_down: Cell::new(false),
                 deferred_panic: Cell::new(None),
+                has_deferred_panic: Cell::new(false),
                 forbid_alloc_in_slab_polls: config.forbid_alloc_in_slab_polls,
                 budget: Cell::new(config.budget.max(1)),
                 spawned: Cell::new(0),
@@ -296,11 +299,16 @@ impl Core {
         self.local
             .deferred_panic
             .set(Some(first.unwrap_or(payload)));
+        self.local.has_deferred_panic.set(true);
     }
 
     /// The contained panic, if any: the driver re-raises it once the runtime is consistent.
     #[inline]
     pub(crate) fn take_deferred_panic(&self) -> Option<Box<dyn Any + Send>> {
+        if !self.local.has_deferred_panic.get() {
+            return None;
+        }
+        self.local.has_deferred_panic.set(false);
         self.local.deferred_panic.take()
     }
 

@@ -154,20 +154,19 @@ impl Core {
         }
     }
 
-    /// Registers a waker to be woken when a slab slot frees up. Returns the registration
-    /// epoch: a waiter registered in the current epoch need not register again.
-    pub(crate) fn wait_for_slot(&self, waker: &Waker, registered: Option<u64>) -> u64 {
-        let epoch = self.local.slot_waiters_epoch.get();
-        if registered != Some(epoch) {
-            // Clone first: a foreign waker's `clone` is user code, and the list must not be
-            // out of its cell if it panics.
-            let waker = waker.clone();
-            let mut waiters = self.local.slot_waiters.take();
-            waiters.push(waker);
-            self.local.slot_waiters.set(waiters);
-            self.local.has_slot_waiters.set(true);
-        }
-        epoch
+    /// The slot waiters' epoch: a waiter registered in the current epoch will be woken by
+    /// the next free slot and need not register again.
+    pub(crate) fn slot_epoch(&self) -> u64 {
+        self.local.slot_waiters_epoch.get()
+    }
+
+    /// Registers a waker (already cloned by the caller: cloning is user code) to be woken
+    /// when a slab slot frees up.
+    pub(crate) fn add_slot_waiter(&self, waker: Waker) {
+        let mut waiters = self.local.slot_waiters.take();
+        waiters.push(waker);
+        self.local.slot_waiters.set(waiters);
+        self.local.has_slot_waiters.set(true);
     }
 
     /// A slot came back: wake everyone waiting for one (they race to claim it; the losers

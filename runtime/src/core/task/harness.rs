@@ -225,6 +225,7 @@ pub(crate) unsafe fn abort_task(task: TaskRef) {
 ///
 /// # Safety
 /// Runtime thread; the caller holds `HANDLE` on `task`, whose output type is `T`.
+#[inline]
 pub(crate) unsafe fn poll_join<T>(
     task: TaskRef,
     cx: &mut Context<'_>,
@@ -247,26 +248,47 @@ pub(crate) unsafe fn poll_join<T>(
 
 /// Transition 9, *detach*: the handle goes (`HANDLE` and any unread `OUTPUT` with it), the
 /// local reference is released if nothing else holds it. Returns the panic of the output's
-/// destructor, if it panicked, for the dropper to re-raise.
+/// (or the join waker's) destructor, if one panicked, for the dropper to re-raise.
 ///
 /// # Safety
 /// Runtime thread; the caller holds `HANDLE` on `task` and gives it up here, once.
-pub(crate) unsafe fn drop_join_handle(task: TaskRef) -> Result<(), Box<dyn std::any::Any + Send>> {
+#[inline]
+pub(crate) unsafe fn drop_join_handle(task: TaskRef) -> Option<Box<dyn std::any::Any + Send>> {
     // SAFETY: guaranteed by the caller. Flags are final before any user code runs.
     unsafe {
         let f = task.flags();
         task.set_flags(f & !(flags::HANDLE | flags::OUTPUT));
-        let join_waker: Option<Waker> = task.take_join_waker();
-        let dropped = if f & flags::OUTPUT != 0 {
-            catch_unwind(AssertUnwindSafe(|| task.drop_output()))
-        } else {
-            Ok(())
-        };
-        release_local_if_idle(task);
-        // A foreign waker's destructor is user code too: the task is already released.
-        let waker_dropped = catch_unwind(AssertUnwindSafe(|| drop(join_waker)));
-        dropped.and(waker_dropped)
+        let join_waker = task.take_join_waker();
+        if f & flags::OUTPUT == 0 && join_waker.is_none() {
+            // The common case (the output was taken): nothing of the user's to drop.
+            release_local_if_idle(task);
+            return None;
+        }
+        drop_join_handle_slow(task, f & flags::OUTPUT != 0, join_waker)
     }
+}
+
+/// `drop_join_handle` with user code to run: an unread output, a join waker.
+///
+/// # Safety
+/// As `drop_join_handle`, after its flag change; `output` says whether the stage still
+/// holds the output.
+#[cold]
+#[inline(never)]
+unsafe fn drop_join_handle_slow(
+    task: TaskRef,
+    output: bool,
+    join_waker: Option<Waker>,
+) -> Option<Box<dyn std::any::Any + Send>> {
+    // SAFETY: guaranteed by the caller; the output is dropped once, here.
+    let dropped = output
+        .then(|| catch_unwind(AssertUnwindSafe(|| unsafe { task.drop_output() })).err())
+        .flatten();
+    // SAFETY: as above; the handle's hold goes, the task may be freed after this.
+    unsafe { release_local_if_idle(task) };
+    // A foreign waker's destructor is user code too: the task is already released.
+    let waker_dropped = join_waker.and_then(|w| catch_unwind(AssertUnwindSafe(|| drop(w))).err());
+    dropped.or(waker_dropped)
 }
 
 /// Whether the task has finished.

@@ -168,10 +168,10 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: the handle holds `HANDLE`, given up here, once, on the task's thread.
-        let dropped = unsafe { drop_join_handle(self.task) };
+        let panicked = unsafe { drop_join_handle(self.task) };
         // The output's (or the join waker's) destructor panicked: report it to the dropper,
         // as any drop would, unless we are already unwinding (a second panic would abort).
-        if let Err(payload) = dropped
+        if let Some(payload) = panicked
             && !std::thread::panicking()
         {
             resume_unwind(payload);

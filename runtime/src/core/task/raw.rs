@@ -74,6 +74,9 @@ pub(crate) fn fits_slot<F: Future>(slot_size: usize) -> Result<(), SlotMisfit> {
 /// Returns the block's address and its offset from the slot's start.
 pub(crate) fn place_in_slot<F: Future>(slot: RawSlot) -> (NonNull<u8>, u8) {
     let align = std::mem::align_of::<Task<F>>();
+    if align <= SLOT_ALIGN {
+        return (slot.ptr, 0); // the common case, decided at compile time
+    }
     let offset = slot.ptr.as_ptr().align_offset(align);
     debug_assert!(offset <= MAX_SLAB_TASK_ALIGN - SLOT_ALIGN);
     // SAFETY: `fits_slot` checked that the block plus up to `align - 8` bytes of padding fit
