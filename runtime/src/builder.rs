@@ -196,3 +196,21 @@ impl Builder {
         }))
     }
 }
+
+impl Runtime {
+    /// A runtime with default settings and no slab.
+    pub fn new() -> Runtime {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure the slab and the scheduler.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}

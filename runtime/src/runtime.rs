@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::builder::Builder;
 use crate::context;
 use crate::core::Core;
 use crate::core::task::JoinHandle;
@@ -138,16 +137,6 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime with default settings and no slab.
-    pub fn new() -> Runtime {
-        Builder::new().build()
-    }
-
-    /// A [`Builder`] to configure the slab and the scheduler.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
             core: p.core,
@@ -178,11 +167,11 @@ impl Runtime {
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
     ///
     /// The root future and the tasks take turns: each scheduler pass first fires due
-    /// timers, polls sockets if it is time to (every [`Builder::io_interval`] task polls
+    /// timers, polls sockets if it is time to (every [`Builder::io_interval`](crate::Builder::io_interval) task polls
     /// while busy), takes in wakes from other threads, then polls the tasks that were ready when
     /// it began (up to the task budget); then the root future runs if it was woken. With
     /// nothing ready the thread sleeps in epoll until a socket event, a wake from any
-    /// thread, or the next timer (or spins, with [`Builder::busy_poll`]).
+    /// thread, or the next timer (or spins, with [`Builder::busy_poll`](crate::Builder::busy_poll)).
     ///
     /// Tasks still pending when `future` completes stay spawned: they run again the next
     /// time the runtime is driven, and are cancelled when it is dropped.
@@ -456,12 +445,6 @@ fn run_until<F: Future>(
                 driver.park(core);
             }
         }
-    }
-}
-
-impl Default for Runtime {
-    fn default() -> Self {
-        Runtime::new()
     }
 }
 

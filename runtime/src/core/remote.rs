@@ -7,7 +7,9 @@
 //! - A last reference dropped on another thread pushes a *release* entry (no reference: the
 //!   count is already zero), so slab slots are only freed on the runtime thread.
 //! - The queue is a `crossbeam_queue::ArrayQueue`; beyond its capacity, entries spill into a
-//!   mutex-protected `Vec` (allocating, and only then).
+//!   mutex-protected `Vec` (allocating, and only then). Wakes and releases allocate nothing
+//!   otherwise; jobs from a `Handle` arrive boxed (`Handle::spawn` allocates, on the calling
+//!   thread) in a `crossbeam_queue::SegQueue`.
 //! - Every push is followed by a `SeqCst` fence and a look at `dead`: either the runtime's
 //!   shutdown (which sets `dead`, fences, then drains under the orphans lock) sees the entry,
 //!   or the pusher sees `dead` and drains it itself under that lock (`orphans.rs`). The same

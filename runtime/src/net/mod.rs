@@ -34,12 +34,13 @@
 //! a `&str` is parsed into a small `Vec`, and a host name is looked up with a *blocking*
 //! DNS query: on a game's I/O thread, resolve names elsewhere and pass addresses.
 //!
-//! # One waiter per direction
-//! Each socket keeps one waker for reading and one for writing. One task may wait to read
-//! while another waits to write (that is what [`split`](TcpStream::split) and
-//! [`into_split`](TcpStream::into_split) are for), but two tasks waiting on the same
-//! direction of one socket at once is not supported: the later replaces the earlier, which
-//! is then not woken (as with tokio's `poll_*` methods).
+//! # Several waiters per direction
+//! Each socket keeps a list of wakers for reading and one for writing (their capacity is
+//! kept, so waiting allocates nothing once warm). One task may wait to read while another
+//! waits to write (that is what [`split`](TcpStream::split) and
+//! [`into_split`](TcpStream::into_split) are for), and several tasks may wait on the same
+//! direction of one socket (two receivers sharing a `&UdpSocket`): all are woken when it is
+//! ready and race for the data; none is lost.
 
 mod evented;
 pub mod tcp;
