@@ -229,6 +229,38 @@ fn panicking_spawn_with_closure_is_reported_and_the_queue_runs_on() {
     assert_eq!(ok_after.join().unwrap(), 3);
 }
 
+#[test]
+fn a_job_that_sends_a_job_waits_for_the_next_pass() {
+    fn chain(handle: Handle, left: u32, ran: Arc<AtomicUsize>) {
+        let next = handle.clone();
+        let spawned = handle.spawn_with(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if left > 0 {
+                chain(next, left - 1, ran);
+            }
+            async {}
+        });
+        assert!(spawned.is_ok());
+    }
+    let mut rt = rt_bounded::<256>(8);
+    let ran = Arc::new(AtomicUsize::new(0));
+    chain(rt.handle(), 1_000, ran.clone());
+    rt.tick();
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1,
+        "one pass runs the jobs it found"
+    );
+    for _ in 0..1_000 {
+        rt.tick();
+    }
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1_001,
+        "and every job runs, pass after pass"
+    );
+}
+
 // ---- defect 4: a frame task that outlives its frame -----------------------------------------
 
 #[test]

@@ -150,12 +150,15 @@ impl Core {
         {
             return 0;
         }
-        let mut n = 0;
-        while let Some(job) = self.inject.pop() {
+        // Only the jobs already there: a job that sends another (from its closure, through a
+        // `Handle`) leaves it for the next pass instead of keeping this one going forever
+        // (its push set `remote_pending` again).
+        let jobs = self.inject.len();
+        for _ in 0..jobs {
+            let Some(job) = self.inject.pop() else { break };
             self.contain(|| job.run(self));
-            n += 1;
         }
-        n + self.drain_entries()
+        jobs + self.drain_entries()
     }
 
     /// Takes in the wake and release entries (not the jobs). Runtime thread, core alive.

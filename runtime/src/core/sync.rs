@@ -72,4 +72,8 @@ impl<T> SegQueue<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.items.lock().unwrap().len()
+    }
 }
