@@ -110,14 +110,8 @@ pub(super) unsafe fn drain_orphans(core: NonNull<Core>) {
             // SAFETY: entries hold a reference (wakes) or are unreferenced blocks (releases),
             // all counted as outstanding orphans.
             unsafe {
-                match Entry::decode(raw) {
-                    Entry::Wake(task) => {
-                        task.state().clear_remote_queued();
-                        if task.state().ref_dec() {
-                            orphans.free(Freed::Task(task));
-                        }
-                    }
-                    Entry::Release(task) => orphans.free(Freed::Task(task)),
+                if let Some(task) = Entry::decode(raw).into_unreferenced() {
+                    orphans.free(Freed::Task(task));
                 }
             }
         }

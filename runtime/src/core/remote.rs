@@ -71,6 +71,25 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// For a runtime that will not run the task again (dead, or dying): gives back a wake
+    /// entry's reference and returns the block if nothing references it any more; a release
+    /// entry's block is unreferenced already.
+    ///
+    /// # Safety
+    /// The caller owns the entry (it was popped from the queue).
+    pub(super) unsafe fn into_unreferenced(self) -> Option<TaskRef> {
+        match self {
+            // SAFETY: the entry's reference keeps the task live until it is given back here.
+            Entry::Wake(task) => unsafe {
+                task.state().clear_remote_queued();
+                task.state().ref_dec().then_some(task)
+            },
+            Entry::Release(task) => Some(task),
+        }
+    }
+}
+
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // No user code runs while these locks are held; recover the data regardless.
     m.lock().unwrap_or_else(PoisonError::into_inner)

@@ -53,17 +53,11 @@ impl Core {
         fence(Ordering::SeqCst);
         while let Some(raw) = c.pop_remote() {
             // SAFETY: as in `drain_entries`; the slab is still ours, no task is live, and a
-            // block whose count drops to zero here is freed directly (not via
-            // `release_final`, which would take the lock we hold).
+            // block nobody references any more is freed directly (not via `release_final`,
+            // which would take the lock we hold).
             unsafe {
-                match Entry::decode(raw) {
-                    Entry::Wake(task) => {
-                        task.state().clear_remote_queued();
-                        if task.state().ref_dec() {
-                            c.free_local(task);
-                        }
-                    }
-                    Entry::Release(task) => c.free_local(task),
+                if let Some(task) = Entry::decode(raw).into_unreferenced() {
+                    c.free_local(task);
                 }
             }
         }
