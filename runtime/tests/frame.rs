@@ -31,6 +31,9 @@ fn frame_tasks_borrow_frame_data_and_locals_across_timer_waits() {
         let label = f.alloc_str("frame-data");
         let (results, seen) = (&mut results, &seen_after_sleep);
         drop(f.spawn(async move {
+            // At least one real suspension, whatever the clock does (under Miri, interpreted
+            // code is slow enough that a 1 ms sleep may be due before its first poll).
+            yield_now().await;
             for (i, (r, x)) in results.iter_mut().zip(inputs.iter()).enumerate() {
                 sleep(Duration::from_millis(1 + (i as u64 % 3))).await;
                 *r = *x + i as u64;
