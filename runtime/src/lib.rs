@@ -22,6 +22,7 @@
 
 mod builder;
 mod context;
+pub mod coop;
 mod core;
 pub mod frame;
 mod handle;
@@ -31,6 +32,7 @@ mod runtime;
 mod spawn;
 mod stats;
 pub mod sync;
+pub mod task;
 pub mod time;
 mod yield_now;
 

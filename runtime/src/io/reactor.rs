@@ -262,15 +262,18 @@ impl Registration {
         wait: Option<&Wait<'_>>,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        loop {
-            if let Err(e) = std::task::ready!(self.poll_ready(cx, dir, wait)) {
-                return Poll::Ready(Err(e));
+        // A completed operation spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| {
+            loop {
+                if let Err(e) = std::task::ready!(self.poll_ready(cx, dir, wait)) {
+                    return Poll::Ready(Err(e));
+                }
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
+                    other => return Poll::Ready(other),
+                }
             }
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
-                other => return Poll::Ready(other),
-            }
-        }
+        })
     }
 
     /// Tries a syscall once, without waiting: `WouldBlock` when not ready.

@@ -29,7 +29,7 @@ impl<S: mio::event::Source> Evented<S> {
     /// Ready when an operation in `dir` is worth trying (poll-style: the waker goes in the
     /// direction's shared slot, replaced by the next poll).
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
-        self.reg.poll_ready(cx, dir, None)
+        crate::coop::poll_budgeted(cx, |cx| self.reg.poll_ready(cx, dir, None))
     }
 
     /// Waits for readiness in `dir`, runs `op`, and waits again on `WouldBlock`
@@ -56,7 +56,8 @@ impl<S: mio::event::Source> Evented<S> {
     /// waits removes its waker.
     pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
         let wait = Wait::new(&self.reg, dir);
-        poll_fn(|cx| self.reg.poll_ready(cx, dir, Some(&wait))).await
+        poll_fn(|cx| crate::coop::poll_budgeted(cx, |cx| self.reg.poll_ready(cx, dir, Some(&wait))))
+            .await
     }
 
     /// `poll_io` as a future. Dropping it while it waits removes its waker.

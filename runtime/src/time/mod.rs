@@ -316,7 +316,14 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // A sleep that ends spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| self.poll_sleep(cx))
+    }
+}
+
+impl Sleep {
+    fn poll_sleep(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let timers = this
             .timers
