@@ -2,12 +2,12 @@
 
 use std::io;
 
-use tickslab_alloc::slab::{ErasedSlab, SlabKind};
+use tickslab_alloc::slab::ErasedSlab;
 
 use crate::core::{Core, CoreConfig};
 use crate::frame::{ArenaConfig, FrameArena};
 use crate::io::reactor::Reactor;
-use crate::runtime::{Runtime, RuntimeParts, WAKE_TOKEN};
+use crate::runtime::{Runtime, RuntimeParts, TIMER_TOKEN, WAKE_TOKEN};
 use crate::time::Timers;
 
 /// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
@@ -15,8 +15,8 @@ pub const DEFAULT_TASK_BUDGET: usize = 128;
 /// Task polls between two non-blocking I/O polls while tasks keep the runtime busy (see
 /// [`Builder::io_interval`]; tokio's `event_interval` is 61 too).
 pub const DEFAULT_IO_INTERVAL: u32 = 61;
-/// Remote-queue slots when no bounded slab says otherwise (see
-/// [`Builder::remote_queue_capacity`]).
+/// Remote-queue slots by default (see [`Builder::remote_queue_capacity`]): 16 KiB of queue,
+/// whatever the slab's size.
 pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
 
 /// Configures and builds a [`Runtime`].
@@ -98,9 +98,12 @@ impl Builder {
         self
     }
 
-    /// Slots of the lock-free queue that carries wakes from other threads (default: the
-    /// bounded slab's capacity, at least [`DEFAULT_REMOTE_QUEUE_CAPACITY`]). A task occupies
-    /// at most one slot; beyond capacity, wakes spill into a locked list (allocating).
+    /// Slots of the lock-free queue that carries wakes from other threads (default
+    /// [`DEFAULT_REMOTE_QUEUE_CAPACITY`], 16 bytes each). A task occupies at most one slot;
+    /// beyond capacity, wakes spill into a locked list (allocating once, keeping its room).
+    /// Raise it when more than that many tasks are woken from other threads between two
+    /// passes; it does not follow the slab's size (a million-slot slab would otherwise
+    /// bring 16 MiB of queue).
     pub fn remote_queue_capacity(mut self, slots: usize) -> Self {
         self.remote_capacity = Some(slots.max(1));
         self
@@ -166,15 +169,9 @@ impl Builder {
         );
         let poll = mio::Poll::new()?;
         let unparker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
-        let bounded_capacity = match &self.slab {
-            Some(slab) if slab.kind() == SlabKind::Bounded => slab.capacity(),
-            _ => None,
-        };
-        let remote_capacity = self.remote_capacity.unwrap_or_else(|| {
-            bounded_capacity
-                .unwrap_or(0)
-                .max(DEFAULT_REMOTE_QUEUE_CAPACITY)
-        });
+        let remote_capacity = self
+            .remote_capacity
+            .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
         let reactor = Reactor::new(poll.registry().try_clone()?);
         let timers = Timers::new(self.start_paused);
         let core = Core::new(CoreConfig {
@@ -184,6 +181,7 @@ impl Builder {
             unparker,
             forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
         });
+        let park_timer = park_timer(&poll, TIMER_TOKEN);
         Ok(Runtime::from_parts(RuntimeParts {
             core,
             poll,
@@ -193,6 +191,7 @@ impl Builder {
             io_interval: self.io_interval,
             busy: self.busy,
             arena: FrameArena::with_config(self.arena),
+            park_timer,
         }))
     }
 }
@@ -213,4 +212,16 @@ impl Default for Runtime {
     fn default() -> Self {
         Runtime::new()
     }
+}
+
+/// The precise park timer, where the system has one (`None` falls back to epoll's
+/// millisecond timeout).
+#[cfg(all(target_os = "linux", not(miri)))]
+fn park_timer(poll: &mio::Poll, token: mio::Token) -> Option<crate::runtime::ParkTimer> {
+    crate::time::ParkTimer::new(poll.registry(), token).ok()
+}
+
+#[cfg(not(all(target_os = "linux", not(miri))))]
+fn park_timer(_: &mio::Poll, _: mio::Token) -> Option<crate::runtime::ParkTimer> {
+    None
 }

@@ -26,6 +26,15 @@ use crate::stats::{RuntimeStats, TickReport};
 use crate::time::Timers;
 
 pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
+/// The park timer's events (see `time/park_timer.rs`).
+pub(crate) const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+
+/// The driver's precise park timer, where the system has one.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) type ParkTimer = crate::time::ParkTimer;
+/// No precise park timer here: epoll's millisecond timeout is used.
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(crate) enum ParkTimer {}
 
 /// What `Builder::try_build` made.
 pub(crate) struct RuntimeParts {
@@ -37,6 +46,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) io_interval: u32,
     pub(crate) busy: bool,
     pub(crate) arena: FrameArena,
+    pub(crate) park_timer: Option<ParkTimer>,
 }
 
 /// Polls epoll (sockets, remote wakes) and fires timers.
@@ -45,6 +55,7 @@ struct Driver {
     events: mio::Events,
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
+    park_timer: Option<ParkTimer>,
     io_interval: u32,
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
@@ -71,12 +82,36 @@ impl Driver {
         }
         let mut n = 0;
         for event in self.events.iter() {
-            if event.token() != WAKE_TOKEN {
-                self.reactor.dispatch(event);
-                n += 1;
+            match event.token() {
+                WAKE_TOKEN => {}
+                TIMER_TOKEN => self.clear_park_timer(),
+                _ => {
+                    self.reactor.dispatch(event);
+                    n += 1;
+                }
             }
         }
         n
+    }
+
+    fn clear_park_timer(&self) {
+        #[cfg(all(target_os = "linux", not(miri)))]
+        if let Some(timer) = &self.park_timer {
+            timer.clear();
+        }
+    }
+
+    /// The epoll timeout for a park that must end after `wait`: none when the park timer
+    /// (armed here) will end it with microsecond precision, else epoll's own.
+    fn arm_park(&self, wait: Option<Duration>) -> Option<Duration> {
+        match wait {
+            #[cfg(all(target_os = "linux", not(miri)))]
+            Some(wait) if !wait.is_zero() => match &self.park_timer {
+                Some(timer) if timer.arm(wait).is_ok() => None,
+                _ => Some(wait),
+            },
+            other => other,
+        }
     }
 
     /// Sleeps in epoll until a socket event, a remote wake, or the next timer.
@@ -84,7 +119,8 @@ impl Driver {
         if !core.prepare_sleep() {
             return 0;
         }
-        let n = self.poll_io(self.timers.park_timeout());
+        let timeout = self.arm_park(self.timers.park_timeout());
+        let n = self.poll_io(timeout);
         core.unsleep();
         n
     }
@@ -93,8 +129,15 @@ impl Driver {
     #[inline]
     fn pass(&mut self, core: &Core) -> TickReport {
         self.passes += 1;
-        let timers_fired = self.timers.process();
-        let io_events = if self.polls_since_io >= self.io_interval {
+        // The clock is read only when the run queue has drained or at the I/O interval:
+        // a busy runtime does not pay for it on every pass.
+        let look = self.polls_since_io >= self.io_interval;
+        let timers_fired = if look || core.run_queue_len() == 0 {
+            self.timers.process()
+        } else {
+            0
+        };
+        let io_events = if look {
             self.poll_io(Some(Duration::ZERO))
         } else {
             0
@@ -145,6 +188,7 @@ impl Runtime {
                 events: p.events,
                 reactor: p.reactor,
                 timers: p.timers,
+                park_timer: p.park_timer,
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
