@@ -15,6 +15,9 @@ pub const DEFAULT_TASK_BUDGET: usize = 128;
 /// Task polls between two non-blocking I/O polls while tasks keep the runtime busy (see
 /// [`Builder::io_interval`]; tokio's `event_interval` is 61 too).
 pub const DEFAULT_IO_INTERVAL: u32 = 61;
+/// How long an idle runtime spins before sleeping, when wakes from other threads are live
+/// (see [`Builder::park_spin`]).
+pub const DEFAULT_PARK_SPIN: std::time::Duration = std::time::Duration::from_micros(2);
 /// Remote-queue slots by default (see [`Builder::remote_queue_capacity`]): 16 KiB of queue,
 /// whatever the slab's size.
 pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
@@ -35,6 +38,7 @@ pub struct Builder {
     io_interval: u32,
     start_paused: bool,
     busy: bool,
+    park_spin: std::time::Duration,
     arena: ArenaConfig,
     forbid_alloc_in_slab_polls: bool,
 }
@@ -56,6 +60,7 @@ impl Builder {
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
             busy: false,
+            park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
             forbid_alloc_in_slab_polls: false,
         }
@@ -121,6 +126,19 @@ impl Builder {
     /// Starts with the clock paused (see [`time::pause`](crate::time::pause)).
     pub fn start_paused(mut self, paused: bool) -> Self {
         self.start_paused = paused;
+        self
+    }
+
+    /// How long an idle `block_on` spins, watching for work from other threads, before it
+    /// sleeps in epoll (default [`DEFAULT_PARK_SPIN`]; `Duration::ZERO` never spins, for a
+    /// battery-bound client). It spins only when wakes from other threads arrived since it
+    /// last slept (live traffic): a wake into a sleeping runtime costs the waking thread an
+    /// eventfd write of several microseconds, a spinning one sees it at once. Before
+    /// spinning it always polls sockets once without blocking.
+    /// [`RuntimeStats::park_spins_hit`](crate::RuntimeStats::park_spins_hit) and
+    /// `park_spins_empty` count how the spins went.
+    pub fn park_spin(mut self, spin: std::time::Duration) -> Self {
+        self.park_spin = spin;
         self
     }
 
@@ -190,6 +208,7 @@ impl Builder {
             timers,
             io_interval: self.io_interval,
             busy: self.busy,
+            park_spin: self.park_spin,
             arena: FrameArena::with_config(self.arena),
             park_timer,
         }))

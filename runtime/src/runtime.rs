@@ -45,6 +45,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) timers: Rc<Timers>,
     pub(crate) io_interval: u32,
     pub(crate) busy: bool,
+    pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
 }
@@ -56,6 +57,9 @@ struct Driver {
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
     park_timer: Option<ParkTimer>,
+    park_spin: Duration,
+    /// `Core::remote_wake_count` when the runtime last went to sleep.
+    remote_wakes_at_park: u64,
     io_interval: u32,
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
@@ -114,8 +118,23 @@ impl Driver {
         }
     }
 
-    /// Sleeps in epoll until a socket event, a remote wake, or the next timer.
+    /// Sleeps in epoll until a socket event, a remote wake, or the next timer. First looks
+    /// at the sockets without blocking, then, while wakes from other threads are live,
+    /// spins briefly for one (see `Builder::park_spin`).
     fn park(&mut self, core: &Core) -> usize {
+        let n = self.poll_io(Some(Duration::ZERO));
+        if n > 0 || core.run_queue_len() > 0 || core.has_remote_work() {
+            return n;
+        }
+        let remote_wakes = core.remote_wake_count();
+        if !self.park_spin.is_zero() && remote_wakes != self.remote_wakes_at_park {
+            let hit = spin_for_remote_work(core, self.park_spin);
+            core.count_park_spin(hit);
+            if hit {
+                return 0;
+            }
+        }
+        self.remote_wakes_at_park = core.remote_wake_count();
         if !core.prepare_sleep() {
             return 0;
         }
@@ -189,6 +208,8 @@ impl Runtime {
                 reactor: p.reactor,
                 timers: p.timers,
                 park_timer: p.park_timer,
+                park_spin: p.park_spin,
+                remote_wakes_at_park: 0,
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
@@ -447,6 +468,22 @@ impl Runtime {
             self.driver.timers.armed(),
             self.driver.reactor.registered(),
         )
+    }
+}
+
+/// Watches for work from other threads for up to `spin`; `true` if some arrived.
+fn spin_for_remote_work(core: &Core, spin: Duration) -> bool {
+    let until = std::time::Instant::now() + spin;
+    loop {
+        for _ in 0..64 {
+            if core.has_remote_work() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
     }
 }
 
