@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use super::scheduled_io::{
     Direction, ERROR, READ_CLOSED, READABLE, SHUTDOWN, ScheduledIo, WRITABLE, WRITE_CLOSED,
-    WaiterKey, WakeBatch,
+    WaiterKey,
 };
 
 const NO_SLOT: u32 = u32::MAX;
@@ -70,29 +70,27 @@ impl Reactor {
         if event.is_error() {
             bits |= ERROR;
         }
-        let mut batch = WakeBatch::new();
-        let mut more = {
+        let waiting = {
             let slots = self.slots.borrow();
             match slots.get(index as usize) {
-                Some(s) if s.in_use && s.generation == generation => {
-                    s.io.set_readiness(bits, &mut batch)
-                }
+                Some(s) if s.in_use && s.generation == generation => s.io.set_readiness(bits),
                 _ => return, // a socket dropped since: stale event
             }
         };
-        batch.wake_all();
-        while more {
-            // More waiters than one batch holds (rare): take the next batch.
-            more = {
+        // Wake the waiters that were there at the edge, each once the table is released (a
+        // waker may run code that touches the reactor).
+        for _ in 0..waiting {
+            let waker = {
                 let slots = self.slots.borrow();
                 match slots.get(index as usize) {
-                    Some(s) if s.in_use && s.generation == generation => {
-                        s.io.take_more(bits, &mut batch)
-                    }
-                    _ => false,
+                    Some(s) if s.in_use && s.generation == generation => s.io.pop_waker(bits),
+                    _ => None,
                 }
             };
-            batch.wake_all();
+            match waker {
+                Some(waker) => waker.wake(),
+                None => break,
+            }
         }
     }
 
@@ -101,25 +99,19 @@ impl Reactor {
         self.shut_down.set(true);
         let count = self.slots.borrow().len();
         for index in 0..count {
-            let mut batch = WakeBatch::new();
-            let mut first = true;
-            loop {
-                let more = {
-                    let slots = self.slots.borrow();
-                    let s = &slots[index];
-                    if !s.in_use {
-                        break;
-                    }
-                    if first {
-                        s.io.set_readiness(SHUTDOWN, &mut batch)
-                    } else {
-                        s.io.take_more(SHUTDOWN, &mut batch)
-                    }
-                };
-                first = false;
-                batch.wake_all();
-                if !more {
-                    break;
+            let waiting = {
+                let slots = self.slots.borrow();
+                let s = &slots[index];
+                if !s.in_use {
+                    continue;
+                }
+                s.io.set_readiness(SHUTDOWN)
+            };
+            for _ in 0..waiting {
+                let waker = self.slots.borrow()[index].io.pop_waker(SHUTDOWN);
+                match waker {
+                    Some(waker) => waker.wake(),
+                    None => break,
                 }
             }
         }
@@ -339,16 +331,16 @@ impl Drop for Wait<'_> {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut batch = WakeBatch::new();
-        {
+        let wakers = {
             let mut slots = self.reactor.slots.borrow_mut();
             let slot = &mut slots[self.index as usize];
-            slot.io.reset(&mut batch);
+            let wakers = slot.io.reset();
             slot.in_use = false;
             slot.generation = slot.generation.wrapping_add(1);
             slot.next_free = self.reactor.free_head.get();
             self.reactor.free_head.set(self.index);
-        }
-        drop(batch); // outside the table borrow: dropping a waker may run code
+            wakers
+        };
+        drop(wakers); // outside the table borrow: dropping a waker may run code
     }
 }

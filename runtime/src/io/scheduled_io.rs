@@ -10,14 +10,15 @@
 //!   its task, nor the task's slab slot, alive.
 //!
 //! The first keyed waiter of a direction is stored inline; a second and later ones go in a
-//! list that keeps its capacity. Readiness wakes every waiter in place: wakers are moved into
-//! a small batch on the stack and woken once the caller has released the slot table, because
-//! a waker may run foreign code that touches the reactor again.
+//! list that keeps its capacity. Readiness wakes every waiter that was there at the edge, one
+//! at a time: each waker is taken out while the slot table is borrowed and woken once it is
+//! released, because a waker may run foreign code that touches the reactor again.
 //!
-//! Runtime thread only (plain cells, behind the reactor's `RefCell`).
+//! Runtime thread only (plain cells, behind the reactor's `RefCell`). Invariant: `waiting`
+//! counts the wakers stored in the direction, so a readiness edge with nobody waiting, and
+//! a pop that finds the list empty, cost one comparison.
 
-use std::cell::Cell;
-use std::mem;
+use std::cell::{Cell, RefCell};
 use std::task::Waker;
 
 /// Readiness bits.
@@ -64,7 +65,7 @@ impl Direction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WaiterKey(u32);
 
-/// One keyed place: taken by an operation for as long as it waits.
+/// One keyed place beyond the first: taken by an operation for as long as it waits.
 #[derive(Default)]
 struct Place {
     taken: bool,
@@ -75,74 +76,118 @@ struct Place {
 #[derive(Default)]
 struct DirWaiters {
     /// The poll-style callers' shared slot.
-    polled: Option<Waker>,
+    polled: Cell<Option<Waker>>,
     /// Key 0.
-    first: Place,
+    first: Cell<Option<Waker>>,
+    first_taken: Cell<bool>,
     /// Keys 1.. (index + 1).
-    more: Vec<Place>,
-    /// Wakers stored now, in `polled`, `first` and `more` (so that a readiness edge with
-    /// nobody waiting costs one comparison).
-    waiting: u32,
+    more: RefCell<Vec<Place>>,
+    /// Wakers stored now, in `polled`, `first` and `more`.
+    waiting: Cell<u32>,
 }
 
 impl DirWaiters {
-    fn place(&mut self, key: WaiterKey) -> &mut Place {
-        match key.0 {
-            0 => &mut self.first,
-            k => &mut self.more[k as usize - 1],
-        }
-    }
-
-    fn take_key(&mut self) -> WaiterKey {
-        if !self.first.taken {
-            self.first.taken = true;
+    fn take_key(&self) -> WaiterKey {
+        if !self.first_taken.replace(true) {
             return WaiterKey(0);
         }
-        let index = match self.more.iter().position(|p| !p.taken) {
+        let mut more = self.more.borrow_mut();
+        let index = match more.iter().position(|p| !p.taken) {
             Some(i) => i,
             None => {
-                self.more.push(Place::default());
-                self.more.len() - 1
+                more.push(Place::default());
+                more.len() - 1
             }
         };
-        self.more[index].taken = true;
+        more[index].taken = true;
         WaiterKey(u32::try_from(index + 1).expect("fewer than 2^32 waiters on one socket"))
+    }
+
+    fn give_back_key(&self, key: WaiterKey) -> Option<Waker> {
+        let waker = match key.0 {
+            0 => {
+                self.first_taken.set(false);
+                self.first.take()
+            }
+            k => {
+                let mut more = self.more.borrow_mut();
+                let place = &mut more[k as usize - 1];
+                place.taken = false;
+                place.waker.take()
+            }
+        };
+        if waker.is_some() {
+            self.waiting.set(self.waiting.get() - 1);
+        }
+        waker
     }
 
     /// Stores `waker` in `slot` unless it already wakes the same task; returns the waker it
     /// replaced, to be dropped by the caller outside the table.
-    fn store(slot: &mut Option<Waker>, waiting: &mut u32, waker: &Waker) -> Option<Waker> {
+    fn store(&self, slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
         match slot {
             Some(old) if old.will_wake(waker) => None,
             Some(_) => slot.replace(waker.clone()),
             None => {
-                *waiting += 1;
+                self.waiting.set(self.waiting.get() + 1);
                 *slot = Some(waker.clone());
                 None
             }
         }
     }
 
-    /// Moves up to a batch's room of stored wakers into `batch`; `true` if some are left.
-    fn drain_into(&mut self, batch: &mut WakeBatch) -> bool {
-        if self.waiting == 0 {
-            return false;
-        }
-        let mut take = |slot: &mut Option<Waker>, waiting: &mut u32| {
-            if slot.is_some() && batch.has_room() {
-                batch.push(slot.take().expect("checked"));
-                *waiting -= 1;
+    fn store_in_cell(&self, cell: &Cell<Option<Waker>>, waker: &Waker) -> Option<Waker> {
+        let mut slot = cell.take();
+        let replaced = self.store(&mut slot, waker);
+        cell.set(slot);
+        replaced
+    }
+
+    fn register(&self, key: Option<WaiterKey>, waker: &Waker) -> Option<Waker> {
+        match key {
+            None => self.store_in_cell(&self.polled, waker),
+            Some(WaiterKey(0)) => self.store_in_cell(&self.first, waker),
+            Some(WaiterKey(k)) => {
+                let mut more = self.more.borrow_mut();
+                self.store(&mut more[k as usize - 1].waker, waker)
             }
-        };
-        take(&mut self.polled, &mut self.waiting);
-        take(&mut self.first.waker, &mut self.waiting);
-        for place in &mut self.more {
-            if self.waiting == 0 {
-                break;
-            }
-            take(&mut place.waker, &mut self.waiting);
         }
-        self.waiting > 0
+    }
+
+    /// Takes one stored waker out, if any.
+    fn pop(&self) -> Option<Waker> {
+        if self.waiting.get() == 0 {
+            return None;
+        }
+        let waker = self
+            .polled
+            .take()
+            .or_else(|| self.first.take())
+            .or_else(|| {
+                self.more
+                    .borrow_mut()
+                    .iter_mut()
+                    .find_map(|p| p.waker.take())
+            });
+        debug_assert!(waker.is_some(), "`waiting` counts the stored wakers");
+        if waker.is_some() {
+            self.waiting.set(self.waiting.get() - 1);
+        }
+        waker
+    }
+
+    /// Clears every place for the slot's next socket; returns the poll-style waker and any
+    /// keyed ones (only a forgotten `Wait` leaves those), to be dropped outside the table.
+    fn reset(&self) -> (Option<Waker>, Vec<Waker>) {
+        let polled = self.polled.take();
+        let mut keyed: Vec<Waker> = self.first.take().into_iter().collect();
+        self.first_taken.set(false);
+        for place in self.more.borrow_mut().iter_mut() {
+            place.taken = false;
+            keyed.extend(place.waker.take());
+        }
+        self.waiting.set(0);
+        (polled, keyed)
     }
 }
 
@@ -150,8 +195,8 @@ impl DirWaiters {
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
     readiness: Cell<u8>,
-    read: Cell<DirWaiters>,
-    write: Cell<DirWaiters>,
+    read: DirWaiters,
+    write: DirWaiters,
 }
 
 impl ScheduledIo {
@@ -163,33 +208,21 @@ impl ScheduledIo {
         self.readiness.set(self.readiness.get() & !dir.edge());
     }
 
-    fn with<R>(&self, dir: Direction, f: impl FnOnce(&mut DirWaiters) -> R) -> R {
-        let cell = match dir {
+    fn dir(&self, dir: Direction) -> &DirWaiters {
+        match dir {
             Direction::Read => &self.read,
             Direction::Write => &self.write,
-        };
-        let mut waiters = cell.take();
-        let out = f(&mut waiters);
-        cell.set(waiters);
-        out
+        }
     }
 
     /// A key for an `async` operation that is about to wait in `dir`.
     pub(crate) fn take_key(&self, dir: Direction) -> WaiterKey {
-        self.with(dir, DirWaiters::take_key)
+        self.dir(dir).take_key()
     }
 
     /// Frees `key`; returns its waker, if stored, for the caller to drop outside the table.
     pub(crate) fn give_back_key(&self, dir: Direction, key: WaiterKey) -> Option<Waker> {
-        self.with(dir, |w| {
-            let place = w.place(key);
-            place.taken = false;
-            let waker = place.waker.take();
-            if waker.is_some() {
-                w.waiting -= 1;
-            }
-            waker
-        })
+        self.dir(dir).give_back_key(key)
     }
 
     /// Stores the waker of a waiter (keyed, or the poll-style slot when `key` is `None`).
@@ -200,88 +233,36 @@ impl ScheduledIo {
         key: Option<WaiterKey>,
         waker: &Waker,
     ) -> Option<Waker> {
-        self.with(dir, |w| {
-            let mut waiting = w.waiting;
-            let slot = match key {
-                None => &mut w.polled,
-                Some(key) => &mut w.place(key).waker,
-            };
-            let replaced = DirWaiters::store(slot, &mut waiting, waker);
-            w.waiting = waiting;
-            replaced
-        })
+        self.dir(dir).register(key, waker)
     }
 
-    /// Records readiness; moves the wakers it wakes into `batch`. Returns `true` if more
-    /// remain than the batch holds (wake the batch, then call [`take_more`](Self::take_more)).
-    pub(crate) fn set_readiness(&self, bits: u8, batch: &mut WakeBatch) -> bool {
+    /// Records readiness; returns how many waiters the directions it makes ready hold
+    /// (the most wakers the caller will pop for this edge).
+    pub(crate) fn set_readiness(&self, bits: u8) -> u32 {
         self.readiness.set(self.readiness.get() | bits);
-        self.take_more(bits, batch)
+        [Direction::Read, Direction::Write]
+            .into_iter()
+            .filter(|d| bits & d.ready_mask() != 0)
+            .map(|d| self.dir(d).waiting.get())
+            .sum()
     }
 
-    /// Moves the wakers of the directions that `bits` makes ready into `batch`.
-    pub(crate) fn take_more(&self, bits: u8, batch: &mut WakeBatch) -> bool {
-        let mut more = false;
-        for dir in [Direction::Read, Direction::Write] {
-            if bits & dir.ready_mask() != 0 {
-                more |= self.with(dir, |w| w.drain_into(batch));
+    /// Takes out one waker of a direction that `bits` makes ready, if any is left.
+    pub(crate) fn pop_waker(&self, bits: u8) -> Option<Waker> {
+        let pop = |d: Direction| {
+            if bits & d.ready_mask() != 0 {
+                self.dir(d).pop()
+            } else {
+                None
             }
-        }
-        more
+        };
+        pop(Direction::Read).or_else(|| pop(Direction::Write))
     }
 
-    /// Clears the state for the slot's next socket. No `async` operation can be waiting
-    /// (each borrows the socket) unless its `Wait` was forgotten; stored wakers go into
-    /// `batch`, to be dropped outside the table (beyond its room, here).
-    pub(crate) fn reset(&self, batch: &mut WakeBatch) {
+    /// Clears the state for the slot's next socket; returns the wakers still stored, to be
+    /// dropped outside the table.
+    pub(crate) fn reset(&self) -> [(Option<Waker>, Vec<Waker>); 2] {
         self.readiness.set(0);
-        for dir in [Direction::Read, Direction::Write] {
-            self.with(dir, |w| {
-                w.drain_into(batch);
-                w.polled = None;
-                w.first = Place::default();
-                for place in &mut w.more {
-                    *place = Place::default();
-                }
-                w.waiting = 0;
-            });
-        }
-    }
-}
-
-/// Wakers taken out of the table, woken (or dropped) once it is released. Lives on the
-/// stack: no allocation.
-pub(crate) struct WakeBatch {
-    wakers: [Option<Waker>; WakeBatch::ROOM],
-    len: usize,
-}
-
-impl WakeBatch {
-    const ROOM: usize = 16;
-
-    pub(crate) fn new() -> Self {
-        WakeBatch {
-            wakers: Default::default(),
-            len: 0,
-        }
-    }
-
-    fn has_room(&self) -> bool {
-        self.len < Self::ROOM
-    }
-
-    fn push(&mut self, waker: Waker) {
-        self.wakers[self.len] = Some(waker);
-        self.len += 1;
-    }
-
-    /// Wakes every waker in the batch, emptying it. (If a `wake` panics, the rest are
-    /// dropped with the batch, not woken: nothing dangles.)
-    pub(crate) fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..mem::take(&mut self.len)] {
-            if let Some(waker) = slot.take() {
-                waker.wake();
-            }
-        }
+        [self.read.reset(), self.write.reset()]
     }
 }
