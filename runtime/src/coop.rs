@@ -38,14 +38,21 @@ thread_local! {
     static LEFT: Cell<Option<u8>> = const { Cell::new(None) };
 }
 
-/// Runs one poll (`f`) with a fresh budget, then restores the one in force before.
-#[inline]
+/// Runs one task poll (`f`) with a fresh budget; the thread is unconstrained again after
+/// it. For the executor's task polls, which never unwind (a task's panic is caught inside
+/// its poll) and never nest (one runtime is driven per thread): two stores, no guard.
+#[inline(always)]
 pub(crate) fn with_fresh_budget<R>(f: impl FnOnce() -> R) -> R {
-    with_budget(Some(BUDGET), f)
+    LEFT.set(Some(BUDGET));
+    let out = f();
+    LEFT.set(None);
+    out
 }
 
+/// Runs `f` with `budget`, restoring the one in force before, even if `f` unwinds (the
+/// root future of `block_on`, [`Unconstrained`]).
 #[inline]
-fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<u8>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -57,25 +64,31 @@ fn with_budget<R>(budget: Option<u8>, f: impl FnOnce() -> R) -> R {
 }
 
 /// `Pending` (and a wake-up, so the task runs again in a later pass) when the budget is
-/// spent; otherwise runs `op` and spends one unit if it completed.
-#[inline]
+/// spent; otherwise runs `op` and spends one unit if it completed. (Work nested inside `op`
+/// that spends budget of its own is not charged twice: the unit comes off the count read
+/// before `op` ran.)
+#[inline(always)]
 pub(crate) fn poll_budgeted<T>(
     cx: &mut Context<'_>,
     op: impl FnOnce(&mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
     let left = LEFT.get();
     if left == Some(0) {
-        cx.waker().wake_by_ref();
-        return Poll::Pending;
+        return spent(cx);
     }
     let out = op(cx);
-    if out.is_ready()
-        && let Some(n) = left
+    if let Some(n) = left
+        && out.is_ready()
     {
-        // Read again: `op` may have run nested budgeted work.
-        LEFT.set(Some(LEFT.get().unwrap_or(n).saturating_sub(1)));
+        LEFT.set(Some(n - 1));
     }
     out
+}
+
+#[cold]
+fn spent<T>(cx: &mut Context<'_>) -> Poll<T> {
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 /// Whether the current poll has budget left (always `true` outside a runtime's poll and

@@ -513,8 +513,9 @@ fn run_until<F: Future>(
             return None;
         }
         if core.take_root_woken()
-            && let Poll::Ready(output) =
-                crate::coop::with_fresh_budget(|| future.as_mut().poll(&mut cx))
+            && let Poll::Ready(output) = crate::coop::with_budget(Some(crate::coop::BUDGET), || {
+                future.as_mut().poll(&mut cx)
+            })
         {
             return Some(output);
         }
