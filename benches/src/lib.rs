@@ -17,9 +17,10 @@
 //! - [`meter`]: what a run reports ([`Sample`]: wall time, CPU time, allocations inside
 //!   the measured window).
 //!
-//! Adding a workload: a [`Workload`] variant (id, ops per iteration), the future (generic
-//! in [`workload`] or one per runtime), one arm in [`Pair::run`] and in
-//! [`Contender::supports`]. Adding a contender: implement [`Driver`], [`Spawn`] and
+//! Adding a workload: a [`Workload`] variant (id, ops per iteration, whether it measures
+//! latencies), the future (generic in [`workload`] or one per runtime), one arm in
+//! [`Pair::run`] and in [`Contender::supports`], and its iterations in `compare`'s
+//! `default_iters`. Adding a contender: implement [`Driver`], [`Spawn`] and
 //! [`Flavor`] (or [`Bench`] directly) and add a [`Contender`] variant.
 //!
 //! Every workload runs inside one spawned (boxed) task rather than directly as the
