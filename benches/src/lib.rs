@@ -17,9 +17,10 @@
 //! - [`meter`]: what a run reports ([`Sample`]: wall time, CPU time, allocations inside
 //!   the measured window).
 //!
-//! Adding a workload: a [`Workload`] variant (id, ops per iteration), the future (generic
-//! in [`workload`] or one per runtime), one arm in [`Pair::run`] and in
-//! [`Contender::supports`]. Adding a contender: implement [`Driver`], [`Spawn`] and
+//! Adding a workload: a [`Workload`] variant (id, ops per iteration, whether it measures
+//! latencies), the future (generic in [`workload`] or one per runtime), one arm in
+//! [`Pair::run`] and in [`Contender::supports`], and its iterations in `compare`'s
+//! `default_iters`. Adding a contender: implement [`Driver`], [`Spawn`] and
 //! [`Flavor`] (or [`Bench`] directly) and add a [`Contender`] variant.
 //!
 //! Every workload runs inside one spawned (boxed) task rather than directly as the
@@ -28,10 +29,12 @@
 //! would otherwise dominate the numbers.
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::mpsc::SyncSender;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub mod arena;
 pub mod crit;
@@ -42,7 +45,7 @@ pub mod tickslab_rt;
 pub mod tokio_rt;
 pub mod workload;
 
-pub use meter::{Meter, Sample};
+pub use meter::{Latency, Meter, Sample};
 pub use workload::Workload;
 
 /// Slot size, in bytes, of every byte slab used by the benches (task header included).
@@ -85,9 +88,32 @@ pub trait Flavor: 'static {
     type GameTx: Send + 'static;
     /// Game-thread end of the runtime → game channel.
     type GameRx: Send + 'static;
+    /// The runtime's UDP socket.
+    type Udp: 'static;
+    /// The runtime's interval timer.
+    type Interval: 'static;
 
     /// The runtime's `sleep(d)`.
     fn sleep(d: Duration) -> impl Future<Output = ()> + 'static;
+
+    /// The runtime's `interval_at(start, period)`: first tick at `start`, missed ticks
+    /// fired at once (burst; every runtime's default).
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval;
+
+    /// The interval's next tick.
+    fn tick(interval: &mut Self::Interval) -> impl Future<Output = ()> + '_;
+
+    /// A UDP socket bound to `127.0.0.1:0`.
+    fn udp_bind() -> impl Future<Output = Self::Udp> + 'static;
+
+    /// The socket's local address.
+    fn udp_local_addr(sock: &Self::Udp) -> SocketAddr;
+
+    /// The runtime's `recv_from`.
+    fn udp_recv_from<'a>(
+        sock: &'a mut Self::Udp,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a;
 
     /// The runtime's `timeout(d, f)`; `None` if it elapsed.
     fn timeout<F>(d: Duration, f: F) -> impl Future<Output = Option<F::Output>> + 'static
@@ -102,6 +128,15 @@ pub trait Flavor: 'static {
     /// the other thread.
     fn remote_wake<S: Spawn + 'static>(iters: u64) -> impl Future<Output = Sample> + 'static {
         workload::remote_wake::<S>(iters)
+    }
+
+    /// The [`RemoteWakeLatency`](Workload::RemoteWakeLatency) workload, the waiting task
+    /// spawned with `S`. Default: [`workload::remote_wake_latency`], which wakes the
+    /// task's own `Waker` from the other thread.
+    fn remote_wake_latency<S: Spawn + 'static>(
+        wakes: u64,
+    ) -> impl Future<Output = Sample> + 'static {
+        workload::remote_wake_latency::<S>(wakes)
     }
 
     /// The [`TcpEcho`](Workload::TcpEcho) workload: connects a client to a server task
@@ -165,14 +200,24 @@ impl<D: Driver + 'static, S: Spawn + 'static> Bench for Pair<D, S> {
             Workload::SpawnJoin { batch: 1 } => d.run_in_task(w::spawn_join_seq::<S>(iters)),
             Workload::SpawnJoin { batch } => d.run_in_task(w::spawn_join_batch::<S>(batch, iters)),
             Workload::Dispatch => d.run_in_task(w::dispatch::<S>(iters)),
+            Workload::DispatchTimers { timers } => {
+                d.run_in_task(w::dispatch_timers::<S, Fl<D>>(timers, iters))
+            }
             Workload::RemoteWake => d.run_in_task(Fl::<D>::remote_wake::<S>(iters)),
+            Workload::RemoteWakeLatency => d.run_in_task(Fl::<D>::remote_wake_latency::<S>(iters)),
             Workload::SleepBatch => d.run_in_task(w::sleep_batch::<S, Fl<D>>(iters)),
             Workload::TimeoutReady => d.run_in_task(w::timeout_ready::<Fl<D>>(iters)),
             Workload::TimeoutArmed => d.run_in_task(w::timeout_armed::<Fl<D>>(iters)),
+            Workload::SleepPrecision { micros } => d.run_in_task(w::sleep_precision::<Fl<D>>(
+                Duration::from_micros(micros.into()),
+                iters,
+            )),
             Workload::TcpEcho => d.run_in_task(Fl::<D>::tcp_echo(iters)),
             Workload::UdpPingPong => d.run_in_task(Fl::<D>::udp_ping_pong(iters)),
+            Workload::UdpBatchSingle => d.run_in_task(w::udp_batch_single::<Fl<D>>(iters)),
             Workload::FrameTasks => d.run_in_task(w::shared_tasks::<S>(iters)),
             Workload::CrossRoundTrip => cross::cross_round_trip(self.make, iters),
+            Workload::FloodInterval => d.run_in_task(w::flood_interval::<S, Fl<D>>(iters)),
             Workload::ArenaAlloc => panic!("{} needs no runtime", workload.id()),
         }
     }
@@ -268,7 +313,7 @@ impl Contender {
         match self {
             Contender::NexusSlab => match workload {
                 W::ArenaAlloc => false,
-                W::RemoteWake | W::CrossRoundTrip => nexus::cross_enabled(),
+                W::RemoteWake | W::RemoteWakeLatency | W::CrossRoundTrip => nexus::cross_enabled(),
                 _ => true,
             },
             Contender::TickslabSlab | Contender::TokioLocalSet | Contender::TokioLocalRuntime => {

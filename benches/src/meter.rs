@@ -1,5 +1,6 @@
 //! What one measured run reports: wall time, CPU time of the measuring thread, and heap
-//! allocations (that thread, and the whole process) inside the measured window only.
+//! allocations (that thread, and the whole process) inside the measured window only; for
+//! the latency workloads also the spread of the per-event latencies ([`Latency`]).
 //!
 //! Allocations are counted by [`tickslab::alloc::counting::CountingAlloc`] when a binary
 //! installs it as its global allocator (the `compare` binary does; the criterion benches
@@ -22,6 +23,67 @@ pub struct Sample {
     pub allocs_thread: u64,
     /// Allocation calls made by every thread of the process.
     pub allocs_process: u64,
+    /// Per-event latencies, for the workloads that measure them
+    /// ([`Workload::is_latency`](crate::Workload::is_latency)); `None` elsewhere.
+    pub latency: Option<Latency>,
+}
+
+impl Sample {
+    /// The sum of two windows (wall, CPU and allocations; the latencies are `self`'s).
+    pub fn plus(self, other: Sample) -> Sample {
+        Sample {
+            wall: self.wall + other.wall,
+            cpu: self.cpu + other.cpu,
+            allocs_thread: self.allocs_thread + other.allocs_thread,
+            allocs_process: self.allocs_process + other.allocs_process,
+            latency: self.latency,
+        }
+    }
+}
+
+/// The spread of per-event latencies in one run of a latency workload: how late a wake,
+/// a sleep or an interval tick came.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// Events measured.
+    pub events: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile (nearest rank).
+    pub p99: Duration,
+    /// The slowest event.
+    pub max: Duration,
+    /// Events that completed before their deadline (a sleep shorter than asked, a tick
+    /// before its time). A correct timer never does; 0 for the wake workload.
+    pub early: u64,
+    /// `flood/interval_p99`: datagrams the receiving task drained in the window (0
+    /// elsewhere).
+    pub received: u64,
+    /// `flood/interval_p99`: datagrams the flooding thread sent in the window (0
+    /// elsewhere).
+    pub sent: u64,
+}
+
+impl Latency {
+    /// Summarizes `nanos` (one latency per event, in nanoseconds; sorted in place).
+    pub fn from_nanos(nanos: &mut [u64]) -> Latency {
+        nanos.sort_unstable();
+        let at = |percent: usize| {
+            // Nearest rank: the smallest value with at least `percent`% of the events at or
+            // below it.
+            let rank = (nanos.len() * percent).div_ceil(100).max(1);
+            nanos
+                .get(rank - 1)
+                .map_or(Duration::ZERO, |&n| Duration::from_nanos(n))
+        };
+        Latency {
+            events: nanos.len() as u64,
+            p50: at(50),
+            p99: at(99),
+            max: at(100),
+            ..Latency::default()
+        }
+    }
 }
 
 /// A measured window in progress: [`Meter::start`] after the workload's setup,
@@ -61,6 +123,7 @@ impl Meter {
             cpu,
             allocs_thread: thread.allocs + thread.reallocs,
             allocs_process: process.allocs + process.reallocs,
+            latency: None,
         }
     }
 }

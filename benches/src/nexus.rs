@@ -6,10 +6,11 @@
 
 use std::future::{Future, poll_fn};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::mpsc::SyncSender;
 use std::task::{Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,9 +20,10 @@ use nexus_async_rt::{AsyncRead, AsyncWrite, Runtime, TcpListener, TcpStream, Udp
 use nexus_rt::{World, WorldBuilder};
 use nexus_slab::byte::bounded::Slab;
 
-use crate::meter::{Meter, Sample};
+use crate::meter::{Latency, Meter, Sample};
 use crate::workload::{
-    CROSS_CAPACITY, MSG, NET_WARMUP, localhost, note_stall, spin_until, spin_until_or_stall,
+    CROSS_CAPACITY, MSG, NET_WARMUP, localhost, note_stall, ring_with_gaps, spin_until,
+    spin_until_or_stall, wake_latency,
 };
 use crate::{Driver, Flavor, SLAB_CAPACITY, SLAB_SLOT, Spawn};
 
@@ -129,8 +131,10 @@ fn write_all<'a>(s: &'a mut TcpStream, buf: &'a [u8]) -> impl Future<Output = io
     })
 }
 
-/// Whether nexus runs the cross-thread workloads (`remote_wake`, `cross/round_trip`):
-/// only with `TICKSLAB_BENCH_NEXUS_CROSS=1` in the environment.
+/// Whether nexus runs the cross-thread workloads (`remote_wake`, `remote_wake/latency`,
+/// `cross/round_trip`): after [`try_cross`] (`compare` calls it when a watchdog kills a
+/// cell that hangs, its default), or with `TICKSLAB_BENCH_NEXUS_CROSS=1` in the
+/// environment; never otherwise (the criterion benches, `compare --timeout 0`).
 ///
 /// nexus-async-rt 0.7 loses cross-thread wakes here: within a few hundred round trips
 /// its runtime parks in `epoll_wait(-1)` with a message in the channel, and stays there
@@ -141,7 +145,18 @@ fn write_all<'a>(s: &'a mut TcpStream, buf: &'a [u8]) -> impl Future<Output = io
 /// then drain), after which the task's `queued` flag swallows every later wake.
 pub fn cross_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("TICKSLAB_BENCH_NEXUS_CROSS").is_some_and(|v| v == "1"))
+    TRY_CROSS.load(Ordering::Relaxed)
+        || *ON.get_or_init(|| {
+            std::env::var_os("TICKSLAB_BENCH_NEXUS_CROSS").is_some_and(|v| v == "1")
+        })
+}
+
+static TRY_CROSS: AtomicBool = AtomicBool::new(false);
+
+/// Lets nexus run the cross-thread workloads from now on (see [`cross_enabled`]): for a
+/// caller that stops a run which hangs.
+pub fn try_cross() {
+    TRY_CROSS.store(true, Ordering::Relaxed);
 }
 
 /// nexus-async-rt's timers, sockets and cross-thread `channel::mpsc`.
@@ -154,10 +169,36 @@ pub struct Nexus;
 impl Flavor for Nexus {
     type GameTx = mpsc::Sender<u64>;
     type GameRx = mpsc::Receiver<u64>;
+    type Udp = UdpSocket;
+    type Interval = nexus_async_rt::Interval;
 
     #[inline]
     fn sleep(d: Duration) -> impl Future<Output = ()> + 'static {
         nexus_async_rt::sleep(d)
+    }
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        // Missed ticks: `Burst`, the default.
+        nexus_async_rt::interval_at(start, period)
+    }
+
+    fn tick(interval: &mut Self::Interval) -> impl Future<Output = ()> + '_ {
+        interval.tick()
+    }
+
+    async fn udp_bind() -> Self::Udp {
+        UdpSocket::bind(localhost()).expect("bind")
+    }
+
+    fn udp_local_addr(sock: &Self::Udp) -> SocketAddr {
+        sock.local_addr().expect("local_addr")
+    }
+
+    fn udp_recv_from<'a>(
+        sock: &'a mut Self::Udp,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        sock.recv_from(buf)
     }
 
     async fn timeout<F>(d: Duration, f: F) -> Option<F::Output>
@@ -218,6 +259,51 @@ impl Flavor for Nexus {
         responder.await;
         let sample = meter.stop();
         waker_thread.join().expect("waker thread panicked");
+        sample
+    }
+
+    /// As [`remote_wake`](Self::remote_wake), through a capacity-2 `channel::spsc`
+    /// carrying the stamps.
+    async fn remote_wake_latency<S: Spawn + 'static>(wakes: u64) -> Sample {
+        if wakes == 0 {
+            return Sample::default();
+        }
+        let base = Instant::now();
+        let (tx, rx) = spsc::channel::<u64>(2);
+        let ack = Arc::new(AtomicU64::new(0));
+        let go = Arc::new(AtomicBool::new(false));
+        // Allocated here, outside the window (the task first runs inside it).
+        let mut nanos = Vec::with_capacity(wakes as usize);
+        let responder = {
+            let ack = ack.clone();
+            S::spawn(async move {
+                let mut seen = 0;
+                while (nanos.len() as u64) < wakes {
+                    let stamp = rx.recv().await.expect("waker thread hung up");
+                    if stamp == seen {
+                        continue; // a nudge after a stall
+                    }
+                    seen = stamp;
+                    nanos.push(wake_latency(base, stamp));
+                    ack.store(stamp, Ordering::Release);
+                }
+                nanos
+            })
+        };
+        let waker_thread = {
+            let (ack, go) = (ack.clone(), go.clone());
+            std::thread::spawn(move || {
+                ring_with_gaps(base, wakes, &go, &ack, |stamp| {
+                    let _ = tx.try_send(stamp);
+                });
+            })
+        };
+        let meter = Meter::start();
+        go.store(true, Ordering::Release);
+        let mut nanos = responder.await;
+        let mut sample = meter.stop();
+        waker_thread.join().expect("waker thread panicked");
+        sample.latency = Some(Latency::from_nanos(&mut nanos));
         sample
     }
 

@@ -4,8 +4,10 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::mpsc::SyncSender;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tickslab::Runtime;
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,10 +88,36 @@ pub struct Tickslab;
 impl Flavor for Tickslab {
     type GameTx = cross::Sender<u64>;
     type GameRx = cross::Receiver<u64>;
+    type Udp = UdpSocket;
+    type Interval = tickslab::time::Interval;
 
     #[inline]
     fn sleep(d: Duration) -> impl Future<Output = ()> + 'static {
         tickslab::time::sleep(d)
+    }
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        // Missed ticks: `Burst`, the default.
+        tickslab::time::interval_at(start, period)
+    }
+
+    async fn tick(interval: &mut Self::Interval) {
+        interval.tick().await;
+    }
+
+    async fn udp_bind() -> Self::Udp {
+        UdpSocket::bind(localhost()).await.expect("bind")
+    }
+
+    fn udp_local_addr(sock: &Self::Udp) -> SocketAddr {
+        sock.local_addr().expect("local_addr")
+    }
+
+    fn udp_recv_from<'a>(
+        sock: &'a mut Self::Udp,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        sock.recv_from(buf)
     }
 
     async fn timeout<F>(d: Duration, f: F) -> Option<F::Output>

@@ -5,8 +5,10 @@
 //! `LocalRuntime` is stable in the tokio version used (1.54): no `tokio_unstable`.
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::mpsc::SyncSender;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -114,10 +116,36 @@ pub struct Tokio;
 impl Flavor for Tokio {
     type GameTx = mpsc::Sender<u64>;
     type GameRx = mpsc::Receiver<u64>;
+    type Udp = UdpSocket;
+    type Interval = tokio::time::Interval;
 
     #[inline]
     fn sleep(d: Duration) -> impl Future<Output = ()> + 'static {
         tokio::time::sleep(d)
+    }
+
+    fn interval_at(start: Instant, period: Duration) -> Self::Interval {
+        // Missed ticks: `Burst`, the default.
+        tokio::time::interval_at(start.into(), period)
+    }
+
+    async fn tick(interval: &mut Self::Interval) {
+        interval.tick().await;
+    }
+
+    async fn udp_bind() -> Self::Udp {
+        UdpSocket::bind(localhost()).await.expect("bind")
+    }
+
+    fn udp_local_addr(sock: &Self::Udp) -> SocketAddr {
+        sock.local_addr().expect("local_addr")
+    }
+
+    fn udp_recv_from<'a>(
+        sock: &'a mut Self::Udp,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        sock.recv_from(buf)
     }
 
     async fn timeout<F>(d: Duration, f: F) -> Option<F::Output>

@@ -4,7 +4,7 @@
 //! Runtime-specific code (sockets, cross-thread channels, frames) lives in the runtime
 //! modules; the arena workload in [`crate::arena`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
@@ -12,9 +12,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::meter::{Meter, Sample};
+use crate::meter::{Latency, Meter, Sample};
 use crate::{Flavor, Spawn};
 
 /// Tasks per batch in the `spawn_join/1000` workload.
@@ -39,6 +39,24 @@ pub const FRAME_TASKS: usize = 100;
 pub const ARENA_ALLOCS: usize = 1000;
 /// Capacity of each cross-thread channel in `cross/round_trip`.
 pub const CROSS_CAPACITY: usize = 64;
+/// Deadline of the timers held armed during `dispatch/timers_*` (they never fire).
+pub const FAR: Duration = Duration::from_secs(3600);
+/// What the waking thread of `remote_wake/latency` waits (spinning) after each
+/// acknowledgement before the next wake, so that the runtime is asleep in epoll when
+/// the wake comes (well past any spin-before-park a runtime may do).
+pub const WAKE_GAP: Duration = Duration::from_micros(50);
+/// Datagrams per batch in `net/udp_batch32_*`.
+pub const UDP_BATCH: usize = 32;
+/// Period of the interval task of `flood/interval_p99`.
+pub const FLOOD_PERIOD: Duration = Duration::from_millis(1);
+/// Most datagrams the flooding thread of `flood/interval_p99` sends in one run (it also
+/// stops after twice the run's planned duration, see [`flood_interval`]).
+pub const FLOOD_MAX_DATAGRAMS: u64 = 5_000_000;
+/// What the receiving task of `flood/interval_p99` spends on each datagram (spinning),
+/// as a game decoding a packet would: it makes the receiver slower than one flooding
+/// thread (~1.6 µs per `send_to` on loopback on the 2-core VM of benches/README.md; a
+/// bare `recv_from` is ~0.3 µs), so that the socket stays readable for the whole flood.
+pub const FLOOD_WORK: Duration = Duration::from_micros(2);
 
 /// `127.0.0.1:0`: a loopback address with a port chosen by the OS.
 pub fn localhost() -> std::net::SocketAddr {
@@ -59,9 +77,20 @@ pub enum Workload {
     /// One self-waking task: it calls `wake_by_ref` and returns `Pending` until it
     /// has been polled `iters` times. Op = one poll.
     Dispatch,
+    /// [`Dispatch`](Workload::Dispatch) while `timers` other tasks each hold a timer
+    /// armed [`FAR`] in the future (`timeout(FAR, <pending>)`): what dispatch costs on a
+    /// game's I/O thread, which always has timers armed. Op = one poll.
+    DispatchTimers {
+        /// Timers armed (one per parked task).
+        timers: usize,
+    },
     /// Another thread wakes a task parked (with its runtime asleep in epoll) and spins
     /// until the task acknowledges through an atomic. Op = one round trip.
     RemoteWake,
+    /// Latency workload: another thread waits [`WAKE_GAP`] (the runtime parks), reads
+    /// the clock, wakes a parked task; the latency is the time until the task, polled,
+    /// reads the clock. Event = one wake.
+    RemoteWakeLatency,
     /// [`SLEEPS`] tasks, each `sleep(SLEEP_FOR).await`, then all joined. Op = one
     /// task + sleep. Reported on the runtime thread's CPU time (the wall time has a
     /// floor of [`SLEEP_FOR`] per iteration).
@@ -72,12 +101,27 @@ pub enum Workload {
     /// `timeout(TIMEOUT, yield_now()).await`: the inner future is pending once, so the
     /// timer is armed, then cancelled when the timeout completes. Op = one timeout.
     TimeoutArmed,
+    /// Latency workload: `sleep(micros µs).await`, one at a time; the latency is the
+    /// wall time elapsed past the asked duration (lateness), and a sleep shorter than
+    /// asked counts as early. Event = one sleep.
+    SleepPrecision {
+        /// The asked duration, in microseconds.
+        micros: u32,
+    },
     /// A 64-byte TCP echo over loopback, client and server tasks in one runtime.
     /// Op = one round trip.
     TcpEcho,
     /// A 64-byte UDP ping-pong over loopback, both sockets' tasks in one runtime.
     /// Op = one round trip.
     UdpPingPong,
+    /// [`UDP_BATCH`] 64-byte datagrams waiting on a socket (sent from a plain std socket
+    /// on the runtime thread, outside the window), received one `recv_from` at a time.
+    /// Op = one datagram received.
+    ///
+    /// TODO(issue 13, item 6): `net/udp_batch32_batched`, the same batch received by one
+    /// batched call (`recv_many` / recvmmsg) once the runtime has one: see the hook in
+    /// [`udp_batch_single`].
+    UdpBatchSingle,
     /// [`ARENA_ALLOCS`] allocations of a 32-byte value, then all released at once
     /// (frame end, arena reset, or drops). Op = one allocation.
     ArenaAlloc,
@@ -88,6 +132,10 @@ pub enum Workload {
     /// Game thread → runtime (on its own thread) → game thread through two bounded
     /// cross-thread channels; the game side spins on `try_recv`. Op = one round trip.
     CrossRoundTrip,
+    /// Latency workload: a task ticking a [`FLOOD_PERIOD`] interval beside a task
+    /// draining a UDP socket that another thread floods over loopback; the latency is
+    /// each tick's lateness past its schedule. Event = one tick.
+    FloodInterval,
 }
 
 impl Workload {
@@ -96,15 +144,23 @@ impl Workload {
         Workload::SpawnJoin { batch: 1 },
         Workload::SpawnJoin { batch: BATCH },
         Workload::Dispatch,
+        Workload::DispatchTimers { timers: 1 },
+        Workload::DispatchTimers { timers: 1000 },
         Workload::RemoteWake,
+        Workload::RemoteWakeLatency,
         Workload::SleepBatch,
         Workload::TimeoutReady,
         Workload::TimeoutArmed,
+        Workload::SleepPrecision { micros: 50 },
+        Workload::SleepPrecision { micros: 250 },
+        Workload::SleepPrecision { micros: 1000 },
         Workload::TcpEcho,
         Workload::UdpPingPong,
+        Workload::UdpBatchSingle,
         Workload::ArenaAlloc,
         Workload::FrameTasks,
         Workload::CrossRoundTrip,
+        Workload::FloodInterval,
     ];
 
     /// The workloads of the `tasks` bench: task lifecycle and dispatch.
@@ -112,6 +168,8 @@ impl Workload {
         Workload::SpawnJoin { batch: 1 },
         Workload::SpawnJoin { batch: BATCH },
         Workload::Dispatch,
+        Workload::DispatchTimers { timers: 1 },
+        Workload::DispatchTimers { timers: 1000 },
     ];
 
     /// The workloads of the `wake` bench: cross-thread wakes and channels.
@@ -125,7 +183,11 @@ impl Workload {
     ];
 
     /// The workloads of the `net` bench.
-    pub const NET: &'static [Workload] = &[Workload::TcpEcho, Workload::UdpPingPong];
+    pub const NET: &'static [Workload] = &[
+        Workload::TcpEcho,
+        Workload::UdpPingPong,
+        Workload::UdpBatchSingle,
+    ];
 
     /// The workloads of the `frame` bench.
     pub const FRAME: &'static [Workload] = &[Workload::ArenaAlloc, Workload::FrameTasks];
@@ -135,16 +197,39 @@ impl Workload {
         match self {
             Workload::SpawnJoin { batch } => format!("spawn_join/{batch}"),
             Workload::Dispatch => "dispatch".to_owned(),
+            Workload::DispatchTimers { timers } => format!("dispatch/timers_{timers}"),
             Workload::RemoteWake => "remote_wake".to_owned(),
+            Workload::RemoteWakeLatency => "remote_wake/latency".to_owned(),
             Workload::SleepBatch => "timers/sleep_10k".to_owned(),
             Workload::TimeoutReady => "timers/timeout_ready".to_owned(),
             Workload::TimeoutArmed => "timers/timeout_armed".to_owned(),
+            Workload::SleepPrecision { micros } if micros.is_multiple_of(1000) => {
+                format!("timers/sleep_precision_{}ms", micros / 1000)
+            }
+            Workload::SleepPrecision { micros } => format!("timers/sleep_precision_{micros}us"),
             Workload::TcpEcho => "net/tcp_echo_64".to_owned(),
             Workload::UdpPingPong => "net/udp_ping_pong_64".to_owned(),
+            Workload::UdpBatchSingle => format!("net/udp_batch{UDP_BATCH}_single"),
             Workload::ArenaAlloc => "frame/alloc_1000".to_owned(),
             Workload::FrameTasks => "frame/tasks_100".to_owned(),
             Workload::CrossRoundTrip => "cross/round_trip".to_owned(),
+            Workload::FloodInterval => "flood/interval_p99".to_owned(),
         }
+    }
+
+    /// Looks a workload up by [`id`](Self::id).
+    pub fn from_id(id: &str) -> Option<Workload> {
+        Workload::ALL.iter().copied().find(|w| w.id() == id)
+    }
+
+    /// Whether this is a latency workload: one run measures `iters` events one at a
+    /// time and reports their spread ([`Sample::latency`]: p50, p99, max) rather than a
+    /// mean time per op. Not in the criterion groups.
+    pub fn is_latency(self) -> bool {
+        matches!(
+            self,
+            Workload::RemoteWakeLatency | Workload::SleepPrecision { .. } | Workload::FloodInterval
+        )
     }
 
     /// Ops per iteration.
@@ -154,6 +239,7 @@ impl Workload {
             Workload::SleepBatch => SLEEPS as u64,
             Workload::ArenaAlloc => ARENA_ALLOCS as u64,
             Workload::FrameTasks => FRAME_TASKS as u64,
+            Workload::UdpBatchSingle => UDP_BATCH as u64,
             _ => 1,
         }
     }
@@ -320,14 +406,16 @@ struct Doorbell {
     waker: Mutex<Option<Waker>>,
 }
 
-/// The task side of the remote wake: acknowledges every request, parks in between.
-struct Responder {
+/// The task side of the remote wake: acknowledges every request, parks in between;
+/// ready after `remaining` distinct requests. `on_request` sees each request first.
+struct Responder<F> {
     bell: Arc<Doorbell>,
     seen: u64,
-    last: u64,
+    remaining: u64,
+    on_request: F,
 }
 
-impl Future for Responder {
+impl<F: FnMut(u64) + Unpin> Future for Responder<F> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -335,8 +423,10 @@ impl Future for Responder {
             let r = self.bell.request.load(Ordering::Acquire);
             if r != self.seen {
                 self.seen = r;
+                (self.on_request)(r);
                 self.bell.ack.store(r, Ordering::Release);
-                if r == self.last {
+                self.remaining -= 1;
+                if self.remaining == 0 {
                     return Poll::Ready(());
                 }
                 continue;
@@ -436,7 +526,8 @@ pub async fn remote_wake<S: Spawn>(iters: u64) -> Sample {
     let responder = S::spawn(Responder {
         bell: bell.clone(),
         seen: 0,
-        last: iters,
+        remaining: iters,
+        on_request: |_| {},
     });
     let waker_thread = {
         let (bell, go) = (bell.clone(), go.clone());
@@ -462,5 +553,321 @@ pub async fn remote_wake<S: Spawn>(iters: u64) -> Sample {
     responder.await;
     let sample = meter.stop();
     waker_thread.join().expect("waker thread panicked");
+    sample
+}
+
+/// A one-shot gate many tasks wait on (`dispatch/timers_*`): counts the waiters that
+/// were polled (so the setup knows their timers are armed) and wakes them all on
+/// [`open`](Gate::open).
+#[derive(Debug, Default)]
+struct Gate {
+    open: Cell<bool>,
+    polled: Cell<usize>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl Gate {
+    fn wait(self: &Rc<Self>) -> GateWait {
+        GateWait {
+            gate: self.clone(),
+            registered: false,
+        }
+    }
+
+    fn open(&self) {
+        self.open.set(true);
+        for w in self.wakers.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Pending until its [`Gate`] opens.
+struct GateWait {
+    gate: Rc<Gate>,
+    registered: bool,
+}
+
+impl Future for GateWait {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.gate.open.get() {
+            return Poll::Ready(());
+        }
+        if !self.registered {
+            // Every waiter is woken once, by `open`, so the waker of the first poll is
+            // the one to keep.
+            self.registered = true;
+            self.gate.polled.set(self.gate.polled.get() + 1);
+            self.gate.wakers.borrow_mut().push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// [`dispatch`] while `timers` tasks each wait on `timeout(FAR, <gate>)`, so that
+/// `timers` timers are armed for the whole window. The holders are spawned and polled
+/// once before the window and released (gate opened, all joined) after it.
+pub async fn dispatch_timers<S: Spawn, T: Flavor>(timers: usize, iters: u64) -> Sample {
+    let gate = Rc::new(Gate::default());
+    gate.wakers.borrow_mut().reserve(timers);
+    let holders: Vec<_> = (0..timers)
+        .map(|_| S::spawn(T::timeout(FAR, gate.wait())))
+        .collect();
+    // A holder's timer is armed on its first poll.
+    while gate.polled.get() < timers {
+        T::yield_now().await;
+    }
+    let sample = dispatch::<S>(iters).await;
+    gate.open();
+    for h in holders {
+        assert!(
+            h.await.is_some(),
+            "a timer of {FAR:?} fired during dispatch"
+        );
+    }
+    sample
+}
+
+/// The waking thread of `remote_wake/latency`: `wakes` times, waits [`WAKE_GAP`] after
+/// the previous acknowledgement (spinning), then calls `ring(stamp)` with `stamp` the
+/// nanoseconds since `base` read just before, and waits for `ack` to show it. After a
+/// stall (see [`STALL_AFTER`]) it is counted and `ring(stamp)` is called again with the
+/// same stamp (the task skips a stamp it has seen).
+pub fn ring_with_gaps(
+    base: Instant,
+    wakes: u64,
+    go: &AtomicBool,
+    ack: &AtomicU64,
+    mut ring: impl FnMut(u64),
+) {
+    spin_until(|| go.load(Ordering::Acquire));
+    for _ in 0..wakes {
+        let gap = Instant::now();
+        while gap.elapsed() < WAKE_GAP {
+            std::hint::spin_loop();
+        }
+        // Never 0 (the task's "nothing seen yet"), and strictly increasing: the stamps
+        // are at least `WAKE_GAP` apart.
+        let stamp = base.elapsed().as_nanos() as u64 + 1;
+        ring(stamp);
+        while !spin_until_or_stall(|| ack.load(Ordering::Acquire) == stamp) {
+            note_stall();
+            ring(stamp);
+        }
+    }
+}
+
+/// The task side's clock for `remote_wake/latency`: the latency of a wake rung with
+/// `stamp` by [`ring_with_gaps`], read now.
+#[inline]
+pub fn wake_latency(base: Instant, stamp: u64) -> u64 {
+    (base.elapsed().as_nanos() as u64 + 1).saturating_sub(stamp)
+}
+
+/// `remote_wake/latency` with the task's own `Waker` woken from the other thread (as
+/// [`remote_wake`]); `wakes` latencies, summarized in [`Sample::latency`].
+pub async fn remote_wake_latency<S: Spawn>(wakes: u64) -> Sample {
+    if wakes == 0 {
+        return Sample::default();
+    }
+    let base = Instant::now();
+    let bell = Arc::new(Doorbell::default());
+    let go = Arc::new(AtomicBool::new(false));
+    let nanos = Rc::new(RefCell::new(Vec::with_capacity(wakes as usize)));
+    let responder = {
+        let nanos = nanos.clone();
+        S::spawn(Responder {
+            bell: bell.clone(),
+            seen: 0,
+            remaining: wakes,
+            on_request: move |stamp| nanos.borrow_mut().push(wake_latency(base, stamp)),
+        })
+    };
+    let waker_thread = {
+        let (bell, go) = (bell.clone(), go.clone());
+        std::thread::spawn(move || {
+            ring_with_gaps(base, wakes, &go, &bell.ack, |stamp| {
+                bell.request.store(stamp, Ordering::Release);
+                if let Some(w) = &*bell.waker.lock().expect("waker lock") {
+                    w.wake_by_ref();
+                }
+            });
+        })
+    };
+    let meter = Meter::start();
+    go.store(true, Ordering::Release);
+    responder.await;
+    let mut sample = meter.stop();
+    waker_thread.join().expect("waker thread panicked");
+    sample.latency = Some(Latency::from_nanos(&mut nanos.borrow_mut()));
+    sample
+}
+
+/// `iters` sleeps of `d`, one at a time, each timed from just before the sleep is made
+/// to just after it completes; the lateness (elapsed − `d`) is summarized, and sleeps
+/// shorter than `d` counted as early.
+pub async fn sleep_precision<T: Flavor>(d: Duration, iters: u64) -> Sample {
+    let mut late = Vec::with_capacity(iters as usize);
+    let mut early = 0;
+    let meter = Meter::start();
+    for _ in 0..iters {
+        let t0 = Instant::now();
+        T::sleep(d).await;
+        let elapsed = t0.elapsed();
+        if elapsed < d {
+            early += 1;
+        }
+        late.push(elapsed.saturating_sub(d).as_nanos() as u64);
+    }
+    let mut sample = meter.stop();
+    sample.latency = Some(Latency {
+        early,
+        ..Latency::from_nanos(&mut late)
+    });
+    sample
+}
+
+/// `iters` batches: [`UDP_BATCH`] datagrams sent to the runtime's socket from a plain
+/// std socket on this thread (outside the window), then received with one `recv_from`
+/// each (inside). The sample sums the receive windows (each adds one `Meter` start and
+/// stop, ~0.5 µs, to [`UDP_BATCH`] receives). One untimed batch first.
+pub async fn udp_batch_single<T: Flavor>(iters: u64) -> Sample {
+    let mut sock = T::udp_bind().await;
+    let to = T::udp_local_addr(&sock);
+    let tx = std::net::UdpSocket::bind(localhost()).expect("bind");
+    let (out, mut buf) = ([7u8; MSG], [0u8; MSG]);
+    let mut total = Sample::default();
+    for batch in 0..=iters {
+        for _ in 0..UDP_BATCH {
+            tx.send_to(&out, to).expect("send_to");
+        }
+        let meter = Meter::start();
+        // TODO(issue 13, item 6): `net/udp_batch32_batched` goes here: the same
+        // UDP_BATCH datagrams received by one batched call (`recv_many` / recvmmsg into
+        // caller buffers) once tickslab's `UdpSocket` has it. Add a
+        // `Workload::UdpBatchBatched` variant (id "net/udp_batch32_batched", elements
+        // UDP_BATCH), a `Flavor` method for the batched receive (tokio and nexus have
+        // none: leave them unsupported in `Contender::supports`, or loop `recv_from` and
+        // say so), and run this function with the loop below replaced by it.
+        for _ in 0..UDP_BATCH {
+            let (n, _) = T::udp_recv_from(&mut sock, &mut buf)
+                .await
+                .expect("recv_from");
+            debug_assert_eq!(n, MSG);
+        }
+        let sample = meter.stop();
+        if batch > 0 {
+            total = total.plus(sample);
+        }
+    }
+    black_box(buf);
+    total
+}
+
+/// `flood/interval_p99`: a task drains a UDP socket (spending [`FLOOD_WORK`] on each
+/// datagram) while another thread floods it over loopback (as fast as `send_to` goes):
+/// the socket is never empty, so a receive loop never has to wait. Meanwhile this task
+/// takes `ticks` ticks of a
+/// [`FLOOD_PERIOD`] interval (missed ticks: burst, so each tick keeps its slot in the
+/// schedule) and records each tick's lateness past its slot. The window is the ticks;
+/// the flood stops when they are done, after twice their planned duration, or after
+/// [`FLOOD_MAX_DATAGRAMS`], whichever comes first. [`Latency::received`] and
+/// [`Latency::sent`] count the datagrams of the window.
+///
+/// Afterwards the receiving task is stopped through a flag it checks after every
+/// datagram; the flooding thread sends one datagram per millisecond until it has.
+pub async fn flood_interval<S: Spawn, T: Flavor>(ticks: u64) -> Sample {
+    let mut sock = T::udp_bind().await;
+    let to = T::udp_local_addr(&sock);
+    let received = Rc::new(Cell::new(0u64));
+    let stop = Rc::new(Cell::new(false));
+    let go = Arc::new(AtomicBool::new(false));
+    let ticks_done = Arc::new(AtomicBool::new(false));
+    let receiver_gone = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let receiver = {
+        let (received, stop, gone) = (received.clone(), stop.clone(), receiver_gone.clone());
+        // Boxed (before the window): socket, buffer and `recv_from` future together
+        // outgrow a slab slot of `SLAB_SLOT` bytes.
+        S::spawn(Box::pin(async move {
+            let mut buf = [0u8; MSG];
+            loop {
+                T::udp_recv_from(&mut sock, &mut buf)
+                    .await
+                    .expect("recv_from");
+                received.set(received.get() + 1);
+                let handling = Instant::now();
+                while handling.elapsed() < FLOOD_WORK {
+                    std::hint::spin_loop();
+                }
+                if stop.get() {
+                    break;
+                }
+            }
+            drop(sock);
+            gone.store(true, Ordering::Release);
+        }))
+    };
+    let flood_for = FLOOD_PERIOD * 2 * u32::try_from(ticks).unwrap_or(u32::MAX);
+    let flooder = {
+        let (go, done, gone, sent) = (
+            go.clone(),
+            ticks_done.clone(),
+            receiver_gone.clone(),
+            sent.clone(),
+        );
+        std::thread::spawn(move || {
+            let tx = std::net::UdpSocket::bind(localhost()).expect("bind");
+            let out = [3u8; MSG];
+            spin_until(|| go.load(Ordering::Acquire));
+            let t0 = Instant::now();
+            let mut n = 0u64;
+            // The flood. Loopback drops what the receiver's buffer cannot hold; errors
+            // (ENOBUFS) are ignored the same way.
+            while !done.load(Ordering::Relaxed)
+                && n < FLOOD_MAX_DATAGRAMS
+                && (!n.is_multiple_of(256) || t0.elapsed() < flood_for)
+            {
+                let _ = tx.send_to(&out, to);
+                n += 1;
+                sent.store(n, Ordering::Relaxed);
+            }
+            // Nudges until the receiver has seen its stop flag.
+            while !gone.load(Ordering::Acquire) {
+                let _ = tx.send_to(&out, to);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let mut late = Vec::with_capacity(ticks as usize);
+    let mut early = 0;
+    let start = Instant::now() + FLOOD_PERIOD;
+    let mut interval = T::interval_at(start, FLOOD_PERIOD);
+    let meter = Meter::start();
+    go.store(true, Ordering::Release);
+    let mut slot = start;
+    for _ in 0..ticks {
+        T::tick(&mut interval).await;
+        let now = Instant::now();
+        if now < slot {
+            early += 1;
+        }
+        late.push(now.saturating_duration_since(slot).as_nanos() as u64);
+        slot += FLOOD_PERIOD;
+    }
+    let mut sample = meter.stop();
+    let (got, flooded) = (received.get(), sent.load(Ordering::Relaxed));
+    ticks_done.store(true, Ordering::Relaxed);
+    stop.set(true);
+    receiver.await;
+    flooder.join().expect("flooding thread panicked");
+    sample.latency = Some(Latency {
+        early,
+        received: got,
+        sent: flooded,
+        ..Latency::from_nanos(&mut late)
+    });
     sample
 }
