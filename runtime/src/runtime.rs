@@ -170,7 +170,8 @@ impl Driver {
             timers_fired,
             io_events,
             tasks_ready: core.run_queue_len(),
-            next_timer: self.timers.next_deadline(),
+            // Filled in by `tick` only: `block_on`'s passes need no `Instant` arithmetic.
+            next_timer: None,
         }
     }
 }
@@ -410,7 +411,8 @@ impl Runtime {
         let _drive = context::drive("Runtime::tick");
         let _enter = self.enter_context();
         self.driver.polls_since_io = self.driver.io_interval; // always look at sockets
-        let report = self.driver.pass(&self.core);
+        let mut report = self.driver.pass(&self.core);
+        report.next_timer = self.driver.timers.next_deadline();
         reraise_contained(&self.core);
         report
     }
