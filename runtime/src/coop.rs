@@ -36,6 +36,16 @@ pub const BUDGET: u8 = 128;
 thread_local! {
     /// Units left in the current poll; `None`: unconstrained.
     static LEFT: Cell<Option<u8>> = const { Cell::new(None) };
+    /// Whether some task ran out of budget since the driver last asked (`take_exhausted`).
+    static EXHAUSTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a task ran out of budget since the last call: a sign of long polls, after which
+/// the driver looks at its timers and sockets at once instead of waiting for its I/O
+/// interval (which counts polls, not their length).
+#[inline]
+pub(crate) fn take_exhausted() -> bool {
+    EXHAUSTED.replace(false)
 }
 
 /// Runs one task poll (`f`) with a fresh budget; the thread is unconstrained again after
@@ -87,6 +97,7 @@ pub(crate) fn poll_budgeted<T>(
 
 #[cold]
 fn spent<T>(cx: &mut Context<'_>) -> Poll<T> {
+    EXHAUSTED.set(true);
     cx.waker().wake_by_ref();
     Poll::Pending
 }

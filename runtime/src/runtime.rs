@@ -58,8 +58,10 @@ struct Driver {
     timers: Rc<Timers>,
     park_timer: Option<ParkTimer>,
     park_spin: Duration,
-    /// `Core::remote_wake_count` when the runtime last went to sleep.
-    remote_wakes_at_park: u64,
+    /// `Core::remote_wake_count` at the last idle spell.
+    remote_wakes_seen: u64,
+    /// Whether work from another thread ended the last idle spell.
+    remote_ended_idle: bool,
     io_interval: u32,
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
@@ -98,6 +100,16 @@ impl Driver {
         n
     }
 
+    /// Spins for work from another thread (counted in the stats); `true` if it came.
+    fn spin(&mut self, core: &Core) -> bool {
+        let hit = spin_for_remote_work(core, self.park_spin);
+        core.count_park_spin(hit);
+        if hit {
+            self.remote_ended_idle = true;
+        }
+        hit
+    }
+
     fn clear_park_timer(&self) {
         #[cfg(all(target_os = "linux", not(miri)))]
         if let Some(timer) = &self.park_timer {
@@ -118,28 +130,37 @@ impl Driver {
         }
     }
 
-    /// Sleeps in epoll until a socket event, a remote wake, or the next timer. First looks
-    /// at the sockets without blocking, then, while wakes from other threads are live,
-    /// spins briefly for one (see `Builder::park_spin`).
+    /// Sleeps in epoll until a socket event, a remote wake, or the next timer.
+    ///
+    /// Before sleeping: while wakes from other threads are live (some arrived since the last
+    /// idle spell), spin briefly for the next one (see `Builder::park_spin`), and look at the
+    /// sockets once without blocking. Which comes first adapts: if remote work ended the
+    /// last idle spell, the spin goes first (no syscall when the next wake is already on its
+    /// way); otherwise the socket poll does (a datagram is not seen by spinning).
     fn park(&mut self, core: &Core) -> usize {
+        let remote_wakes = core.remote_wake_count();
+        let live_remote = !self.park_spin.is_zero() && remote_wakes != self.remote_wakes_seen;
+        self.remote_wakes_seen = remote_wakes;
+        let spin_first = live_remote && self.remote_ended_idle;
+        if spin_first && self.spin(core) {
+            return 0;
+        }
         let n = self.poll_io(Some(Duration::ZERO));
         if n > 0 || core.run_queue_len() > 0 || core.has_remote_work() {
+            self.remote_ended_idle = n == 0;
             return n;
         }
-        let remote_wakes = core.remote_wake_count();
-        if !self.park_spin.is_zero() && remote_wakes != self.remote_wakes_at_park {
-            let hit = spin_for_remote_work(core, self.park_spin);
-            core.count_park_spin(hit);
-            if hit {
-                return 0;
-            }
+        if live_remote && !spin_first && self.spin(core) {
+            return 0;
         }
-        self.remote_wakes_at_park = core.remote_wake_count();
         if !core.prepare_sleep() {
+            // Work arrived from another thread while we got ready to sleep.
+            self.remote_ended_idle = true;
             return 0;
         }
         let timeout = self.arm_park(self.timers.park_timeout());
         let n = self.poll_io(timeout);
+        self.remote_ended_idle = n == 0 && core.has_remote_work();
         core.unsleep();
         n
     }
@@ -148,9 +169,10 @@ impl Driver {
     #[inline]
     fn pass(&mut self, core: &Core) -> TickReport {
         self.passes += 1;
-        // The clock is read only when the run queue has drained or at the I/O interval:
-        // a busy runtime does not pay for it on every pass.
-        let look = self.polls_since_io >= self.io_interval;
+        // The clock is read only when the run queue has drained, at the I/O interval, or
+        // after a task spent its whole budget (long polls: the interval counts polls, not
+        // their length): a busy runtime does not pay for it on every pass.
+        let look = self.polls_since_io >= self.io_interval || crate::coop::take_exhausted();
         let timers_fired = if look || core.run_queue_len() == 0 {
             self.timers.process()
         } else {
@@ -210,7 +232,8 @@ impl Runtime {
                 timers: p.timers,
                 park_timer: p.park_timer,
                 park_spin: p.park_spin,
-                remote_wakes_at_park: 0,
+                remote_wakes_seen: 0,
+                remote_ended_idle: false,
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
