@@ -25,6 +25,7 @@ mod context;
 mod core;
 pub mod frame;
 mod handle;
+pub mod pool;
 pub mod io;
 pub mod net;
 mod runtime;
