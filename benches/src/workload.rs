@@ -39,6 +39,9 @@ pub const FRAME_TASKS: usize = 100;
 pub const ARENA_ALLOCS: usize = 1000;
 /// Capacity of each cross-thread channel in `cross/round_trip`.
 pub const CROSS_CAPACITY: usize = 64;
+/// Values alive at once in `pool/batch_1000` and `pool/sync_return_1000` (and the pools'
+/// capacity in every pool workload).
+pub const POOL_BATCH: usize = 1000;
 
 /// `127.0.0.1:0`: a loopback address with a port chosen by the OS.
 pub fn localhost() -> std::net::SocketAddr {
@@ -88,6 +91,16 @@ pub enum Workload {
     /// Game thread → runtime (on its own thread) → game thread through two bounded
     /// cross-thread channels; the game side spins on `try_recv`. Op = one round trip.
     CrossRoundTrip,
+    /// A 32-byte value placed in a pool (or a `Box`) and dropped at once, repeatedly.
+    /// Op = one alloc + drop.
+    PoolAllocDrop,
+    /// [`POOL_BATCH`] 32-byte values placed (all alive), then all dropped. Op = one alloc +
+    /// drop.
+    PoolBatch,
+    /// [`POOL_BATCH`] `SyncPool` boxes allocated on the measuring thread, then dropped on the
+    /// same or on another thread (the batch's hand-over is not timed). Op = one alloc +
+    /// drop.
+    PoolSyncReturn,
 }
 
 impl Workload {
@@ -105,6 +118,9 @@ impl Workload {
         Workload::ArenaAlloc,
         Workload::FrameTasks,
         Workload::CrossRoundTrip,
+        Workload::PoolAllocDrop,
+        Workload::PoolBatch,
+        Workload::PoolSyncReturn,
     ];
 
     /// The workloads of the `tasks` bench: task lifecycle and dispatch.
@@ -130,6 +146,13 @@ impl Workload {
     /// The workloads of the `frame` bench.
     pub const FRAME: &'static [Workload] = &[Workload::ArenaAlloc, Workload::FrameTasks];
 
+    /// The workloads of the `pool` bench.
+    pub const POOL: &'static [Workload] = &[
+        Workload::PoolAllocDrop,
+        Workload::PoolBatch,
+        Workload::PoolSyncReturn,
+    ];
+
     /// Identifier: the criterion group name, and what `compare --only` matches.
     pub fn id(self) -> String {
         match self {
@@ -144,6 +167,9 @@ impl Workload {
             Workload::ArenaAlloc => "frame/alloc_1000".to_owned(),
             Workload::FrameTasks => "frame/tasks_100".to_owned(),
             Workload::CrossRoundTrip => "cross/round_trip".to_owned(),
+            Workload::PoolAllocDrop => "pool/alloc_drop".to_owned(),
+            Workload::PoolBatch => "pool/batch_1000".to_owned(),
+            Workload::PoolSyncReturn => "pool/sync_return_1000".to_owned(),
         }
     }
 
@@ -154,6 +180,7 @@ impl Workload {
             Workload::SleepBatch => SLEEPS as u64,
             Workload::ArenaAlloc => ARENA_ALLOCS as u64,
             Workload::FrameTasks => FRAME_TASKS as u64,
+            Workload::PoolBatch | Workload::PoolSyncReturn => POOL_BATCH as u64,
             _ => 1,
         }
     }

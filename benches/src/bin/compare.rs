@@ -22,7 +22,7 @@
 //!
 //! An "op" is one task (`spawn_join/*`, `frame/tasks_100`, `timers/sleep_10k`), one
 //! poll (`dispatch`), one round trip (`remote_wake`, `net/*`, `cross/*`), one timeout,
-//! or one allocation (`frame/alloc_1000`).
+//! one allocation (`frame/alloc_1000`) or one allocation + drop (`pool/*`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -49,6 +49,8 @@ fn default_iters(workload: Workload) -> u64 {
         Workload::ArenaAlloc => 1_000,
         Workload::FrameTasks => 1_000,
         Workload::CrossRoundTrip => 5_000,
+        Workload::PoolAllocDrop => 2_000_000,
+        Workload::PoolBatch | Workload::PoolSyncReturn => 2_000,
     }
 }
 
@@ -342,6 +344,7 @@ fn print_table(workloads: &[Workload], cells: &[Cell]) {
         (Contender::NexusSlab, "/nexus_slab"),
         (Contender::StdBox, "/box"),
         (Contender::Bumpalo, "/bumpalo"),
+        (Contender::Fastalloc, "/fastalloc"),
     ];
     println!("tickslab ns/op ÷ other ns/op (< 1: tickslab faster; x = other ÷ tickslab)");
     let mut header = format!("{:<22} {:<15}", "workload", "tickslab");
