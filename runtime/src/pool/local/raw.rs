@@ -90,20 +90,23 @@ impl RawPool {
     /// may and must; `None` when full.
     #[inline]
     pub(crate) fn take(&self, prefer_retained: bool, reserved: bool) -> Option<(NonNull<u8>, bool)> {
+        let (v, r) = (self.vacant.get(), self.retained.get());
         if reserved {
             debug_assert!(self.reserved.get() > 0);
             self.reserved.set(self.reserved.get() - 1);
-        } else if self.vacant.get() + self.retained.get() <= self.reserved.get() && !self.grow() {
-            self.full.set(self.full.get() + 1);
-            return None;
+        } else if v + r <= self.reserved.get() {
+            return self.take_after_growing(prefer_retained);
         }
-        let taken = if prefer_retained {
-            self.pop_retained().map(|p| (p, true)).or_else(|| self.pop_vacant().map(|p| (p, false)))
+        // Invariant 3: at least one free slot, so one of the ends is not empty.
+        let taken = if r > 0 && (prefer_retained || v == 0) {
+            self.retained.set(r - 1);
+            // SAFETY: `capacity - r` is the top of the retained end (invariant 2).
+            (unsafe { *self.stack.get().as_ptr().add(self.capacity.get() - r) }, true)
         } else {
-            self.pop_vacant().map(|p| (p, false)).or_else(|| self.pop_retained().map(|p| (p, true)))
-        };
-        let Some(slot) = taken else {
-            unreachable!("tickslab pool: free-slot count out of step with the free stack")
+            debug_assert!(v > 0);
+            self.vacant.set(v - 1);
+            // SAFETY: `v - 1 < vacant <= capacity`: the top of the vacant end (invariant 2).
+            (unsafe { *self.stack.get().as_ptr().add(v - 1) }, false)
         };
         let live = self.live.get() + 1;
         self.live.set(live);
@@ -111,7 +114,18 @@ impl RawPool {
             self.peak.set(live);
         }
         self.allocs.set(self.allocs.get() + 1);
-        Some(slot)
+        Some(taken)
+    }
+
+    /// The pool has no unpromised free slot: grow if it may, then take; else count a refusal.
+    #[cold]
+    fn take_after_growing(&self, prefer_retained: bool) -> Option<(NonNull<u8>, bool)> {
+        if self.grow() {
+            self.take(prefer_retained, false)
+        } else {
+            self.full.set(self.full.get() + 1);
+            None
+        }
     }
 
     /// Gives back a slot taken by [`take`](Self::take): `initialized` says whether it holds

@@ -4,16 +4,17 @@
 //! # The free stack
 //!
 //! A Treiber stack of slot *indices*: `head` packs the top index (low 32 bits, [`NIL`] when
-//! empty) and a tag (high 32 bits) that every pop increments, so a pop whose view of `head`
-//! went stale (the top was popped and pushed back meanwhile: ABA) fails its
-//! compare-exchange instead of installing a stale `next`. The link of each slot sits in a
+//! empty), the [`WAITING`] flag (bit 32: allocations wait for a slot) and a tag (high 31
+//! bits) that every pop increments, so a pop whose view of `head` went stale (the top was
+//! popped and pushed back meanwhile: ABA) fails its compare-exchange instead of installing a
+//! stale `next`. The link of each slot sits in a
 //! side array of [`Meta`] (never in the slot itself), as an atomic: a pop may read the link
 //! of a slot another thread has just taken, and that read must not race with the new
 //! owner's writes to the value. A pusher writes the link, then publishes the slot with a
 //! `Release` compare-exchange; a popper loads `head` with `Acquire`, so it sees the link and
 //! everything the previous owner did to the slot. Every pop and push is a read-modify-write
 //! of `head`, so the release sequence carries that through any number of other operations.
-//! (The tag wraps after 2^32 pops; a pop would have to stall across exactly a multiple of
+//! (The tag wraps after 2^31 pops; a pop would have to stall across exactly a multiple of
 //! that many to be fooled.)
 //!
 //! # Invariants
@@ -28,10 +29,14 @@
 //!    per live box. A box's drop pushes its slot and wakes a waiter *before* giving up its
 //!    reference (`Release`); whoever brings `refs` to zero takes an `Acquire` fence and
 //!    frees everything. So the storage outlives every box, on whatever thread it is dropped.
-//! 4. **No lost wakeup.** A waiting allocation registers (under the `waiters` lock, then
-//!    `waiting`), issues a `SeqCst` fence and retries; a release pushes, issues a `SeqCst`
-//!    fence, then reads `waiting`. Either the retry sees the pushed slot or the release sees
-//!    the waiter (the pattern of `sync/cross.rs`).
+//! 4. **No lost wakeup, no fence on the hot path.** `WAITING` is set exactly while the
+//!    `waiters` list is non-empty: set (`fetch_or`) and cleared (`fetch_and`) only under the
+//!    `waiters` lock, after the list changed. A waiting allocation links itself, sets the
+//!    flag, then tries to pop again; a release's push is a read-modify-write of the same
+//!    `head`, so it reads the latest flag. In `head`'s modification order either the push
+//!    comes first (the retry, which reads `head` after its own `fetch_or`, sees the slot) or
+//!    the flag does (the push sees it and wakes the first waiter). Pops and pushes keep the
+//!    flag as they found it.
 
 use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
@@ -39,17 +44,18 @@ use std::ptr::NonNull;
 use std::task::Waker;
 
 use super::super::config::{Growth, PoolConfig, PoolStats, SlotLayout};
-use super::atomics::{
-    AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence,
-};
+use super::atomics::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence};
 use crate::sync::waiters::{WaitState, WaiterList};
 
 /// The empty-stack index; also why a `SyncPool` holds fewer than `u32::MAX` slots.
 pub(crate) const NIL: u32 = u32::MAX;
 /// Chunks a `SyncPool` may have (growing stops there).
 pub(crate) const MAX_CHUNKS: usize = 40;
-const TAG_ONE: u64 = 1 << 32;
-const INDEX_MASK: u64 = TAG_ONE - 1;
+const INDEX_MASK: u64 = (1 << 32) - 1;
+/// In `head`: allocations are waiting for a slot (invariant 4).
+pub(crate) const WAITING: u64 = 1 << 32;
+const TAG_ONE: u64 = 1 << 33;
+const TAG_MASK: u64 = !(INDEX_MASK | WAITING);
 
 /// The side entry of one slot.
 struct Meta {
@@ -64,7 +70,8 @@ pub(crate) struct SyncRaw {
     head: AtomicU64,
     refs: AtomicUsize,
     peak: AtomicUsize,
-    allocs: AtomicU64,
+    /// Times the pop tag (one per allocation) wrapped: allocations = wraps * 2^31 + tag.
+    tag_wraps: AtomicU64,
     full: AtomicU64,
     grows: AtomicU64,
     hook_panics: AtomicU64,
@@ -78,10 +85,9 @@ pub(crate) struct SyncRaw {
     first: NonNull<u8>,
     first_metas: NonNull<Meta>,
     grow_lock: Mutex<()>,
-    /// Allocations waiting for a slot (`shared/wait.rs` keeps the rules of `sync::waiters`).
+    /// Allocations waiting for a slot (`shared/wait.rs` keeps the rules of `sync::waiters`);
+    /// mirrored by the `WAITING` flag of `head`.
     pub(crate) waiters: Mutex<WaiterList>,
-    /// `waiters.len()`, readable without the lock (written under it).
-    pub(crate) waiting: AtomicUsize,
     slot: SlotLayout,
     config: PoolConfig,
     /// log2 of the first chunk of a growing pool (a power of two).
@@ -113,7 +119,7 @@ impl SyncRaw {
             head: AtomicU64::new(0),
             refs: AtomicUsize::new(1),
             peak: AtomicUsize::new(0),
-            allocs: AtomicU64::new(0),
+            tag_wraps: AtomicU64::new(0),
             full: AtomicU64::new(0),
             grows: AtomicU64::new(0),
             hook_panics: AtomicU64::new(0),
@@ -129,7 +135,6 @@ impl SyncRaw {
             first_metas,
             grow_lock: Mutex::new(()),
             waiters: Mutex::new(WaiterList::new()),
-            waiting: AtomicUsize::new(0),
             slot,
             config,
             shift: config.first_chunk.trailing_zeros(),
@@ -256,7 +261,6 @@ impl SyncRaw {
         if live > self.peak.load(Ordering::Relaxed) {
             self.peak.fetch_max(live, Ordering::Relaxed);
         }
-        self.allocs.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the slot is ours now (invariant 2).
         Some((idx, unsafe { *self.meta(idx).init.get() }))
     }
@@ -270,19 +274,28 @@ impl SyncRaw {
                 return None;
             }
             let next = self.meta(idx).next.load(Ordering::Relaxed);
-            let new = ((head & !INDEX_MASK).wrapping_add(TAG_ONE)) | u64::from(next);
+            let tag = (head & TAG_MASK).wrapping_add(TAG_ONE);
+            let new = tag | (head & WAITING) | u64::from(next);
             match self
                 .head
                 .compare_exchange_weak(head, new, Ordering::Acquire, Ordering::Acquire)
             {
-                Ok(_) => return Some(idx),
+                Ok(_) => {
+                    // The tag counts allocations (every successful pop is one).
+                    if tag == 0 {
+                        self.tag_wraps.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Some(idx);
+                }
                 Err(now) => head = now,
             }
         }
     }
 
     /// Pushes the chain `first ..= last` (linked through their metas) onto the stack.
-    fn push_chain(&self, first: u32, last: u32) {
+    /// Returns whether allocations were waiting (`WAITING` was set).
+    #[inline]
+    fn push_chain(&self, first: u32, last: u32) -> bool {
         let last_meta = self.meta(last);
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -294,7 +307,7 @@ impl SyncRaw {
                 .head
                 .compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return,
+                Ok(_) => return head & WAITING != 0,
                 Err(now) => head = now,
             }
         }
@@ -323,7 +336,10 @@ impl SyncRaw {
         self.nchunks.store(k + 1, Ordering::Relaxed);
         self.capacity.store(cap + n, Ordering::Relaxed);
         self.grows.fetch_add(1, Ordering::Relaxed);
-        self.push_chain(cap as u32, (cap + n - 1) as u32);
+        // Allocations wait only once the pool can no longer grow, so normally nobody does.
+        if self.push_chain(cap as u32, (cap + n - 1) as u32) {
+            self.wake_one_waiter();
+        }
         true
     }
 
@@ -338,26 +354,34 @@ impl SyncRaw {
         let meta = self.meta(idx);
         // SAFETY: we own the slot (contract): nobody else touches its flag until the push.
         unsafe { *meta.init.get() = init };
-        self.push_chain(idx, idx);
-        self.wake_one_waiter();
+        if self.push_chain(idx, idx) {
+            self.wake_one_waiter();
+        }
         self.release_ref()
     }
 
-    /// After a slot was pushed (or a notified waiter gave up): wakes the first waiter.
+    /// After a slot was pushed while allocations wait (or a notified waiter gave up): wakes
+    /// the first waiter, outside the lock.
+    #[cold]
     pub(crate) fn wake_one_waiter(&self) {
-        // Invariant 4: pairs with the fence in `SyncAlloc::poll`.
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) == 0 {
-            return;
-        }
         let waker: Option<Waker> = {
             let mut list = lock(&self.waiters);
             let waker = list.pop_front(WaitState::Notified);
-            self.waiting.store(list.len(), Ordering::Relaxed);
+            self.sync_waiting_flag(&list);
             waker
         };
         if let Some(w) = waker {
             w.wake();
+        }
+    }
+
+    /// Makes `WAITING` say whether `list` (this pool's, whose lock the caller holds) has
+    /// waiters (invariant 4).
+    pub(crate) fn sync_waiting_flag(&self, list: &WaiterList) {
+        if list.len() > 0 {
+            self.head.fetch_or(WAITING, Ordering::AcqRel);
+        } else {
+            self.head.fetch_and(!WAITING, Ordering::AcqRel);
         }
     }
 
@@ -386,6 +410,17 @@ impl SyncRaw {
         self.hook_panics.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Allocations so far: the pop tag and its wraps, read until they agree.
+    fn allocs(&self) -> u64 {
+        loop {
+            let wraps = self.tag_wraps.load(Ordering::Acquire);
+            let tag = (self.head.load(Ordering::Acquire) & TAG_MASK) >> 33;
+            if self.tag_wraps.load(Ordering::Acquire) == wraps {
+                return (wraps << 31) + tag;
+            }
+        }
+    }
+
     /// The counters now.
     pub(crate) fn stats(&self) -> PoolStats {
         PoolStats {
@@ -393,7 +428,7 @@ impl SyncRaw {
             capacity: self.capacity(),
             peak: self.peak.load(Ordering::Relaxed),
             chunks: self.nchunks.load(Ordering::Relaxed),
-            allocs: self.allocs.load(Ordering::Relaxed),
+            allocs: self.allocs(),
             full: self.full.load(Ordering::Relaxed),
             grows: self.grows.load(Ordering::Relaxed),
             hook_panics: self.hook_panics.load(Ordering::Relaxed),

@@ -2,17 +2,17 @@
 //!
 //! A waiting allocation links a [`Waiter`] node living inside the future into the pool's
 //! `Mutex<WaiterList>`, under the three rules of `sync/waiters.rs` (all node access under
-//! that lock; linked only while pinned; unlinked in `Drop`). It registers, issues a `SeqCst`
-//! fence and tries again; a box dropped on any thread pushes its slot, fences, and wakes
-//! the first waiter if `waiting` says there is one (`raw.rs` invariant 4): no lost wakeup.
-//! A woken waiter dropped before it took a slot wakes the next one.
+//! that lock; linked only while pinned; unlinked in `Drop`). It registers, sets the
+//! `WAITING` flag in the free stack's head and tries again; a box dropped on any thread
+//! pushes its slot and, if its push found the flag, wakes the first waiter (`raw.rs`
+//! invariant 4): no lost wakeup, and no fence when nobody waits. A woken waiter dropped
+//! before it took a slot wakes the next one.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::atomics::{Ordering, fence};
 use super::raw::lock;
 use super::{SyncPool, SyncPoolBox};
 use crate::sync::waiters::{WaitState, Waiter};
@@ -52,7 +52,7 @@ impl<'a, T> SyncAlloc<'a, T> {
             // SAFETY: the node is structurally pinned and used only with this pool's list,
             // whose lock we hold (waiters.rs rules 1 and 2).
             let out = unsafe { list.remove(Pin::new_unchecked(&this.waiter)) };
-            raw.waiting.store(list.len(), Ordering::Relaxed);
+            raw.sync_waiting_flag(&list);
             out
         };
         drop(waker);
@@ -96,15 +96,14 @@ impl<T> Future for SyncAlloc<'_, T> {
                 // before it dies (waiters.rs rules 1 to 3).
                 let replaced =
                     unsafe { list.push_back(Pin::new_unchecked(&this.waiter), cx.waker()) };
-                raw.waiting.store(list.len(), Ordering::Relaxed);
+                raw.sync_waiting_flag(&list);
                 replaced
             };
             this.registered = true;
             drop(replaced);
         }
-        // Pairs with the fence in `SyncRaw::wake_one_waiter`: either this retry sees a slot
-        // freed after our registration, or that release sees us waiting.
-        fence(Ordering::SeqCst);
+        // Invariant 4 of `raw.rs`: this retry reads `head` after our `WAITING` was set, so
+        // it sees every slot pushed before; a push after it sees the flag and wakes us.
         match self.as_mut().try_now() {
             Some(b) => Poll::Ready(b),
             None => Poll::Pending,
