@@ -174,7 +174,12 @@ fn peer(to: SocketAddr, run_for: Duration) -> std::io::Result<(u64, u64, u64)> {
                 replies += 1;
                 in_flight -= 1;
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 lost += in_flight; // loopback dropped some: start a new window
                 in_flight = 0;
             }
@@ -248,9 +253,7 @@ fn main() -> std::io::Result<()> {
 
     let stats = bufs.stats();
     println!("packet_pool: {secs} s over loopback, {PAYLOAD}-byte datagrams, {WINDOW} in flight");
-    println!(
-        "  peer:        sent {sent}, answers {answered}, lost {lost}"
-    );
+    println!("  peer:        sent {sent}, answers {answered}, lost {lost}");
     println!(
         "  I/O thread:  received {} into pooled buffers, sent {replies} answers",
         io_report.packets

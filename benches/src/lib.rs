@@ -289,7 +289,10 @@ impl Contender {
     /// skips the cross-thread workloads unless [`nexus::cross_enabled`].
     pub fn supports(self, workload: Workload) -> bool {
         use Workload as W;
-        let pool_workload = matches!(workload, W::PoolAllocDrop | W::PoolBatch | W::PoolSyncReturn);
+        let pool_workload = matches!(
+            workload,
+            W::PoolAllocDrop | W::PoolBatch | W::PoolSyncReturn
+        );
         match self {
             Contender::NexusSlab => match workload {
                 W::ArenaAlloc => false,

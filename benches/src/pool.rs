@@ -113,7 +113,8 @@ impl Bench for SyncPoolBench {
                 let meter = Meter::start();
                 for _ in 0..iters {
                     for i in 0..POOL_BATCH {
-                        self.held.push(black_box(pool.try_alloc(item(i)).expect("room")));
+                        self.held
+                            .push(black_box(pool.try_alloc(item(i)).expect("room")));
                     }
                     self.held.clear();
                 }

@@ -14,9 +14,7 @@ use std::task::{Context, Waker};
 
 use support::DropCounter;
 use tickslab_alloc::arena::ArenaConfig;
-use tickslab_runtime::pool::{
-    BufPool, Growth, Pool, PoolBox, PoolConfig, Recycle, TaskArenas,
-};
+use tickslab_runtime::pool::{BufPool, Growth, Pool, PoolBox, PoolConfig, Recycle, TaskArenas};
 use tickslab_runtime::{spawn, spawn_slab, yield_now};
 
 fn rt() -> tickslab_runtime::Runtime {
@@ -34,7 +32,10 @@ fn full_bounded_pool_hands_the_value_back() {
     assert_eq!(err.into_inner(), "c");
     assert_eq!((a.as_str(), b.as_str()), ("a", "b"));
     let stats = pool.stats();
-    assert_eq!((stats.len, stats.capacity, stats.allocs, stats.full), (2, 2, 2, 1));
+    assert_eq!(
+        (stats.len, stats.capacity, stats.allocs, stats.full),
+        (2, 2, 2, 1)
+    );
     drop(a);
     let c = pool.try_alloc(String::from("c")).unwrap();
     assert_eq!(*c, "c");
@@ -83,7 +84,11 @@ fn a_forgotten_box_leaks_its_slot_and_nothing_else() {
     assert!(pool.try_alloc(DropCounter(drops.clone())).is_err());
     drop(b);
     drop(pool); // the storage stays (leaked with the box), never freed under it
-    assert_eq!(drops.get(), 2, "the forgotten value is never dropped; the others once");
+    assert_eq!(
+        drops.get(),
+        2,
+        "the forgotten value is never dropped; the others once"
+    );
 }
 
 #[test]
@@ -102,7 +107,10 @@ fn growing_pools_add_chunks_and_never_move_live_values() {
                 boxes.push(b);
             }
             let s = pool.stats();
-            assert_eq!((s.capacity, s.chunks, s.grows), (cap, round + 1, round as u64));
+            assert_eq!(
+                (s.capacity, s.chunks, s.grows),
+                (cap, round + 1, round as u64)
+            );
         }
         for (i, b) in boxes.iter().enumerate() {
             assert_eq!(**b, i as u64);
@@ -127,7 +135,9 @@ fn slots_are_aligned_up_to_4096_bytes() {
     #[repr(align(128))]
     struct Simd([f32; 4]);
     let pool = Pool::growing(3, Growth::Linear);
-    let boxes: Vec<_> = (0..7).map(|_| pool.try_alloc(Simd([1.0; 4])).unwrap()).collect();
+    let boxes: Vec<_> = (0..7)
+        .map(|_| pool.try_alloc(Simd([1.0; 4])).unwrap())
+        .collect();
     for b in &boxes {
         assert_eq!((&**b as *const Simd).addr() % 128, 0);
         assert_eq!(b.0[3], 1.0);
@@ -391,8 +401,18 @@ fn buffer_pool_hands_out_fixed_buffers() {
     drop(b);
     drop(a);
     let a = bufs.try_alloc().unwrap();
-    assert_eq!((a.as_ptr(), a.filled_len()), (heap, 0), "same buffer, emptied");
-    assert!(catch_unwind(AssertUnwindSafe(|| bufs.try_alloc().unwrap().set_filled(65))).is_err());
+    assert_eq!(
+        (a.as_ptr(), a.filled_len()),
+        (heap, 0),
+        "same buffer, emptied"
+    );
+    assert!(
+        catch_unwind(AssertUnwindSafe(|| bufs
+            .try_alloc()
+            .unwrap()
+            .set_filled(65)))
+        .is_err()
+    );
 }
 
 #[test]
@@ -435,7 +455,11 @@ fn task_arenas_live_as_long_as_their_task() {
         assert_eq!(arenas.stats().len, 1);
         cancelled.abort();
         let _ = cancelled.await;
-        assert_eq!(arenas.stats().len, 0, "returned when the task was cancelled");
+        assert_eq!(
+            arenas.stats().len,
+            0,
+            "returned when the task was cancelled"
+        );
 
         // The next scope reuses a reset arena: nothing allocated in it yet.
         let mem = arenas.try_scope().unwrap();
@@ -468,10 +492,15 @@ fn recv_from_into_a_pooled_buffer() {
         let bufs = BufPool::new(4, 1500);
         let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        tx.send_to(b"pooled", rx.local_addr().unwrap()).await.unwrap();
+        tx.send_to(b"pooled", rx.local_addr().unwrap())
+            .await
+            .unwrap();
         let mut buf = bufs.alloc().await;
         let (n, from) = rx.recv_from(&mut buf).await.unwrap();
         buf.set_filled(n);
-        assert_eq!((buf.filled(), from), (&b"pooled"[..], tx.local_addr().unwrap()));
+        assert_eq!(
+            (buf.filled(), from),
+            (&b"pooled"[..], tx.local_addr().unwrap())
+        );
     });
 }

@@ -102,7 +102,11 @@ fn waiting_allocations_allocate_nothing() {
     };
     rt.block_on(run(2)); // warm: the runtime's queues and slab
     let ((), stats) = rt.block_on(allocs_during(run(N / 100)));
-    assert_eq!(stats.allocs + stats.reallocs, 1, "the Vec of 4 handles only: {stats}");
+    assert_eq!(
+        stats.allocs + stats.reallocs,
+        1,
+        "the Vec of 4 handles only: {stats}"
+    );
     assert!(pool.stats().full > 0, "allocations did wait");
 }
 

@@ -9,9 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tickslab_runtime::pool::{
-    Growth, PoolConfig, Recycle, SyncBufPool, SyncPool, SyncPoolBox,
-};
+use tickslab_runtime::pool::{Growth, PoolConfig, Recycle, SyncBufPool, SyncPool, SyncPoolBox};
 use tickslab_runtime::sync::cross;
 use tickslab_runtime::{spawn_slab, yield_now};
 
@@ -43,7 +41,10 @@ fn boxes_are_send_and_return_from_another_thread() {
     .join()
     .unwrap();
     let s = pool.stats();
-    assert_eq!((s.len, s.capacity, s.peak, s.allocs, s.full), (0, 2, 2, 2, 1));
+    assert_eq!(
+        (s.len, s.capacity, s.peak, s.allocs, s.full),
+        (0, 2, 2, 2, 1)
+    );
 }
 
 #[test]
@@ -55,7 +56,8 @@ fn pool_dropped_before_boxes_on_a_thread_that_exits() {
     std::thread::spawn(move || {
         let pool = SyncPool::bounded(3);
         for _ in 0..3 {
-            tx.send(pool.try_alloc(Counted(d.clone())).unwrap()).unwrap();
+            tx.send(pool.try_alloc(Counted(d.clone())).unwrap())
+                .unwrap();
         }
     })
     .join()
@@ -226,7 +228,11 @@ fn recycling_across_threads_and_a_panicking_hook() {
     assert!(again.iter().all(|f| !f.fail));
     drop(again);
     drop(pool);
-    assert_eq!(drops.load(Ordering::SeqCst), 3, "both kept values dropped with the pool");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "both kept values dropped with the pool"
+    );
 }
 
 #[test]

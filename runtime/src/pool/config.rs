@@ -8,6 +8,7 @@
 //! ([`PoolConfig::chunk_slots`]), so a pool can recompute where each chunk starts.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 /// The largest slot alignment a pool accepts (`PoolConfig::align`, or the type's own).
 pub const MAX_POOL_ALIGN: usize = 4096;
@@ -89,9 +90,9 @@ impl PoolConfig {
         match (index, self.growth) {
             (0, _) | (_, Some(Growth::Linear)) => self.first_chunk,
             (_, None) => 0,
-            (k, Some(Growth::Exponential)) => {
-                self.first_chunk.saturating_mul(1usize.checked_shl(k as u32 - 1).unwrap_or(0))
-            }
+            (k, Some(Growth::Exponential)) => self
+                .first_chunk
+                .saturating_mul(1usize.checked_shl(k as u32 - 1).unwrap_or(0)),
         }
     }
 
@@ -254,3 +255,10 @@ impl SlotLayout {
         }
     }
 }
+
+/// The marker of the thread-safe pool types: they own `T` values (for the drop check) and
+/// are invariant in `T`, since a recycling pool hands a kept value to the next user.
+pub(crate) type Invariant<T> = PhantomData<(T, fn(T) -> T)>;
+
+/// As [`Invariant`], and also neither `Send` nor `Sync` (the same-thread pool types).
+pub(crate) type InvariantLocal<T> = PhantomData<(T, *const (), fn(T) -> T)>;

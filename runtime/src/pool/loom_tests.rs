@@ -67,7 +67,11 @@ fn recycling_pool_freed_by_the_last_box_on_another_thread() {
         let remote = loom::thread::spawn(move || drop(b));
         drop(pool);
         remote.join().unwrap();
-        assert_eq!(drops.load(Ordering::SeqCst), 1, "the kept value was dropped once");
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the kept value was dropped once"
+        );
         assert_eq!(Arc::strong_count(&token), 1, "the storage was freed");
     });
 }

@@ -24,7 +24,7 @@ use std::mem::{self, ManuallyDrop};
 use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
-use super::config::{PoolConfig, PoolFull, PoolStats, Recycle, SlotLayout};
+use super::config::{InvariantLocal, PoolConfig, PoolFull, PoolStats, Recycle, SlotLayout};
 
 mod raw;
 mod wait;
@@ -110,7 +110,7 @@ impl<T> Drop for Inner<T> {
 /// ```
 pub struct Pool<T> {
     inner: NonNull<Inner<T>>,
-    _marker: PhantomData<(*const (), fn(T) -> T)>,
+    _marker: InvariantLocal<T>,
 }
 
 impl<T> Pool<T> {
@@ -363,7 +363,9 @@ impl<T> Drop for Pool<T> {
 
 impl<T> fmt::Debug for Pool<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("stats", &self.stats()).finish()
+        f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -393,7 +395,7 @@ impl<T> Drop for PutBack<T> {
 pub struct PoolBox<T> {
     slot: NonNull<T>,
     inner: NonNull<Inner<T>>,
-    _marker: PhantomData<(T, *const (), fn(T) -> T)>,
+    _marker: InvariantLocal<T>,
 }
 
 impl<T> PoolBox<T> {
@@ -424,7 +426,10 @@ impl<T> Drop for PoolBox<T> {
             init: false,
         };
         // SAFETY: the box keeps the storage alive (invariant 1).
-        let hook = unsafe { self.inner.as_ref() }.recycler.as_ref().map(|r| r.hook);
+        let hook = unsafe { self.inner.as_ref() }
+            .recycler
+            .as_ref()
+            .map(|r| r.hook);
         match hook {
             Some(hook) => {
                 // If the hook panics, the value is dropped and the slot goes back empty.

@@ -89,7 +89,11 @@ impl RawPool {
     /// a notified waiter (invariant 3) instead of checking for room. Grows the pool if it
     /// may and must; `None` when full.
     #[inline]
-    pub(crate) fn take(&self, prefer_retained: bool, reserved: bool) -> Option<(NonNull<u8>, bool)> {
+    pub(crate) fn take(
+        &self,
+        prefer_retained: bool,
+        reserved: bool,
+    ) -> Option<(NonNull<u8>, bool)> {
         let (v, r) = (self.vacant.get(), self.retained.get());
         if reserved {
             debug_assert!(self.reserved.get() > 0);
@@ -101,7 +105,10 @@ impl RawPool {
         let taken = if r > 0 && (prefer_retained || v == 0) {
             self.retained.set(r - 1);
             // SAFETY: `capacity - r` is the top of the retained end (invariant 2).
-            (unsafe { *self.stack.get().as_ptr().add(self.capacity.get() - r) }, true)
+            (
+                unsafe { *self.stack.get().as_ptr().add(self.capacity.get() - r) },
+                true,
+            )
         } else {
             debug_assert!(v > 0);
             self.vacant.set(v - 1);

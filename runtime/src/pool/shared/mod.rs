@@ -23,7 +23,7 @@ use std::mem::{self, ManuallyDrop};
 use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
 
-use super::config::{PoolConfig, PoolFull, PoolStats, Recycle, SlotLayout};
+use super::config::{Invariant, PoolConfig, PoolFull, PoolStats, Recycle, SlotLayout};
 
 pub(crate) mod atomics;
 mod raw;
@@ -94,7 +94,7 @@ impl<T> SyncInner<T> {
 /// ```
 pub struct SyncPool<T> {
     inner: NonNull<SyncInner<T>>,
-    _marker: PhantomData<(T, fn(T) -> T)>,
+    _marker: Invariant<T>,
 }
 
 // SAFETY: invariant 4: values cross threads only when `T: Send`; the storage is atomics,
@@ -319,7 +319,9 @@ impl<T> Drop for SyncPool<T> {
 
 impl<T> fmt::Debug for SyncPool<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SyncPool").field("stats", &self.stats()).finish()
+        f.debug_struct("SyncPool")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -348,7 +350,7 @@ pub struct SyncPoolBox<T> {
     slot: NonNull<T>,
     inner: NonNull<SyncInner<T>>,
     idx: u32,
-    _marker: PhantomData<(T, fn(T) -> T)>,
+    _marker: Invariant<T>,
 }
 
 // SAFETY: invariant 4: the box owns a `T` (like `Box<T>`); its drop touches only atomics of

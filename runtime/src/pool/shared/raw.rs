@@ -44,7 +44,9 @@ use std::ptr::NonNull;
 use std::task::Waker;
 
 use super::super::config::{Growth, PoolConfig, PoolStats, SlotLayout};
-use super::atomics::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence};
+use super::atomics::{
+    AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering, fence,
+};
 use crate::sync::waiters::{WaitState, WaiterList};
 
 /// The empty-stack index; also why a `SyncPool` holds fewer than `u32::MAX` slots.
@@ -126,10 +128,18 @@ impl SyncRaw {
             capacity: AtomicUsize::new(n),
             nchunks: AtomicUsize::new(1),
             chunks: std::array::from_fn(|k| {
-                AtomicPtr::new(if k == 0 { first.as_ptr() } else { std::ptr::null_mut() })
+                AtomicPtr::new(if k == 0 {
+                    first.as_ptr()
+                } else {
+                    std::ptr::null_mut()
+                })
             }),
             metas: std::array::from_fn(|k| {
-                AtomicPtr::new(if k == 0 { first_metas.as_ptr() } else { std::ptr::null_mut() })
+                AtomicPtr::new(if k == 0 {
+                    first_metas.as_ptr()
+                } else {
+                    std::ptr::null_mut()
+                })
             }),
             first,
             first_metas,
@@ -163,17 +173,18 @@ impl SyncRaw {
         let ptr = NonNull::new(unsafe { alloc::alloc(layout) })
             .unwrap_or_else(|| alloc::handle_alloc_error(layout));
         for i in 0..n {
-            let next = if i + 1 < n { (start + i + 1) as u32 } else { NIL };
+            let next = if i + 1 < n {
+                (start + i + 1) as u32
+            } else {
+                NIL
+            };
             // SAFETY: `offset + i * size_of::<Meta>()` is inside the chunk and aligned for
             // `Meta` (`Layout::extend`); written once, before the chunk is published.
             unsafe {
-                ptr.add(offset)
-                    .cast::<Meta>()
-                    .add(i)
-                    .write(Meta {
-                        next: AtomicU32::new(next),
-                        init: UnsafeCell::new(false),
-                    })
+                ptr.add(offset).cast::<Meta>().add(i).write(Meta {
+                    next: AtomicU32::new(next),
+                    init: UnsafeCell::new(false),
+                })
             };
         }
         // SAFETY: `offset` is inside the chunk (`Layout::extend`).
