@@ -1,31 +1,4 @@
-//! Buffer pools: fixed-size byte buffers for datagrams and asset chunks, recycled.
-//!
-//! A [`BufPool`] is a recycling [`Pool`] of [`Buf`]s: every buffer is allocated once (all of
-//! them when a bounded pool is made), and a dropped [`PoolBuf`] goes back with its bytes, so
-//! receiving into pooled buffers allocates nothing. A [`PoolBuf`] derefs to the whole
-//! buffer as `[u8]`, which is what the runtime's reads take:
-//!
-//! ```
-//! use tickslab_runtime::{Runtime, net::UdpSocket, pool::BufPool};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let bufs = BufPool::new(64, 1500);                  // 64 buffers of 1,500 bytes, now
-//!     let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-//!     let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-//!     tx.send_to(b"hello", rx.local_addr().unwrap()).await.unwrap();
-//!
-//!     let mut buf = bufs.alloc().await;                   // waits if all 64 are out
-//!     let (n, _from) = rx.recv_from(&mut buf).await.unwrap();
-//!     buf.set_filled(n);
-//!     assert_eq!(buf.filled(), b"hello");
-//! });                                                     // `buf` went back to the pool
-//! ```
-//!
-//! A buffer handed out again still holds the bytes of its previous use (they are always
-//! initialized: buffers are zeroed once, when allocated); only [`Buf::filled`] says what is
-//! current. [`SyncBufPool`] is the same over a [`SyncPool`], for buffers handed to another
-//! thread.
+//! Buffer pools: [`Buf`], [`BufPool`], [`SyncBufPool`] (documented on [`BufPool`]).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -119,7 +92,34 @@ pub type PoolBuf = PoolBox<Buf>;
 /// A buffer from a [`SyncBufPool`]; `Send`, returns to its pool from any thread.
 pub type SyncPoolBuf = SyncPoolBox<Buf>;
 
-/// A same-thread pool of fixed-size byte buffers (see the [module docs](self)).
+/// Buffer pools: fixed-size byte buffers for datagrams and asset chunks, recycled.
+///
+/// A [`BufPool`] is a recycling [`Pool`] of [`Buf`]s: every buffer is allocated once (all of
+/// them when a bounded pool is made), and a dropped [`PoolBuf`] goes back with its bytes, so
+/// receiving into pooled buffers allocates nothing. A [`PoolBuf`] derefs to the whole
+/// buffer as `[u8]`, which is what the runtime's reads take:
+///
+/// ```
+/// use tickslab_runtime::{Runtime, net::UdpSocket, pool::BufPool};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let bufs = BufPool::new(64, 1500);                  // 64 buffers of 1,500 bytes, now
+///     let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     tx.send_to(b"hello", rx.local_addr().unwrap()).await.unwrap();
+///
+///     let mut buf = bufs.alloc().await;                   // waits if all 64 are out
+///     let (n, _from) = rx.recv_from(&mut buf).await.unwrap();
+///     buf.set_filled(n);
+///     assert_eq!(buf.filled(), b"hello");
+/// });                                                     // `buf` went back to the pool
+/// ```
+///
+/// A buffer handed out again still holds the bytes of its previous use (they are always
+/// initialized: buffers are zeroed once, when allocated); only [`Buf::filled`] says what is
+/// current. [`SyncBufPool`] is the same over a [`SyncPool`], for buffers handed to another
+/// thread.
 #[derive(Clone, Debug)]
 pub struct BufPool {
     pool: Pool<Buf>,
