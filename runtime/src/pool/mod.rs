@@ -14,14 +14,13 @@
 //! use tickslab_runtime::{Runtime, spawn_slab};
 //! use tickslab_runtime::pool::{Pool, PoolBox};
 //!
-//! #[derive(Default)]
 //! struct Packet { bytes: [u8; 1200], len: usize }
 //!
 //! let mut rt = Runtime::builder().slab_bounded::<256>(64).build();
 //! let packets: Pool<Packet> = Pool::bounded(32);            // allocated once
 //! rt.block_on(async move {
 //!     for i in 0..100 {
-//!         let mut p: PoolBox<Packet> = packets.alloc(Packet::default()).await; // waits when full
+//!         let mut p: PoolBox<Packet> = packets.alloc(Packet { bytes: [0; 1200], len: 0 }).await;
 //!         p.len = i;
 //!         drop(spawn_slab(async move { assert!(p.len < 100) })); // `p` goes back when it drops
 //!     }

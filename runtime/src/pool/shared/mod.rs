@@ -345,7 +345,15 @@ impl<T> Drop for PutBack<T> {
 }
 
 /// A value in a [`SyncPool`] slot. Derefs to `T`; may be sent to and dropped on any thread
-/// (when `T: Send`), which frees the slot lock-free and without allocating.
+/// (when `T: Send`), which frees the slot lock-free and without allocating. A box of a value
+/// that may not leave its thread cannot either:
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+/// let pool = tickslab_runtime::pool::SyncPool::bounded(1);
+/// let b = pool.try_alloc(Rc::new(1)).unwrap();
+/// std::thread::spawn(move || drop(b)); // error: `Rc<i32>` cannot be sent between threads
+/// ```
 pub struct SyncPoolBox<T> {
     slot: NonNull<T>,
     inner: NonNull<SyncInner<T>>,
