@@ -2,12 +2,12 @@
 
 use std::io;
 
-use tickslab_alloc::slab::{ErasedSlab, SlabKind};
+use tickslab_alloc::slab::ErasedSlab;
 
 use crate::core::{Core, CoreConfig};
 use crate::frame::{ArenaConfig, FrameArena};
 use crate::io::reactor::Reactor;
-use crate::runtime::{Runtime, RuntimeParts, WAKE_TOKEN};
+use crate::runtime::{Runtime, RuntimeParts, TIMER_TOKEN, WAKE_TOKEN};
 use crate::time::Timers;
 
 /// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
@@ -15,8 +15,11 @@ pub const DEFAULT_TASK_BUDGET: usize = 128;
 /// Task polls between two non-blocking I/O polls while tasks keep the runtime busy (see
 /// [`Builder::io_interval`]; tokio's `event_interval` is 61 too).
 pub const DEFAULT_IO_INTERVAL: u32 = 61;
-/// Remote-queue slots when no bounded slab says otherwise (see
-/// [`Builder::remote_queue_capacity`]).
+/// How long an idle runtime spins before sleeping, when wakes from other threads are live
+/// (see [`Builder::park_spin`]).
+pub const DEFAULT_PARK_SPIN: std::time::Duration = std::time::Duration::from_micros(2);
+/// Remote-queue slots by default (see [`Builder::remote_queue_capacity`]): 16 KiB of queue,
+/// whatever the slab's size.
 pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
 
 /// Configures and builds a [`Runtime`].
@@ -35,6 +38,7 @@ pub struct Builder {
     io_interval: u32,
     start_paused: bool,
     busy: bool,
+    park_spin: std::time::Duration,
     arena: ArenaConfig,
     forbid_alloc_in_slab_polls: bool,
 }
@@ -56,6 +60,7 @@ impl Builder {
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
             busy: false,
+            park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
             forbid_alloc_in_slab_polls: false,
         }
@@ -98,9 +103,12 @@ impl Builder {
         self
     }
 
-    /// Slots of the lock-free queue that carries wakes from other threads (default: the
-    /// bounded slab's capacity, at least [`DEFAULT_REMOTE_QUEUE_CAPACITY`]). A task occupies
-    /// at most one slot; beyond capacity, wakes spill into a locked list (allocating).
+    /// Slots of the lock-free queue that carries wakes from other threads (default
+    /// [`DEFAULT_REMOTE_QUEUE_CAPACITY`], 16 bytes each). A task occupies at most one slot;
+    /// beyond capacity, wakes spill into a locked list (allocating once, keeping its room).
+    /// Raise it when more than that many tasks are woken from other threads between two
+    /// passes; it does not follow the slab's size (a million-slot slab would otherwise
+    /// bring 16 MiB of queue).
     pub fn remote_queue_capacity(mut self, slots: usize) -> Self {
         self.remote_capacity = Some(slots.max(1));
         self
@@ -118,6 +126,19 @@ impl Builder {
     /// Starts with the clock paused (see [`time::pause`](crate::time::pause)).
     pub fn start_paused(mut self, paused: bool) -> Self {
         self.start_paused = paused;
+        self
+    }
+
+    /// How long an idle `block_on` spins, watching for work from other threads, before it
+    /// sleeps in epoll (default [`DEFAULT_PARK_SPIN`]; `Duration::ZERO` never spins, for a
+    /// battery-bound client). It spins only when wakes from other threads arrived since it
+    /// last slept (live traffic): a wake into a sleeping runtime costs the waking thread an
+    /// eventfd write of several microseconds, a spinning one sees it at once. Before
+    /// spinning it always polls sockets once without blocking.
+    /// [`RuntimeStats::park_spins_hit`](crate::RuntimeStats::park_spins_hit) and
+    /// `park_spins_empty` count how the spins went.
+    pub fn park_spin(mut self, spin: std::time::Duration) -> Self {
+        self.park_spin = spin;
         self
     }
 
@@ -166,15 +187,9 @@ impl Builder {
         );
         let poll = mio::Poll::new()?;
         let unparker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
-        let bounded_capacity = match &self.slab {
-            Some(slab) if slab.kind() == SlabKind::Bounded => slab.capacity(),
-            _ => None,
-        };
-        let remote_capacity = self.remote_capacity.unwrap_or_else(|| {
-            bounded_capacity
-                .unwrap_or(0)
-                .max(DEFAULT_REMOTE_QUEUE_CAPACITY)
-        });
+        let remote_capacity = self
+            .remote_capacity
+            .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
         let reactor = Reactor::new(poll.registry().try_clone()?);
         let timers = Timers::new(self.start_paused);
         let core = Core::new(CoreConfig {
@@ -184,6 +199,7 @@ impl Builder {
             unparker,
             forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
         });
+        let park_timer = park_timer(&poll, TIMER_TOKEN);
         Ok(Runtime::from_parts(RuntimeParts {
             core,
             poll,
@@ -192,7 +208,9 @@ impl Builder {
             timers,
             io_interval: self.io_interval,
             busy: self.busy,
+            park_spin: self.park_spin,
             arena: FrameArena::with_config(self.arena),
+            park_timer,
         }))
     }
 }
@@ -213,4 +231,16 @@ impl Default for Runtime {
     fn default() -> Self {
         Runtime::new()
     }
+}
+
+/// The precise park timer, where the system has one (`None` falls back to epoll's
+/// millisecond timeout).
+#[cfg(all(target_os = "linux", not(miri)))]
+fn park_timer(poll: &mio::Poll, token: mio::Token) -> Option<crate::runtime::ParkTimer> {
+    crate::time::ParkTimer::new(poll.registry(), token).ok()
+}
+
+#[cfg(not(all(target_os = "linux", not(miri))))]
+fn park_timer(_: &mio::Poll, _: mio::Token) -> Option<crate::runtime::ParkTimer> {
+    None
 }

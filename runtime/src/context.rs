@@ -34,6 +34,19 @@ thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
     /// Whether a runtime is being driven (`block_on`, `tick`, `frame`) on this thread.
     static DRIVING: Cell<bool> = const { Cell::new(false) };
+    /// Gives back the count `CURRENT` still holds when the thread exits (a forgotten guard,
+    /// or guards dropped out of order, leave one). Registered by the first `enter`, so
+    /// that reading `CURRENT` itself never pays for a destructor.
+    static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
+}
+
+struct ReleaseAtExit;
+
+impl Drop for ReleaseAtExit {
+    fn drop(&mut self) {
+        // `CURRENT` has no destructor, so it is still readable while others run.
+        release(CURRENT.with(|c| c.replace(ptr::null())));
+    }
 }
 
 /// Why there is no runtime to use.
@@ -82,6 +95,9 @@ pub(crate) struct EnterGuard {
 
 /// Installs `core`, `timers` and `reactor` as this thread's current runtime.
 pub(crate) fn enter(core: &Arc<Core>, timers: &Rc<Timers>, reactor: &Rc<Reactor>) -> EnterGuard {
+    // Registers the thread-exit release (a no-op after the first time; ignored during
+    // thread teardown, when nothing may be registered any more).
+    let _ = RELEASE_AT_EXIT.try_with(|_| ());
     let prev_core = CURRENT.with(|c| c.replace(Arc::into_raw(Arc::clone(core))));
     let prev_timers = time::set_current(Some(Rc::clone(timers)));
     let prev_reactor = reactor::set_current(Some(Rc::clone(reactor)));

@@ -24,6 +24,7 @@
 
 mod builder;
 mod context;
+pub mod coop;
 mod core;
 pub mod frame;
 mod handle;
@@ -34,11 +35,13 @@ mod runtime;
 mod spawn;
 mod stats;
 pub mod sync;
+pub mod task;
 pub mod time;
 mod yield_now;
 
 pub use builder::{
-    Builder, DEFAULT_IO_INTERVAL, DEFAULT_REMOTE_QUEUE_CAPACITY, DEFAULT_TASK_BUDGET,
+    Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
+    DEFAULT_TASK_BUDGET,
 };
 pub use core::task::{JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
 pub use frame::{Frame, FrameJoinHandle, FrameStats};

@@ -26,6 +26,15 @@ use crate::stats::{RuntimeStats, TickReport};
 use crate::time::Timers;
 
 pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
+/// The park timer's events (see `time/park_timer.rs`).
+pub(crate) const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+
+/// The driver's precise park timer, where the system has one.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) type ParkTimer = crate::time::ParkTimer;
+/// No precise park timer here: epoll's millisecond timeout is used.
+#[cfg(not(all(target_os = "linux", not(miri))))]
+pub(crate) enum ParkTimer {}
 
 /// What `Builder::try_build` made.
 pub(crate) struct RuntimeParts {
@@ -36,7 +45,9 @@ pub(crate) struct RuntimeParts {
     pub(crate) timers: Rc<Timers>,
     pub(crate) io_interval: u32,
     pub(crate) busy: bool,
+    pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
+    pub(crate) park_timer: Option<ParkTimer>,
 }
 
 /// Polls epoll (sockets, remote wakes) and fires timers.
@@ -45,6 +56,10 @@ struct Driver {
     events: mio::Events,
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
+    park_timer: Option<ParkTimer>,
+    park_spin: Duration,
+    /// `Core::remote_wake_count` when the runtime last went to sleep.
+    remote_wakes_at_park: u64,
     io_interval: u32,
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
@@ -71,20 +86,60 @@ impl Driver {
         }
         let mut n = 0;
         for event in self.events.iter() {
-            if event.token() != WAKE_TOKEN {
-                self.reactor.dispatch(event);
-                n += 1;
+            match event.token() {
+                WAKE_TOKEN => {}
+                TIMER_TOKEN => self.clear_park_timer(),
+                _ => {
+                    self.reactor.dispatch(event);
+                    n += 1;
+                }
             }
         }
         n
     }
 
-    /// Sleeps in epoll until a socket event, a remote wake, or the next timer.
+    fn clear_park_timer(&self) {
+        #[cfg(all(target_os = "linux", not(miri)))]
+        if let Some(timer) = &self.park_timer {
+            timer.clear();
+        }
+    }
+
+    /// The epoll timeout for a park that must end after `wait`: none when the park timer
+    /// (armed here) will end it with microsecond precision, else epoll's own.
+    fn arm_park(&self, wait: Option<Duration>) -> Option<Duration> {
+        match wait {
+            #[cfg(all(target_os = "linux", not(miri)))]
+            Some(wait) if !wait.is_zero() => match &self.park_timer {
+                Some(timer) if timer.arm(wait).is_ok() => None,
+                _ => Some(wait),
+            },
+            other => other,
+        }
+    }
+
+    /// Sleeps in epoll until a socket event, a remote wake, or the next timer. First looks
+    /// at the sockets without blocking, then, while wakes from other threads are live,
+    /// spins briefly for one (see `Builder::park_spin`).
     fn park(&mut self, core: &Core) -> usize {
+        let n = self.poll_io(Some(Duration::ZERO));
+        if n > 0 || core.run_queue_len() > 0 || core.has_remote_work() {
+            return n;
+        }
+        let remote_wakes = core.remote_wake_count();
+        if !self.park_spin.is_zero() && remote_wakes != self.remote_wakes_at_park {
+            let hit = spin_for_remote_work(core, self.park_spin);
+            core.count_park_spin(hit);
+            if hit {
+                return 0;
+            }
+        }
+        self.remote_wakes_at_park = core.remote_wake_count();
         if !core.prepare_sleep() {
             return 0;
         }
-        let n = self.poll_io(self.timers.park_timeout());
+        let timeout = self.arm_park(self.timers.park_timeout());
+        let n = self.poll_io(timeout);
         core.unsleep();
         n
     }
@@ -93,8 +148,15 @@ impl Driver {
     #[inline]
     fn pass(&mut self, core: &Core) -> TickReport {
         self.passes += 1;
-        let timers_fired = self.timers.process();
-        let io_events = if self.polls_since_io >= self.io_interval {
+        // The clock is read only when the run queue has drained or at the I/O interval:
+        // a busy runtime does not pay for it on every pass.
+        let look = self.polls_since_io >= self.io_interval;
+        let timers_fired = if look || core.run_queue_len() == 0 {
+            self.timers.process()
+        } else {
+            0
+        };
+        let io_events = if look {
             self.poll_io(Some(Duration::ZERO))
         } else {
             0
@@ -145,6 +207,9 @@ impl Runtime {
                 events: p.events,
                 reactor: p.reactor,
                 timers: p.timers,
+                park_timer: p.park_timer,
+                park_spin: p.park_spin,
+                remote_wakes_at_park: 0,
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
@@ -406,6 +471,22 @@ impl Runtime {
     }
 }
 
+/// Watches for work from other threads for up to `spin`; `true` if some arrived.
+fn spin_for_remote_work(core: &Core, spin: Duration) -> bool {
+    let until = std::time::Instant::now() + spin;
+    loop {
+        for _ in 0..64 {
+            if core.has_remote_work() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+    }
+}
+
 /// Re-raises a panic of user code that the core contained (a join waker's `wake`, ...).
 #[inline]
 fn reraise_contained(core: &Core) {
@@ -432,7 +513,8 @@ fn run_until<F: Future>(
             return None;
         }
         if core.take_root_woken()
-            && let Poll::Ready(output) = future.as_mut().poll(&mut cx)
+            && let Poll::Ready(output) =
+                crate::coop::with_fresh_budget(|| future.as_mut().poll(&mut cx))
         {
             return Some(output);
         }

@@ -39,6 +39,11 @@ pub struct RuntimeStats {
     pub polls: u64,
     /// Times the runtime thread went to sleep in epoll.
     pub parks: u64,
+    /// Spins before parking (see [`Builder::park_spin`](crate::Builder::park_spin)) that
+    /// found work, saving a sleep and the waking thread's eventfd write.
+    pub park_spins_hit: u64,
+    /// Spins before parking that found nothing (the runtime then slept).
+    pub park_spins_empty: u64,
     /// Wakes that came from another thread (or from outside the runtime).
     pub remote_wakes: u64,
     /// Wakes on the runtime's own thread that queued a task.
@@ -71,6 +76,8 @@ impl RuntimeStats {
             tasks_completed: core.tasks_completed,
             polls: core.polls,
             parks: core.parks,
+            park_spins_hit: core.park_spins_hit,
+            park_spins_empty: core.park_spins_empty,
             remote_wakes: core.remote_wakes,
             local_wakes: core.local_wakes,
             passes: core.passes,

@@ -146,6 +146,8 @@ struct Local {
     completed: Cell<u64>,
     polls: Cell<u64>,
     parks: Cell<u64>,
+    park_spins_hit: Cell<u64>,
+    park_spins_empty: Cell<u64>,
     passes: Cell<u64>,
     local_wakes: Cell<u64>,
     frame_bytes: Cell<usize>,
@@ -166,6 +168,8 @@ pub(crate) struct CoreStats {
     pub(crate) tasks_completed: u64,
     pub(crate) polls: u64,
     pub(crate) parks: u64,
+    pub(crate) park_spins_hit: u64,
+    pub(crate) park_spins_empty: u64,
     pub(crate) remote_wakes: u64,
     pub(crate) local_wakes: u64,
     pub(crate) passes: u64,
@@ -212,6 +216,8 @@ impl Core {
                 completed: Cell::new(0),
                 polls: Cell::new(0),
                 parks: Cell::new(0),
+                park_spins_hit: Cell::new(0),
+                park_spins_empty: Cell::new(0),
                 passes: Cell::new(0),
                 local_wakes: Cell::new(0),
                 frame_bytes: Cell::new(0),
@@ -331,6 +337,23 @@ impl Core {
         n
     }
 
+    /// Wakes that came from other threads so far (the driver spins before parking only
+    /// when some arrived since its last park).
+    #[inline]
+    pub(crate) fn remote_wake_count(&self) -> u64 {
+        self.remote_wakes.load(Ordering::Relaxed)
+    }
+
+    /// Counts a spin before parking, and whether it found work.
+    pub(crate) fn count_park_spin(&self, hit: bool) {
+        let counter = if hit {
+            &self.local.park_spins_hit
+        } else {
+            &self.local.park_spins_empty
+        };
+        counter.set(counter.get() + 1);
+    }
+
     /// Records the arena bytes the last frame used (for the stats).
     pub(crate) fn set_frame_bytes(&self, bytes: usize) {
         self.local.frame_bytes.set(bytes);
@@ -368,6 +391,8 @@ impl Core {
             tasks_completed: self.local.completed.get(),
             polls: self.local.polls.get(),
             parks: self.local.parks.get(),
+            park_spins_hit: self.local.park_spins_hit.get(),
+            park_spins_empty: self.local.park_spins_empty.get(),
             remote_wakes: self.remote_wakes.load(Ordering::Relaxed),
             local_wakes: self.local.local_wakes.get(),
             passes: self.local.passes.get(),

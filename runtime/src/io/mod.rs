@@ -2,6 +2,9 @@
 //! traits (like tokio's, over plain byte slices) with `async` helpers.
 
 pub(crate) mod reactor;
+mod scheduled_io;
+
+pub(crate) use scheduled_io::Direction;
 
 use std::future::{Future, poll_fn};
 use std::io;

@@ -1,167 +1,27 @@
 //! The reactor: mio registrations and the readiness they report, per socket.
 //!
-//! Each registered socket owns a [`ScheduledIo`]: its readiness bits and, per direction, the
-//! wakers of the tasks waiting on it. The socket is registered (edge-triggered, as mio always is) under a token made
-//! of a slot index and that slot's generation, so an event for a socket that has since been
-//! dropped finds a newer generation and is ignored. Operations follow the usual pattern: wait
-//! until the direction is ready, try the syscall, and on `WouldBlock` clear the readiness and
-//! wait again. Several tasks may wait on one socket and direction (two receivers sharing a
-//! `&UdpSocket`, say): all are woken on readiness and race for the data; none is lost.
-//! Nothing is allocated per operation: the waiter lists keep their capacity, and registration
-//! slots are reused.
+//! Each registered socket owns a [`ScheduledIo`] (`scheduled_io.rs`): its readiness bits
+//! and, per direction, the wakers of the tasks waiting on it. The socket is registered
+//! (edge-triggered, as mio always is) under a token made of a slot index and that slot's
+//! generation, so an event for a socket that has since been dropped finds a newer generation
+//! and is ignored. Operations follow the usual pattern: wait until the direction is ready,
+//! try the syscall, and on `WouldBlock` clear the readiness and wait again. Several tasks may
+//! wait on one socket and direction (two receivers sharing a `&UdpSocket`, say): all are woken
+//! on readiness and race for the data; none is lost; an `async` operation that stops waiting
+//! takes its waker with it ([`Wait`]). Nothing is allocated per operation once warm: waiter
+//! places keep their capacity, and registration slots are reused.
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-const READABLE: u8 = 1 << 0;
-const WRITABLE: u8 = 1 << 1;
-const READ_CLOSED: u8 = 1 << 2;
-const WRITE_CLOSED: u8 = 1 << 3;
-const ERROR: u8 = 1 << 4;
-/// The runtime is gone: every operation fails.
-const SHUTDOWN: u8 = 1 << 5;
+use super::scheduled_io::{
+    Direction, ERROR, READ_CLOSED, READABLE, SHUTDOWN, ScheduledIo, WRITABLE, WRITE_CLOSED,
+    WaiterKey,
+};
 
 const NO_SLOT: u32 = u32::MAX;
-
-/// Which way an operation goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Read,
-    Write,
-}
-
-impl Direction {
-    /// Bits that make an operation in this direction worth trying.
-    fn ready_mask(self) -> u8 {
-        match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR | SHUTDOWN,
-            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | SHUTDOWN,
-        }
-    }
-
-    /// The bits that a `WouldBlock` clears: every readiness bit of this direction (only
-    /// `SHUTDOWN` stays). Closed and error bits are sticky until the kernel says otherwise:
-    /// a `WouldBlock` is that word. A truly closed direction never answers `WouldBlock` (a
-    /// TCP read at end of stream returns `Ok(0)`, a write after a reset fails), so clearing
-    /// loses nothing there; where the bits are not terminal (a UDP socket's ICMP error is
-    /// reported as `ERROR`, and by mio as write-closed, yet the socket lives on), keeping
-    /// them would make `poll_io` retry the syscall forever without yielding.
-    fn edge(self) -> u8 {
-        match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR,
-            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
-        }
-    }
-}
-
-/// A socket's readiness and wakers.
-#[derive(Default)]
-pub(crate) struct ScheduledIo {
-    readiness: Cell<u8>,
-    read_wakers: Cell<Vec<Waker>>,
-    write_wakers: Cell<Vec<Waker>>,
-}
-
-/// Wakers taken out of a `ScheduledIo`, to be woken once the slot table is released; the
-/// lists then go back (keeping their capacity).
-pub(crate) struct TakenWakers {
-    lists: [(Direction, Vec<Waker>); 2],
-}
-
-impl ScheduledIo {
-    fn wakers(&self, dir: Direction) -> &Cell<Vec<Waker>> {
-        match dir {
-            Direction::Read => &self.read_wakers,
-            Direction::Write => &self.write_wakers,
-        }
-    }
-
-    /// Adds `waker` unless one that wakes the same task is already waiting.
-    fn register(&self, dir: Direction, waker: &Waker) {
-        let cell = self.wakers(dir);
-        let mut list = cell.take();
-        if !list.iter().any(|w| w.will_wake(waker)) {
-            list.push(waker.clone());
-        }
-        cell.set(list);
-    }
-
-    /// Records readiness; returns the wakers to wake (once the slot table is released).
-    fn set_readiness(&self, bits: u8) -> TakenWakers {
-        self.readiness.set(self.readiness.get() | bits);
-        // Only lists with waiters leave the cell; an empty one stays, with its capacity.
-        let take = |dir: Direction| {
-            let cell = self.wakers(dir);
-            let list = cell.take();
-            if bits & dir.ready_mask() != 0 && !list.is_empty() {
-                list
-            } else {
-                cell.set(list);
-                Vec::new()
-            }
-        };
-        TakenWakers {
-            lists: [
-                (Direction::Read, take(Direction::Read)),
-                (Direction::Write, take(Direction::Write)),
-            ],
-        }
-    }
-
-    /// Puts an emptied list back so its capacity is reused, unless new waiters arrived
-    /// meanwhile or the list in place is already the roomier one.
-    fn restore(&self, dir: Direction, list: Vec<Waker>) {
-        let cell = self.wakers(dir);
-        let current = cell.take();
-        cell.set(
-            if current.is_empty() && list.capacity() > current.capacity() {
-                list
-            } else {
-                current
-            },
-        );
-    }
-
-    /// Clears the state for the slot's next socket. Waiters (rare at drop) are handed out
-    /// to be dropped outside the table; empty lists stay, keeping their capacity.
-    fn reset(&self) -> TakenWakers {
-        self.readiness.set(0);
-        let take_waiting = |dir: Direction| {
-            let cell = self.wakers(dir);
-            let list = cell.take();
-            if list.is_empty() {
-                cell.set(list);
-                Vec::new()
-            } else {
-                list
-            }
-        };
-        TakenWakers {
-            lists: [
-                (Direction::Read, take_waiting(Direction::Read)),
-                (Direction::Write, take_waiting(Direction::Write)),
-            ],
-        }
-    }
-}
-
-impl TakenWakers {
-    fn is_empty(&self) -> bool {
-        self.lists.iter().all(|(_, list)| list.capacity() == 0)
-    }
-
-    /// Wakes every waiter; returns the emptied lists for `restore`.
-    fn wake_all(mut self) -> Self {
-        for (_, list) in &mut self.lists {
-            for w in list.drain(..) {
-                w.wake();
-            }
-        }
-        self
-    }
-}
 
 /// A registration slot. `ScheduledIo` lives here, inline, so registering a socket
 /// allocates nothing once the table has grown to the most sockets ever open at once.
@@ -210,24 +70,26 @@ impl Reactor {
         if event.is_error() {
             bits |= ERROR;
         }
-        let taken = {
+        let waiting = {
             let slots = self.slots.borrow();
             match slots.get(index as usize) {
                 Some(s) if s.in_use && s.generation == generation => s.io.set_readiness(bits),
                 _ => return, // a socket dropped since: stale event
             }
         };
-        if taken.is_empty() {
-            return; // nobody was waiting: the common case under load
-        }
-        let emptied = taken.wake_all();
-        let slots = self.slots.borrow();
-        if let Some(s) = slots.get(index as usize)
-            && s.in_use
-            && s.generation == generation
-        {
-            for (dir, list) in emptied.lists {
-                s.io.restore(dir, list);
+        // Wake the waiters that were there at the edge, each once the table is released (a
+        // waker may run code that touches the reactor).
+        for _ in 0..waiting {
+            let waker = {
+                let slots = self.slots.borrow();
+                match slots.get(index as usize) {
+                    Some(s) if s.in_use && s.generation == generation => s.io.pop_waker(bits),
+                    _ => None,
+                }
+            };
+            match waker {
+                Some(waker) => waker.wake(),
+                None => break,
             }
         }
     }
@@ -235,15 +97,23 @@ impl Reactor {
     /// The runtime is going away: fail every operation from now on and wake all waiters.
     pub(crate) fn shutdown(&self) {
         self.shut_down.set(true);
-        let taken: Vec<TakenWakers> = self
-            .slots
-            .borrow()
-            .iter()
-            .filter(|s| s.in_use)
-            .map(|s| s.io.set_readiness(SHUTDOWN))
-            .collect();
-        for t in taken {
-            t.wake_all();
+        let count = self.slots.borrow().len();
+        for index in 0..count {
+            let waiting = {
+                let slots = self.slots.borrow();
+                let s = &slots[index];
+                if !s.in_use {
+                    continue;
+                }
+                s.io.set_readiness(SHUTDOWN)
+            };
+            for _ in 0..waiting {
+                let waker = self.slots.borrow()[index].io.pop_waker(SHUTDOWN);
+                match waker {
+                    Some(waker) => waker.wake(),
+                    None => break,
+                }
+            }
         }
     }
 
@@ -339,23 +209,39 @@ impl Registration {
     fn readiness(&self) -> u8 {
         self.reactor.slots.borrow()[self.index as usize]
             .io
-            .readiness
-            .get()
+            .readiness()
     }
 
     /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,
-    /// or its runtime gone); otherwise stores the waker.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
-        let slots = self.reactor.slots.borrow();
-        let io = &slots[self.index as usize].io;
-        let r = io.readiness.get();
-        if r & SHUTDOWN != 0 {
-            return Poll::Ready(Err(shut_down_error()));
-        }
-        if r & dir.ready_mask() != 0 {
-            return Poll::Ready(Ok(()));
-        }
-        io.register(dir, cx.waker());
+    /// or its runtime gone); otherwise stores the waker: under `wait`'s key for an `async`
+    /// operation, else in the direction's poll-style slot.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        wait: Option<&Wait<'_>>,
+    ) -> Poll<io::Result<()>> {
+        let replaced = {
+            let slots = self.reactor.slots.borrow();
+            let io = &slots[self.index as usize].io;
+            let r = io.readiness();
+            if r & SHUTDOWN != 0 {
+                return Poll::Ready(Err(shut_down_error()));
+            }
+            if r & dir.ready_mask() != 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let key = wait.map(|w| match w.key.get() {
+                Some(key) => key,
+                None => {
+                    let key = io.take_key(dir);
+                    w.key.set(Some(key));
+                    key
+                }
+            });
+            io.register(dir, key, cx.waker())
+        };
+        drop(replaced); // outside the table: dropping a waker may run code
         Poll::Pending
     }
 
@@ -365,17 +251,21 @@ impl Registration {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
+        wait: Option<&Wait<'_>>,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        loop {
-            if let Err(e) = std::task::ready!(self.poll_ready(cx, dir)) {
-                return Poll::Ready(Err(e));
+        // A completed operation spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| {
+            loop {
+                if let Err(e) = std::task::ready!(self.poll_ready(cx, dir, wait)) {
+                    return Poll::Ready(Err(e));
+                }
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
+                    other => return Poll::Ready(other),
+                }
             }
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
-                other => return Poll::Ready(other),
-            }
-        }
+        })
     }
 
     /// Tries a syscall once, without waiting: `WouldBlock` when not ready.
@@ -399,9 +289,43 @@ impl Registration {
     }
 
     fn clear(&self, dir: Direction) {
-        let slots = self.reactor.slots.borrow();
-        let io = &slots[self.index as usize].io;
-        io.readiness.set(io.readiness.get() & !dir.edge());
+        self.reactor.slots.borrow()[self.index as usize]
+            .io
+            .clear(dir);
+    }
+}
+
+/// An `async` operation's place among a socket's waiters, for as long as it waits: its
+/// waker is stored under this key, and dropping the `Wait` (the operation finished, or was
+/// abandoned by a `timeout` or `select!`) removes it, so that an abandoned wait keeps
+/// nothing alive.
+pub(crate) struct Wait<'a> {
+    reg: &'a Registration,
+    dir: Direction,
+    key: Cell<Option<WaiterKey>>,
+}
+
+impl<'a> Wait<'a> {
+    pub(crate) fn new(reg: &'a Registration, dir: Direction) -> Self {
+        Wait {
+            reg,
+            dir,
+            key: Cell::new(None),
+        }
+    }
+}
+
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let waker = {
+                let slots = self.reg.reactor.slots.borrow();
+                slots[self.reg.index as usize]
+                    .io
+                    .give_back_key(self.dir, key)
+            };
+            drop(waker); // outside the table
+        }
     }
 }
 

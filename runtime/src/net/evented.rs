@@ -4,7 +4,8 @@ use std::future::poll_fn;
 use std::io;
 use std::task::{Context, Poll};
 
-use crate::io::reactor::{Direction, Registration};
+use crate::io::Direction;
+use crate::io::reactor::{Registration, Wait};
 
 /// A mio source registered with the current runtime's reactor. Dropping it deregisters the
 /// source from epoll, then closes it.
@@ -25,19 +26,21 @@ impl<S: mio::event::Source> Evented<S> {
         &self.source
     }
 
-    /// Ready when an operation in `dir` is worth trying.
+    /// Ready when an operation in `dir` is worth trying (poll-style: the waker goes in the
+    /// direction's shared slot, replaced by the next poll).
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
-        self.reg.poll_ready(cx, dir)
+        crate::coop::poll_budgeted(cx, |cx| self.reg.poll_ready(cx, dir, None))
     }
 
-    /// Waits for readiness in `dir`, runs `op`, and waits again on `WouldBlock`.
+    /// Waits for readiness in `dir`, runs `op`, and waits again on `WouldBlock`
+    /// (poll-style).
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.reg.poll_io(cx, dir, || op(&self.source))
+        self.reg.poll_io(cx, dir, None, || op(&self.source))
     }
 
     /// Runs `op` once if `dir` looks ready; `WouldBlock` otherwise.
@@ -49,18 +52,22 @@ impl<S: mio::event::Source> Evented<S> {
         self.reg.try_io(dir, || op(&self.source))
     }
 
-    /// Waits until an operation in `dir` is worth trying.
+    /// Waits until an operation in `dir` is worth trying. Dropping the future while it
+    /// waits removes its waker.
     pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
-        poll_fn(|cx| self.reg.poll_ready(cx, dir)).await
+        let wait = Wait::new(&self.reg, dir);
+        poll_fn(|cx| crate::coop::poll_budgeted(cx, |cx| self.reg.poll_ready(cx, dir, Some(&wait))))
+            .await
     }
 
-    /// `poll_io` as a future.
+    /// `poll_io` as a future. Dropping it while it waits removes its waker.
     pub(crate) async fn io<R>(
         &self,
         dir: Direction,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
+        let wait = Wait::new(&self.reg, dir);
+        poll_fn(|cx| self.reg.poll_io(cx, dir, Some(&wait), || op(&self.source))).await
     }
 }
 

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use super::evented::Evented;
 use super::{ToSocketAddrs, first_addr, no_addresses};
-use crate::io::reactor::Direction;
+use crate::io::Direction;
 
 /// A UDP socket, as tokio's `UdpSocket`. Every method takes `&self`: share it between a
 /// receiving task and a sending task with an `Rc` (one task per direction at a time; see

@@ -342,7 +342,14 @@ impl<T> SendFuture<'_, T> {
 impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A completed send spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| self.poll_send(cx))
+    }
+}
+
+impl<T> SendFuture<'_, T> {
+    fn poll_send(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let sender = self.sender;
         let shared = &*sender.shared;
         // SAFETY: `value` is not structurally pinned.
@@ -556,7 +563,8 @@ impl<T> Future for Recv<'_, T> {
     type Output = Option<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.receiver.poll_recv(cx)
+        // A completed receive spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| self.receiver.poll_recv(cx))
     }
 }
 

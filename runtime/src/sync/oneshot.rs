@@ -277,6 +277,13 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A completed receive spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| self.poll_receive(cx))
+    }
+}
+
+impl<T> Receiver<T> {
+    fn poll_receive(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         let this = self.get_mut();
         match this.try_recv() {
             Ok(value) => Poll::Ready(Ok(value)),

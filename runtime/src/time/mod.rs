@@ -1,14 +1,17 @@
 //! Time: `sleep`, `sleep_until`, `timeout`, `interval`, and a clock that can be paused and
 //! advanced by hand, with tokio's names and meanings.
 //!
-//! Timers live in a hierarchical wheel with **millisecond ticks** owned by the runtime:
-//! arming, cancelling (by drop) and firing are O(1), and nothing is allocated per sleep once
-//! the wheel has held as many timers at once as it ever will.
+//! Timers live in a hierarchical wheel with **ticks of 1/32 ms (31.25 µs)** owned by the
+//! runtime: arming, cancelling (by drop) and firing are O(1), and nothing is allocated per
+//! sleep once the wheel has held as many timers at once as it ever will.
 //!
-//! **Accuracy.** A deadline is rounded *up* to the next millisecond tick and a timer fires
-//! only once the clock has reached its tick, so a sleep never ends before its deadline, and
-//! ends at most about a millisecond after it (plus scheduling delay). `block_on` sleeps in
-//! epoll exactly until the next tick that is due.
+//! **Accuracy.** A deadline is rounded *up*, once, to the next tick, and a timer fires only
+//! once the clock has reached that tick: a sleep never ends before its deadline and ends at
+//! most one tick after it, plus the wake-up's own delay. `block_on` sleeps until exactly
+//! that tick: on Linux through a `timerfd` registered with epoll (epoll's own timeout counts
+//! whole milliseconds and would round a second time), elsewhere with epoll's timeout.
+//! The runtime looks at the clock when its run queue drains and every
+//! [`Builder::io_interval`](crate::Builder::io_interval) task polls, not on every pass.
 //!
 //! **Manual clock.** [`pause`] freezes this runtime's clock; [`advance`] moves it forward and
 //! fires what became due, in deadline order; [`resume`] lets it run again from where it
@@ -16,7 +19,12 @@
 //! wait for sleeps forever (or until woken by I/O or another thread). See also
 //! [`Builder::start_paused`](crate::Builder::start_paused).
 
+#[cfg(all(target_os = "linux", not(miri)))]
+mod park_timer;
 mod wheel;
+
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) use park_timer::ParkTimer;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -31,7 +39,8 @@ pub use std::time::Instant;
 
 use wheel::{TimerKey, Wheel};
 
-const NANOS_PER_TICK: u128 = 1_000_000;
+/// One tick of the wheel: 1/32 ms.
+const NANOS_PER_TICK: u64 = 31_250;
 
 /// A runtime's clock and timer wheel. Runtime-thread only.
 pub(crate) struct Timers {
@@ -74,18 +83,27 @@ impl Timers {
         }
     }
 
+    /// Nanoseconds since the wheel's start (saturating: 584 years fit).
+    fn nanos_since_start(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn ceil_tick(&self, t: Instant) -> u64 {
-        let ns = t.saturating_duration_since(self.start).as_nanos();
-        u64::try_from(ns.div_ceil(NANOS_PER_TICK)).unwrap_or(u64::MAX - 1)
+        self.nanos_since_start(t)
+            .div_ceil(NANOS_PER_TICK)
+            .min(u64::MAX - 1)
     }
 
     fn floor_tick(&self, t: Instant) -> u64 {
-        let ns = t.saturating_duration_since(self.start).as_nanos();
-        u64::try_from(ns / NANOS_PER_TICK).unwrap_or(u64::MAX - 1)
+        (self.nanos_since_start(t) / NANOS_PER_TICK).min(u64::MAX - 1)
     }
 
     fn tick_instant(&self, tick: u64) -> Instant {
-        self.start + Duration::from_millis(tick)
+        let at = Duration::from_nanos(tick.saturating_mul(NANOS_PER_TICK));
+        // Beyond what `Instant` holds: far enough to be never.
+        self.start
+            .checked_add(at)
+            .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365 * 100))
     }
 
     /// Timers armed and not yet fired.
@@ -316,7 +334,14 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // A sleep that ends spends one unit of the task's budget (`crate::coop`).
+        crate::coop::poll_budgeted(cx, |cx| self.poll_sleep(cx))
+    }
+}
+
+impl Sleep {
+    fn poll_sleep(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let timers = this
             .timers

@@ -82,8 +82,9 @@ impl Core {
             let waker = borrowed_task_waker(task);
             let mut cx = Context::from_waker(&waker);
             let forbid_alloc = self.forbid_alloc_in_slab_polls() && task.storage() == Storage::Slab;
-            // Catches the future's own panic (it becomes the task's output).
-            let ready = task.poll_future(&mut cx, forbid_alloc);
+            // Catches the future's own panic (it becomes the task's output). Each poll gets a
+            // fresh cooperative budget (`crate::coop`).
+            let ready = crate::coop::with_fresh_budget(|| task.poll_future(&mut cx, forbid_alloc));
             self.count_poll();
             let f = task.flags() & !flags::RUNNING;
             if ready {
@@ -244,6 +245,20 @@ pub(crate) unsafe fn poll_join<T>(
         task.register_join_waker(cx.waker());
     }
     Poll::Pending
+}
+
+/// [`poll_join`] under the cooperative budget (`crate::coop`): a completed join spends one
+/// unit, and a spent budget makes the joiner yield first.
+///
+/// # Safety
+/// As [`poll_join`].
+#[inline]
+pub(crate) unsafe fn poll_join_budgeted<T>(
+    task: TaskRef,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, JoinError>> {
+    // SAFETY: guaranteed by the caller.
+    crate::coop::poll_budgeted(cx, |cx| unsafe { poll_join(task, cx) })
 }
 
 /// Transition 9, *detach*: the handle goes (`HANDLE` and any unread `OUTPUT` with it), the

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::TaskRef;
-use super::harness::{abort_task, drop_join_handle, is_complete, poll_join};
+use super::harness::{abort_task, drop_join_handle, is_complete, poll_join_budgeted};
 
 /// Why a task produced no output: it was cancelled ([`JoinHandle::abort`], or the runtime
 /// was dropped first) or it panicked.
@@ -161,7 +161,7 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: the handle holds `HANDLE` (keeping the task live), the task's output type
         // is `T`, and `!Send` keeps us on its thread.
-        unsafe { poll_join(self.task, cx) }
+        unsafe { poll_join_budgeted(self.task, cx) }
     }
 }
 

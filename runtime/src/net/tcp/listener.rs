@@ -1,14 +1,13 @@
 //! The TCP listener.
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use super::super::evented::Evented;
 use super::super::{TcpStream, ToSocketAddrs, no_addresses};
-use crate::io::reactor::Direction;
+use crate::io::Direction;
 
 /// A TCP socket listening for connections, as tokio's `TcpListener`.
 ///
@@ -67,12 +66,15 @@ impl TcpListener {
         TcpListener::new(mio::net::TcpListener::from_std(listener))
     }
 
-    /// Waits for a connection: the stream and the peer's address.
+    /// Waits for a connection: the stream and the peer's address. Several tasks may wait at
+    /// once; dropping the future while it waits removes its waker.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
+        TcpStream::from_mio(stream).map(|s| (s, addr))
     }
 
-    /// Polls for a connection; `Pending` stores the waker (one waiting task at a time).
+    /// Polls for a connection; `Pending` stores the waker in the one poll-style slot (the
+    /// next `poll_accept` replaces it, as in tokio).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use super::super::evented::Evented;
 use super::super::{ToSocketAddrs, no_addresses};
 use super::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use crate::io::reactor::Direction;
+use crate::io::Direction;
 use crate::io::{AsyncRead, AsyncWrite};
 
 /// A TCP connection, as tokio's `TcpStream`.

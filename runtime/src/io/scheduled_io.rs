@@ -1,0 +1,268 @@
+//! One socket's readiness and the tasks waiting on it, per direction.
+//!
+//! Two kinds of waiters, as in tokio:
+//! - **poll-style callers** (`poll_read`, `poll_recv`, `AsyncRead`...) have no destructor to
+//!   clean up after them: they share one slot per direction, which each poll replaces;
+//! - **`async` operations** (`recv().await`, `accept().await`, `readable().await`...) hold a
+//!   [`WaiterKey`] for as long as they wait: their waker lives under that key, and the
+//!   operation's destructor ([`crate::net`]'s `Wait` guard) clears it. A wait that is
+//!   abandoned (a `timeout` fires, a `select!` takes the other branch) therefore never keeps
+//!   its task, nor the task's slab slot, alive.
+//!
+//! The first keyed waiter of a direction is stored inline; a second and later ones go in a
+//! list that keeps its capacity. Readiness wakes every waiter that was there at the edge, one
+//! at a time: each waker is taken out while the slot table is borrowed and woken once it is
+//! released, because a waker may run foreign code that touches the reactor again.
+//!
+//! Runtime thread only (plain cells, behind the reactor's `RefCell`). Invariant: `waiting`
+//! counts the wakers stored in the direction, so a readiness edge with nobody waiting, and
+//! a pop that finds the list empty, cost one comparison.
+
+use std::cell::{Cell, RefCell};
+use std::task::Waker;
+
+/// Readiness bits.
+pub(crate) const READABLE: u8 = 1 << 0;
+pub(crate) const WRITABLE: u8 = 1 << 1;
+pub(crate) const READ_CLOSED: u8 = 1 << 2;
+pub(crate) const WRITE_CLOSED: u8 = 1 << 3;
+pub(crate) const ERROR: u8 = 1 << 4;
+/// The runtime is gone: every operation fails.
+pub(crate) const SHUTDOWN: u8 = 1 << 5;
+
+/// Which way an operation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// Bits that make an operation in this direction worth trying.
+    pub(crate) fn ready_mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR | SHUTDOWN,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR | SHUTDOWN,
+        }
+    }
+
+    /// The bits that a `WouldBlock` clears: every readiness bit of this direction (only
+    /// `SHUTDOWN` stays). Closed and error bits are sticky until the kernel says otherwise:
+    /// a `WouldBlock` is that word. A truly closed direction never answers `WouldBlock` (a
+    /// TCP read at end of stream returns `Ok(0)`, a write after a reset fails), so clearing
+    /// loses nothing there; where the bits are not terminal (a UDP socket's ICMP error is
+    /// reported as `ERROR`, and by mio as write-closed, yet the socket lives on), keeping
+    /// them would make `poll_io` retry the syscall forever without yielding.
+    pub(crate) fn edge(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// Names a keyed waiter's place in a direction's waiters; held by the waiting operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WaiterKey(u32);
+
+/// One keyed place beyond the first: taken by an operation for as long as it waits.
+#[derive(Default)]
+struct Place {
+    taken: bool,
+    waker: Option<Waker>,
+}
+
+/// The waiters of one direction.
+#[derive(Default)]
+struct DirWaiters {
+    /// The poll-style callers' shared slot.
+    polled: Cell<Option<Waker>>,
+    /// Key 0.
+    first: Cell<Option<Waker>>,
+    first_taken: Cell<bool>,
+    /// Keys 1.. (index + 1).
+    more: RefCell<Vec<Place>>,
+    /// Wakers stored now, in `polled`, `first` and `more`.
+    waiting: Cell<u32>,
+}
+
+impl DirWaiters {
+    fn take_key(&self) -> WaiterKey {
+        if !self.first_taken.replace(true) {
+            return WaiterKey(0);
+        }
+        let mut more = self.more.borrow_mut();
+        let index = match more.iter().position(|p| !p.taken) {
+            Some(i) => i,
+            None => {
+                more.push(Place::default());
+                more.len() - 1
+            }
+        };
+        more[index].taken = true;
+        WaiterKey(u32::try_from(index + 1).expect("fewer than 2^32 waiters on one socket"))
+    }
+
+    fn give_back_key(&self, key: WaiterKey) -> Option<Waker> {
+        let waker = match key.0 {
+            0 => {
+                self.first_taken.set(false);
+                self.first.take()
+            }
+            k => {
+                let mut more = self.more.borrow_mut();
+                let place = &mut more[k as usize - 1];
+                place.taken = false;
+                place.waker.take()
+            }
+        };
+        if waker.is_some() {
+            self.waiting.set(self.waiting.get() - 1);
+        }
+        waker
+    }
+
+    /// Stores `waker` in `slot` unless it already wakes the same task; returns the waker it
+    /// replaced, to be dropped by the caller outside the table.
+    fn store(&self, slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
+        match slot {
+            Some(old) if old.will_wake(waker) => None,
+            Some(_) => slot.replace(waker.clone()),
+            None => {
+                self.waiting.set(self.waiting.get() + 1);
+                *slot = Some(waker.clone());
+                None
+            }
+        }
+    }
+
+    fn store_in_cell(&self, cell: &Cell<Option<Waker>>, waker: &Waker) -> Option<Waker> {
+        let mut slot = cell.take();
+        let replaced = self.store(&mut slot, waker);
+        cell.set(slot);
+        replaced
+    }
+
+    fn register(&self, key: Option<WaiterKey>, waker: &Waker) -> Option<Waker> {
+        match key {
+            None => self.store_in_cell(&self.polled, waker),
+            Some(WaiterKey(0)) => self.store_in_cell(&self.first, waker),
+            Some(WaiterKey(k)) => {
+                let mut more = self.more.borrow_mut();
+                self.store(&mut more[k as usize - 1].waker, waker)
+            }
+        }
+    }
+
+    /// Takes one stored waker out, if any.
+    fn pop(&self) -> Option<Waker> {
+        if self.waiting.get() == 0 {
+            return None;
+        }
+        let waker = self
+            .polled
+            .take()
+            .or_else(|| self.first.take())
+            .or_else(|| {
+                self.more
+                    .borrow_mut()
+                    .iter_mut()
+                    .find_map(|p| p.waker.take())
+            });
+        debug_assert!(waker.is_some(), "`waiting` counts the stored wakers");
+        if waker.is_some() {
+            self.waiting.set(self.waiting.get() - 1);
+        }
+        waker
+    }
+
+    /// Clears every place for the slot's next socket; returns the poll-style waker and any
+    /// keyed ones (only a forgotten `Wait` leaves those), to be dropped outside the table.
+    fn reset(&self) -> (Option<Waker>, Vec<Waker>) {
+        let polled = self.polled.take();
+        let mut keyed: Vec<Waker> = self.first.take().into_iter().collect();
+        self.first_taken.set(false);
+        for place in self.more.borrow_mut().iter_mut() {
+            place.taken = false;
+            keyed.extend(place.waker.take());
+        }
+        self.waiting.set(0);
+        (polled, keyed)
+    }
+}
+
+/// A socket's readiness and waiters.
+#[derive(Default)]
+pub(crate) struct ScheduledIo {
+    readiness: Cell<u8>,
+    read: DirWaiters,
+    write: DirWaiters,
+}
+
+impl ScheduledIo {
+    pub(crate) fn readiness(&self) -> u8 {
+        self.readiness.get()
+    }
+
+    pub(crate) fn clear(&self, dir: Direction) {
+        self.readiness.set(self.readiness.get() & !dir.edge());
+    }
+
+    fn dir(&self, dir: Direction) -> &DirWaiters {
+        match dir {
+            Direction::Read => &self.read,
+            Direction::Write => &self.write,
+        }
+    }
+
+    /// A key for an `async` operation that is about to wait in `dir`.
+    pub(crate) fn take_key(&self, dir: Direction) -> WaiterKey {
+        self.dir(dir).take_key()
+    }
+
+    /// Frees `key`; returns its waker, if stored, for the caller to drop outside the table.
+    pub(crate) fn give_back_key(&self, dir: Direction, key: WaiterKey) -> Option<Waker> {
+        self.dir(dir).give_back_key(key)
+    }
+
+    /// Stores the waker of a waiter (keyed, or the poll-style slot when `key` is `None`).
+    /// Returns a replaced waker for the caller to drop outside the table.
+    pub(crate) fn register(
+        &self,
+        dir: Direction,
+        key: Option<WaiterKey>,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        self.dir(dir).register(key, waker)
+    }
+
+    /// Records readiness; returns how many waiters the directions it makes ready hold
+    /// (the most wakers the caller will pop for this edge).
+    pub(crate) fn set_readiness(&self, bits: u8) -> u32 {
+        self.readiness.set(self.readiness.get() | bits);
+        [Direction::Read, Direction::Write]
+            .into_iter()
+            .filter(|d| bits & d.ready_mask() != 0)
+            .map(|d| self.dir(d).waiting.get())
+            .sum()
+    }
+
+    /// Takes out one waker of a direction that `bits` makes ready, if any is left.
+    pub(crate) fn pop_waker(&self, bits: u8) -> Option<Waker> {
+        let pop = |d: Direction| {
+            if bits & d.ready_mask() != 0 {
+                self.dir(d).pop()
+            } else {
+                None
+            }
+        };
+        pop(Direction::Read).or_else(|| pop(Direction::Write))
+    }
+
+    /// Clears the state for the slot's next socket; returns the wakers still stored, to be
+    /// dropped outside the table.
+    pub(crate) fn reset(&self) -> [(Option<Waker>, Vec<Waker>); 2] {
+        self.readiness.set(0);
+        [self.read.reset(), self.write.reset()]
+    }
+}

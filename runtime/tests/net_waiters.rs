@@ -1,0 +1,98 @@
+//! Socket waits that are abandoned (a `timeout` fires, the future is dropped) take their
+//! waker with them: they keep neither their task nor its slab slot alive, so a bounded slab
+//! can run any number of them.
+
+mod support;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use support::rt_bounded;
+use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
+use tickslab_runtime::*;
+
+/// Runs `f` on a 4-slot bounded slab, failing (not hanging) if it takes 20 s.
+fn on_four_slots<F: std::future::Future<Output = ()>>(f: F) {
+    let mut rt = rt_bounded::<512>(4);
+    rt.block_on(async {
+        time::timeout(Duration::from_secs(20), f)
+            .await
+            .expect("an abandoned wait pinned its task's slot: claim_slab waited forever");
+    });
+    assert_eq!(rt.stats().slab_used, 0);
+}
+
+#[test]
+fn abandoned_udp_receives_free_their_slots() {
+    on_four_slots(async {
+        let sock = Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        for _ in 0..100 {
+            let s = sock.clone();
+            claim_slab()
+                .await
+                .spawn(async move {
+                    let mut b = [0u8; 16];
+                    let r = time::timeout(Duration::from_micros(200), s.recv(&mut b)).await;
+                    assert!(r.is_err(), "nobody sends: the receive times out");
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(RuntimeStats::current().unwrap().slab_used, 0);
+    });
+}
+
+#[test]
+fn abandoned_accepts_and_readiness_waits_free_their_slots() {
+    on_four_slots(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let client = Rc::new(TcpStream::connect(addr).await.unwrap());
+        let (server, _) = listener.accept().await.unwrap();
+        let server = Rc::new(server);
+        for i in 0..60 {
+            let (l, c) = (listener.clone(), server.clone());
+            claim_slab()
+                .await
+                .spawn(async move {
+                    let d = Duration::from_micros(200);
+                    if i % 2 == 0 {
+                        assert!(time::timeout(d, l.accept()).await.is_err());
+                    } else {
+                        assert!(time::timeout(d, c.readable()).await.is_err());
+                    }
+                })
+                .await
+                .unwrap();
+        }
+        drop(client);
+    });
+}
+
+#[test]
+fn many_receivers_on_one_socket_are_all_woken_and_the_rest_keep_waiting() {
+    let mut rt = rt_bounded::<512>(64);
+    rt.block_on(async {
+        let sock = Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = sock.local_addr().unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        // 40 receivers: more than one wake batch.
+        let handles: Vec<_> = (0..40)
+            .map(|_| {
+                let s = sock.clone();
+                spawn_slab(async move {
+                    let mut b = [0u8; 8];
+                    s.recv(&mut b).await.unwrap()
+                })
+            })
+            .collect();
+        yield_now().await; // everyone waits
+        for _ in 0..40 {
+            sender.send_to(b"x", addr).await.unwrap();
+        }
+        for h in handles {
+            assert_eq!(h.await.unwrap(), 1, "every receiver got a datagram");
+        }
+    });
+    assert_eq!(rt.stats().slab_used, 0);
+}
