@@ -94,7 +94,10 @@ impl<T> Drop for Inner<T> {
 /// pool's chunks exist, allocating and dropping allocate nothing.
 ///
 /// Cloning a `Pool` gives another handle to the same slots (cheap: a counter), so a pool
-/// can be moved into `'static` tasks. A pool is invariant in `T`: a recycling pool hands a
+/// can be moved into `'static` tasks. See the [module docs](crate::pool) for the whole
+/// picture.
+///
+/// A pool is invariant in `T`: a recycling pool hands a
 /// kept value to the next `take`, so a pool of long-lived references cannot be used as one
 /// of shorter-lived ones (which could leave a short-lived reference behind for a long-lived
 /// user):
@@ -104,8 +107,7 @@ impl<T> Drop for Inner<T> {
 /// fn shorten<'a>(p: Pool<&'static str>) -> Pool<&'a str> {
 ///     p // error: lifetime may not live long enough
 /// }
-/// ``` See the [module docs](crate::pool) for the whole
-/// picture.
+/// ```
 ///
 /// ```
 /// use tickslab_runtime::pool::Pool;
