@@ -256,3 +256,16 @@ fn sync_buffers_go_to_the_game_thread_and_come_back() {
     let b = bufs.try_alloc().unwrap();
     assert_eq!((b.capacity(), b.filled_len()), (256, 0));
 }
+
+#[test]
+fn thread_safety_follows_the_value_type() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<SyncPool<Vec<u8>>>();
+    send_sync::<SyncPoolBox<Vec<u8>>>();
+    send_sync::<SyncBufPool>();
+    // The future of `alloc(v).await` may be held across awaits in a `Send` task.
+    send::<tickslab_runtime::pool::SyncAlloc<'static, Vec<u8>>>();
+    // A `Cell` is `Send` but not `Sync`: the box moves, it is not shared.
+    send::<SyncPoolBox<std::cell::Cell<u8>>>();
+}
