@@ -21,7 +21,8 @@
 //!
 //! Crates behind this facade:
 //! - [`tickslab_runtime`] (re-exported at the root): the executor, tasks, spawning,
-//!   [`sync`] channels.
+//!   [`sync`] channels, [`pool`]s for what tasks hold across `.await` (typed pools, buffer
+//!   pools, task-scoped arenas).
 //! - [`alloc`] (`tickslab-alloc`): slab glue, the frame arena, allocation counting and
 //!   no-allocation guards.
 //! - [`compat`] (`tickslab-compat`): tokio-shaped module paths and `futures-task` spawners.

@@ -45,7 +45,8 @@ impl Bench for ArenaBench {
     }
 }
 
-/// `Box::new` × N (kept in a pre-sized `Vec`), then all dropped.
+/// `Box::new` × N (kept in a pre-sized `Vec`), then all dropped; also the heap reference of
+/// the pool workloads ([`crate::pool::box_run`]).
 #[derive(Debug, Default)]
 #[allow(
     clippy::vec_box,
@@ -53,11 +54,14 @@ impl Bench for ArenaBench {
 )]
 pub struct BoxBench {
     boxes: Vec<Box<Value>>,
+    items: Vec<Box<crate::pool::Item>>,
 }
 
 impl Bench for BoxBench {
     fn run(&mut self, workload: Workload, iters: u64) -> Sample {
-        assert_eq!(workload, Workload::ArenaAlloc, "unsupported workload");
+        if workload != Workload::ArenaAlloc {
+            return crate::pool::box_run(workload, iters, &mut self.items);
+        }
         self.boxes.reserve(ARENA_ALLOCS);
         let meter = Meter::start();
         for _ in 0..iters {

@@ -11,7 +11,8 @@
 //! - [`tickslab_rt`], [`tokio_rt`], [`nexus`]: those three for each runtime, plus the
 //!   tickslab frame contender.
 //! - [`arena`]: the frame-arena workload's runtime-free contenders (`FrameArena`,
-//!   `Box::new`, bumpalo); [`cross`]: the cross-thread round trip.
+//!   `Box::new`, bumpalo); [`pool`]: the pool workloads' (`Pool`, `SyncPool`, `Box::new`,
+//!   fastalloc's `FixedPool`); [`cross`]: the cross-thread round trip.
 //! - [`Contender`]: every runtime/strategy compared, each able to build a long-lived
 //!   [`Bench`] that runs the workloads it [`supports`](Contender::supports).
 //! - [`meter`]: what a run reports ([`Sample`]: wall time, CPU time, allocations inside
@@ -41,6 +42,7 @@ pub mod crit;
 pub mod cross;
 pub mod meter;
 pub mod nexus;
+pub mod pool;
 pub mod tickslab_rt;
 pub mod tokio_rt;
 pub mod workload;
@@ -218,7 +220,10 @@ impl<D: Driver + 'static, S: Spawn + 'static> Bench for Pair<D, S> {
             Workload::FrameTasks => d.run_in_task(w::shared_tasks::<S>(iters)),
             Workload::CrossRoundTrip => cross::cross_round_trip(self.make, iters),
             Workload::FloodInterval => d.run_in_task(w::flood_interval::<S, Fl<D>>(iters)),
-            Workload::ArenaAlloc => panic!("{} needs no runtime", workload.id()),
+            Workload::ArenaAlloc
+            | Workload::PoolAllocDrop
+            | Workload::PoolBatch
+            | Workload::PoolSyncReturn => panic!("{} needs no runtime", workload.id()),
         }
     }
 }
@@ -232,7 +237,7 @@ pub enum Family {
     Tokio,
     /// nexus-async-rt.
     Nexus,
-    /// A reference without a runtime (`Box::new`, bumpalo).
+    /// A reference without a runtime (`Box::new`, bumpalo, fastalloc).
     Reference,
 }
 
@@ -259,6 +264,14 @@ pub enum Contender {
     StdBox,
     /// `bumpalo::Bump` (the arena workload's bump-allocator reference).
     Bumpalo,
+    /// tickslab's same-thread `Pool` (no runtime).
+    TickslabPool,
+    /// tickslab's `SyncPool`, allocated and dropped on one thread.
+    TickslabSyncPool,
+    /// tickslab's `SyncPool`, allocated on one thread and dropped on another.
+    TickslabSyncCross,
+    /// fastalloc 1.5's `FixedPool` (the pool workloads' typed-pool reference).
+    Fastalloc,
 }
 
 impl Contender {
@@ -274,6 +287,10 @@ impl Contender {
         Contender::NexusBoxed,
         Contender::StdBox,
         Contender::Bumpalo,
+        Contender::TickslabPool,
+        Contender::TickslabSyncPool,
+        Contender::TickslabSyncCross,
+        Contender::Fastalloc,
     ];
 
     /// Short identifier, used as the criterion function name and by `compare --contender`.
@@ -289,6 +306,10 @@ impl Contender {
             Contender::NexusBoxed => "nexus_boxed",
             Contender::StdBox => "std_box",
             Contender::Bumpalo => "bumpalo",
+            Contender::TickslabPool => "tickslab_pool",
+            Contender::TickslabSyncPool => "tickslab_syncpool",
+            Contender::TickslabSyncCross => "tickslab_sync_xthr",
+            Contender::Fastalloc => "fastalloc_fixed",
         }
     }
 
@@ -298,10 +319,13 @@ impl Contender {
             Contender::TickslabSlab
             | Contender::TickslabBoxed
             | Contender::TickslabFrame
-            | Contender::TickslabArena => Family::Tickslab,
+            | Contender::TickslabArena
+            | Contender::TickslabPool
+            | Contender::TickslabSyncPool
+            | Contender::TickslabSyncCross => Family::Tickslab,
             Contender::TokioLocalSet | Contender::TokioLocalRuntime => Family::Tokio,
             Contender::NexusSlab | Contender::NexusBoxed => Family::Nexus,
-            Contender::StdBox | Contender::Bumpalo => Family::Reference,
+            Contender::StdBox | Contender::Bumpalo | Contender::Fastalloc => Family::Reference,
         }
     }
 
@@ -310,23 +334,34 @@ impl Contender {
     /// skips the cross-thread workloads unless [`nexus::cross_enabled`].
     pub fn supports(self, workload: Workload) -> bool {
         use Workload as W;
+        let pool_workload = matches!(
+            workload,
+            W::PoolAllocDrop | W::PoolBatch | W::PoolSyncReturn
+        );
         match self {
             Contender::NexusSlab => match workload {
                 W::ArenaAlloc => false,
+                _ if pool_workload => false,
                 W::RemoteWake | W::RemoteWakeLatency | W::CrossRoundTrip => nexus::cross_enabled(),
                 _ => true,
             },
             Contender::TickslabSlab | Contender::TokioLocalSet | Contender::TokioLocalRuntime => {
-                workload != W::ArenaAlloc
+                workload != W::ArenaAlloc && !pool_workload
             }
             Contender::TickslabBoxed | Contender::NexusBoxed => matches!(
                 workload,
                 W::SpawnJoin { .. } | W::Dispatch | W::SleepBatch | W::FrameTasks
             ),
             Contender::TickslabFrame => matches!(workload, W::ArenaAlloc | W::FrameTasks),
-            Contender::TickslabArena | Contender::StdBox | Contender::Bumpalo => {
-                workload == W::ArenaAlloc
+            Contender::TickslabArena | Contender::Bumpalo => workload == W::ArenaAlloc,
+            Contender::StdBox => {
+                matches!(workload, W::ArenaAlloc | W::PoolAllocDrop | W::PoolBatch)
             }
+            Contender::TickslabPool | Contender::Fastalloc => {
+                matches!(workload, W::PoolAllocDrop | W::PoolBatch)
+            }
+            Contender::TickslabSyncPool => pool_workload,
+            Contender::TickslabSyncCross => workload == W::PoolSyncReturn,
         }
     }
 
@@ -334,6 +369,8 @@ impl Contender {
     pub fn tickslab_for(workload: Workload) -> Contender {
         match workload {
             Workload::ArenaAlloc | Workload::FrameTasks => Contender::TickslabFrame,
+            Workload::PoolAllocDrop | Workload::PoolBatch => Contender::TickslabPool,
+            Workload::PoolSyncReturn => Contender::TickslabSyncPool,
             _ => Contender::TickslabSlab,
         }
     }
@@ -371,6 +408,10 @@ impl Contender {
             )),
             Contender::StdBox => Box::<arena::BoxBench>::default(),
             Contender::Bumpalo => Box::<arena::BumpaloBench>::default(),
+            Contender::TickslabPool => Box::<pool::PoolBench>::default(),
+            Contender::TickslabSyncPool => Box::<pool::SyncPoolBench>::default(),
+            Contender::TickslabSyncCross => Box::<pool::SyncCrossBench>::default(),
+            Contender::Fastalloc => Box::<pool::FastallocBench>::default(),
         }
     }
 }

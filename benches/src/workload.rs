@@ -57,6 +57,9 @@ pub const FLOOD_MAX_DATAGRAMS: u64 = 5_000_000;
 /// thread (~1.6 µs per `send_to` on loopback on the 2-core VM of benches/README.md; a
 /// bare `recv_from` is ~0.3 µs), so that the socket stays readable for the whole flood.
 pub const FLOOD_WORK: Duration = Duration::from_micros(2);
+/// Values alive at once in `pool/batch_1000` and `pool/sync_return_1000` (and the pools'
+/// capacity in every pool workload).
+pub const POOL_BATCH: usize = 1000;
 
 /// `127.0.0.1:0`: a loopback address with a port chosen by the OS.
 pub fn localhost() -> std::net::SocketAddr {
@@ -136,6 +139,16 @@ pub enum Workload {
     /// draining a UDP socket that another thread floods over loopback; the latency is
     /// each tick's lateness past its schedule. Event = one tick.
     FloodInterval,
+    /// A 32-byte value placed in a pool (or a `Box`) and dropped at once, repeatedly.
+    /// Op = one alloc + drop.
+    PoolAllocDrop,
+    /// [`POOL_BATCH`] 32-byte values placed (all alive), then all dropped. Op = one alloc +
+    /// drop.
+    PoolBatch,
+    /// [`POOL_BATCH`] `SyncPool` boxes allocated on the measuring thread, then dropped on the
+    /// same or on another thread (the batch's hand-over is not timed). Op = one alloc +
+    /// drop.
+    PoolSyncReturn,
 }
 
 impl Workload {
@@ -161,6 +174,9 @@ impl Workload {
         Workload::FrameTasks,
         Workload::CrossRoundTrip,
         Workload::FloodInterval,
+        Workload::PoolAllocDrop,
+        Workload::PoolBatch,
+        Workload::PoolSyncReturn,
     ];
 
     /// The workloads of the `tasks` bench: task lifecycle and dispatch.
@@ -192,6 +208,13 @@ impl Workload {
     /// The workloads of the `frame` bench.
     pub const FRAME: &'static [Workload] = &[Workload::ArenaAlloc, Workload::FrameTasks];
 
+    /// The workloads of the `pool` bench.
+    pub const POOL: &'static [Workload] = &[
+        Workload::PoolAllocDrop,
+        Workload::PoolBatch,
+        Workload::PoolSyncReturn,
+    ];
+
     /// Identifier: the criterion group name, and what `compare --only` matches.
     pub fn id(self) -> String {
         match self {
@@ -214,6 +237,9 @@ impl Workload {
             Workload::FrameTasks => "frame/tasks_100".to_owned(),
             Workload::CrossRoundTrip => "cross/round_trip".to_owned(),
             Workload::FloodInterval => "flood/interval_p99".to_owned(),
+            Workload::PoolAllocDrop => "pool/alloc_drop".to_owned(),
+            Workload::PoolBatch => "pool/batch_1000".to_owned(),
+            Workload::PoolSyncReturn => "pool/sync_return_1000".to_owned(),
         }
     }
 
@@ -240,6 +266,7 @@ impl Workload {
             Workload::ArenaAlloc => ARENA_ALLOCS as u64,
             Workload::FrameTasks => FRAME_TASKS as u64,
             Workload::UdpBatchSingle => UDP_BATCH as u64,
+            Workload::PoolBatch | Workload::PoolSyncReturn => POOL_BATCH as u64,
             _ => 1,
         }
     }

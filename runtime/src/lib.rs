@@ -14,6 +14,8 @@
 //!   "current on this thread" slot where it needs one);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
+//!   nothing else: any executor's wakers work);
 //! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
 //!
 //! `UNSAFE.md` at the repository's root maps every kind of `unsafe` to its invariant.
@@ -28,6 +30,7 @@ pub mod frame;
 mod handle;
 pub mod io;
 pub mod net;
+pub mod pool;
 mod runtime;
 mod spawn;
 mod stats;

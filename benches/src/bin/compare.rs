@@ -39,9 +39,9 @@
 //!
 //! An "op" is one task (`spawn_join/*`, `frame/tasks_100`, `timers/sleep_10k`), one
 //! poll (`dispatch*`), one round trip (`remote_wake`, `net/*_64`, `cross/*`), one
-//! timeout, one datagram received (`net/udp_batch32_*`) or one allocation
-//! (`frame/alloc_1000`). An "event" of a latency workload is one wake, one sleep or one
-//! interval tick.
+//! timeout, one datagram received (`net/udp_batch32_*`), one allocation
+//! (`frame/alloc_1000`) or one allocation + drop (`pool/*`). An "event" of a latency
+//! workload is one wake, one sleep or one interval tick.
 
 use std::hint::black_box;
 use std::io::{IsTerminal, Read};
@@ -78,6 +78,8 @@ fn default_iters(workload: Workload) -> u64 {
         Workload::FrameTasks => 1_000,
         Workload::CrossRoundTrip => 5_000,
         Workload::FloodInterval => 1_000,
+        Workload::PoolAllocDrop => 2_000_000,
+        Workload::PoolBatch | Workload::PoolSyncReturn => 2_000,
     }
 }
 
@@ -731,6 +733,7 @@ fn print_summary(workloads: &[Workload], cells: &[Cell]) {
         (Contender::NexusSlab, "/nexus_slab"),
         (Contender::StdBox, "/box"),
         (Contender::Bumpalo, "/bumpalo"),
+        (Contender::Fastalloc, "/fastalloc"),
     ];
     println!(
         "tickslab ÷ other: ns/op, or latency in the p50/p99 rows (< 1: tickslab faster; \

@@ -36,4 +36,4 @@ mod atomic_waker;
 pub mod cross;
 pub mod mpsc;
 pub mod oneshot;
-mod waiters;
+pub(crate) mod waiters;
