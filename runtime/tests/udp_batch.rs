@@ -206,6 +206,14 @@ fn a_datagram_longer_than_its_buffer_is_truncated_and_flagged() {
         }
         // The rest of a truncated datagram is gone: nothing more is queued.
         assert_drained(&rx, &mut batch);
+        // The kernel writes nothing past a buffer: a canary right after it stays intact.
+        tx.send_to(&long, to).unwrap();
+        let mut area = [0xA5u8; 128];
+        let head = &mut area[..64];
+        let n = rx.recv_many(&mut batch, &mut [head]).await.unwrap();
+        assert_eq!((n, batch.get(0).unwrap().len), (1, 64));
+        assert_eq!(area[..64], long[..64]);
+        assert!(area[64..].iter().all(|&b| b == 0xA5), "{:?}", &area[64..]);
     });
 }
 
