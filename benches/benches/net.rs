@@ -3,7 +3,9 @@
 //! - `net/tcp_echo_64`: a 64-byte TCP echo round trip;
 //! - `net/udp_ping_pong_64`: a 64-byte UDP ping-pong round trip;
 //! - `net/udp_batch32_single`: 32 datagrams waiting, received one `recv_from` at a time
-//!   (per datagram; the sends are outside the measured windows).
+//!   (per datagram; the sends are outside the measured windows);
+//! - `net/udp_batch32_batched`: the same, received with tickslab's `recv_many` (one
+//!   `recvmmsg`); tokio and nexus-async-rt have no batched receive and are left out.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tickslab_benches::{Workload, crit};

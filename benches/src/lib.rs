@@ -117,6 +117,22 @@ pub trait Flavor: 'static {
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a;
 
+    /// What the runtime's batched receive reuses between calls
+    /// ([`Infallible`](std::convert::Infallible) where the runtime has none).
+    type UdpBatch: 'static;
+
+    /// A fresh [`UdpBatch`](Self::UdpBatch) for [`workload::UDP_BATCH`] datagrams; `None`
+    /// if the runtime has no batched receive (tokio, nexus-async-rt).
+    fn udp_batch() -> Option<Self::UdpBatch>;
+
+    /// The runtime's batched receive (one `recvmmsg`): up to [`workload::UDP_BATCH`]
+    /// datagrams into `bufs`, waiting for the first; returns how many.
+    fn udp_recv_many<'a>(
+        sock: &'a mut Self::Udp,
+        batch: &'a mut Self::UdpBatch,
+        bufs: &'a mut [[u8; workload::MSG]],
+    ) -> impl Future<Output = io::Result<usize>> + 'a;
+
     /// The runtime's `timeout(d, f)`; `None` if it elapsed.
     fn timeout<F>(d: Duration, f: F) -> impl Future<Output = Option<F::Output>> + 'static
     where
@@ -217,6 +233,7 @@ impl<D: Driver + 'static, S: Spawn + 'static> Bench for Pair<D, S> {
             Workload::TcpEcho => d.run_in_task(Fl::<D>::tcp_echo(iters)),
             Workload::UdpPingPong => d.run_in_task(Fl::<D>::udp_ping_pong(iters)),
             Workload::UdpBatchSingle => d.run_in_task(w::udp_batch_single::<Fl<D>>(iters)),
+            Workload::UdpBatchBatched => d.run_in_task(w::udp_batch_batched::<Fl<D>>(iters)),
             Workload::FrameTasks => d.run_in_task(w::shared_tasks::<S>(iters)),
             Workload::CrossRoundTrip => cross::cross_round_trip(self.make, iters),
             Workload::FloodInterval => d.run_in_task(w::flood_interval::<S, Fl<D>>(iters)),
@@ -339,6 +356,7 @@ impl Contender {
             W::PoolAllocDrop | W::PoolBatch | W::PoolSyncReturn
         );
         match self {
+            _ if self.lacks(workload).is_some() => false,
             Contender::NexusSlab => match workload {
                 W::ArenaAlloc => false,
                 _ if pool_workload => false,
@@ -362,6 +380,19 @@ impl Contender {
             }
             Contender::TickslabSyncPool => pool_workload,
             Contender::TickslabSyncCross => workload == W::PoolSyncReturn,
+        }
+    }
+
+    /// Why this contender's runtime cannot run `workload` at all (it lacks the API), for
+    /// an `n/a` row in the tables; `None` if it can (it may still not be
+    /// [`supports`](Self::supports)ed, where a variant adds no information).
+    pub fn lacks(self, workload: Workload) -> Option<&'static str> {
+        match (self, workload) {
+            (
+                Contender::TokioLocalSet | Contender::TokioLocalRuntime | Contender::NexusSlab,
+                Workload::UdpBatchBatched,
+            ) => Some("no batched UDP receive (recvmmsg) in its API"),
+            _ => None,
         }
     }
 

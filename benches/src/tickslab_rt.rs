@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 
 use tickslab::Runtime;
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};
-use tickslab::net::{TcpListener, TcpStream, UdpSocket};
+use tickslab::net::{RecvBatch, TcpListener, TcpStream, UdpSocket};
 use tickslab::sync::cross;
 
 use crate::arena::value;
 use crate::meter::{Meter, Sample};
-use crate::workload::{ARENA_ALLOCS, CROSS_CAPACITY, FRAME_TASKS, MSG, NET_WARMUP, localhost};
+use crate::workload::{
+    ARENA_ALLOCS, CROSS_CAPACITY, FRAME_TASKS, MSG, NET_WARMUP, UDP_BATCH, localhost,
+};
 use crate::{Bench, Driver, Flavor, SLAB_CAPACITY, SLAB_SLOT, Spawn, Unwrap, Workload};
 
 /// A tickslab runtime.
@@ -118,6 +120,20 @@ impl Flavor for Tickslab {
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
         sock.recv_from(buf)
+    }
+
+    type UdpBatch = RecvBatch<UDP_BATCH>;
+
+    fn udp_batch() -> Option<Self::UdpBatch> {
+        Some(RecvBatch::new())
+    }
+
+    fn udp_recv_many<'a>(
+        sock: &'a mut Self::Udp,
+        batch: &'a mut Self::UdpBatch,
+        bufs: &'a mut [[u8; MSG]],
+    ) -> impl Future<Output = io::Result<usize>> + 'a {
+        sock.recv_many(batch, bufs)
     }
 
     async fn timeout<F>(d: Duration, f: F) -> Option<F::Output>

@@ -148,6 +148,21 @@ impl Flavor for Tokio {
         sock.recv_from(buf)
     }
 
+    /// No batched receive in this runtime (`n/a` in the tables).
+    type UdpBatch = std::convert::Infallible;
+
+    fn udp_batch() -> Option<Self::UdpBatch> {
+        None
+    }
+
+    async fn udp_recv_many(
+        _sock: &mut Self::Udp,
+        batch: &mut Self::UdpBatch,
+        _bufs: &mut [[u8; MSG]],
+    ) -> io::Result<usize> {
+        match *batch {}
+    }
+
     async fn timeout<F>(d: Duration, f: F) -> Option<F::Output>
     where
         F: Future + 'static,

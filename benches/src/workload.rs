@@ -120,11 +120,12 @@ pub enum Workload {
     /// [`UDP_BATCH`] 64-byte datagrams waiting on a socket (sent from a plain std socket
     /// on the runtime thread, outside the window), received one `recv_from` at a time.
     /// Op = one datagram received.
-    ///
-    /// TODO(issue 13, item 6): `net/udp_batch32_batched`, the same batch received by one
-    /// batched call (`recv_many` / recvmmsg) once the runtime has one: see the hook in
-    /// [`udp_batch_single`].
     UdpBatchSingle,
+    /// The same [`UDP_BATCH`] datagrams received with the runtime's batched receive
+    /// (tickslab's `UdpSocket::recv_many`: one `recvmmsg` for all of them when they are
+    /// all queued). Op = one datagram received. tokio and nexus-async-rt have no batched
+    /// receive: `n/a`.
+    UdpBatchBatched,
     /// [`ARENA_ALLOCS`] allocations of a 32-byte value, then all released at once
     /// (frame end, arena reset, or drops). Op = one allocation.
     ArenaAlloc,
@@ -170,6 +171,7 @@ impl Workload {
         Workload::TcpEcho,
         Workload::UdpPingPong,
         Workload::UdpBatchSingle,
+        Workload::UdpBatchBatched,
         Workload::ArenaAlloc,
         Workload::FrameTasks,
         Workload::CrossRoundTrip,
@@ -203,6 +205,7 @@ impl Workload {
         Workload::TcpEcho,
         Workload::UdpPingPong,
         Workload::UdpBatchSingle,
+        Workload::UdpBatchBatched,
     ];
 
     /// The workloads of the `frame` bench.
@@ -233,6 +236,7 @@ impl Workload {
             Workload::TcpEcho => "net/tcp_echo_64".to_owned(),
             Workload::UdpPingPong => "net/udp_ping_pong_64".to_owned(),
             Workload::UdpBatchSingle => format!("net/udp_batch{UDP_BATCH}_single"),
+            Workload::UdpBatchBatched => format!("net/udp_batch{UDP_BATCH}_batched"),
             Workload::ArenaAlloc => "frame/alloc_1000".to_owned(),
             Workload::FrameTasks => "frame/tasks_100".to_owned(),
             Workload::CrossRoundTrip => "cross/round_trip".to_owned(),
@@ -265,7 +269,7 @@ impl Workload {
             Workload::SleepBatch => SLEEPS as u64,
             Workload::ArenaAlloc => ARENA_ALLOCS as u64,
             Workload::FrameTasks => FRAME_TASKS as u64,
-            Workload::UdpBatchSingle => UDP_BATCH as u64,
+            Workload::UdpBatchSingle | Workload::UdpBatchBatched => UDP_BATCH as u64,
             Workload::PoolBatch | Workload::PoolSyncReturn => POOL_BATCH as u64,
             _ => 1,
         }
@@ -761,35 +765,51 @@ pub async fn sleep_precision<T: Flavor>(d: Duration, iters: u64) -> Sample {
 /// each (inside). The sample sums the receive windows (each adds one `Meter` start and
 /// stop, ~0.5 µs, to [`UDP_BATCH`] receives). One untimed batch first.
 pub async fn udp_batch_single<T: Flavor>(iters: u64) -> Sample {
+    udp_batch::<T>(iters, false).await
+}
+
+/// As [`udp_batch_single`], the batch received with the runtime's batched receive
+/// ([`Flavor::udp_recv_many`]), called until all [`UDP_BATCH`] datagrams are in (once,
+/// when they are all queued).
+pub async fn udp_batch_batched<T: Flavor>(iters: u64) -> Sample {
+    udp_batch::<T>(iters, true).await
+}
+
+async fn udp_batch<T: Flavor>(iters: u64, batched: bool) -> Sample {
     let mut sock = T::udp_bind().await;
     let to = T::udp_local_addr(&sock);
     let tx = std::net::UdpSocket::bind(localhost()).expect("bind");
-    let (out, mut buf) = ([7u8; MSG], [0u8; MSG]);
+    let mut batch = batched.then(|| T::udp_batch().expect("no batched receive"));
+    let out = [7u8; MSG];
+    let mut bufs = [[0u8; MSG]; UDP_BATCH];
     let mut total = Sample::default();
-    for batch in 0..=iters {
+    for round in 0..=iters {
         for _ in 0..UDP_BATCH {
             tx.send_to(&out, to).expect("send_to");
         }
         let meter = Meter::start();
-        // TODO(issue 13, item 6): `net/udp_batch32_batched` goes here: the same
-        // UDP_BATCH datagrams received by one batched call (`recv_many` / recvmmsg into
-        // caller buffers) once tickslab's `UdpSocket` has it. Add a
-        // `Workload::UdpBatchBatched` variant (id "net/udp_batch32_batched", elements
-        // UDP_BATCH), a `Flavor` method for the batched receive (tokio and nexus have
-        // none: leave them unsupported in `Contender::supports`, or loop `recv_from` and
-        // say so), and run this function with the loop below replaced by it.
-        for _ in 0..UDP_BATCH {
-            let (n, _) = T::udp_recv_from(&mut sock, &mut buf)
-                .await
-                .expect("recv_from");
-            debug_assert_eq!(n, MSG);
+        match batch.as_mut() {
+            Some(batch) => {
+                let mut got = 0;
+                while got < UDP_BATCH {
+                    got += T::udp_recv_many(&mut sock, batch, &mut bufs[got..])
+                        .await
+                        .expect("recv_many");
+                }
+            }
+            None => {
+                for buf in &mut bufs {
+                    let (n, _) = T::udp_recv_from(&mut sock, buf).await.expect("recv_from");
+                    debug_assert_eq!(n, MSG);
+                }
+            }
         }
         let sample = meter.stop();
-        if batch > 0 {
+        if round > 0 {
             total = total.plus(sample);
         }
     }
-    black_box(buf);
+    black_box(bufs);
     total
 }
 

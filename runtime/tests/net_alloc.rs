@@ -2,8 +2,9 @@
 //!
 //! After warm-up (sockets created, tasks spawned, first round trips done), TCP and UDP
 //! ping-pongs between two tasks on one runtime must make zero allocations: reads, writes,
-//! waits in the reactor, wakes, and the task polls around them. Counts are per thread, and
-//! both tasks run on this one.
+//! waits in the reactor, wakes, and the task polls around them; so must UDP batches
+//! (`recv_many` / `send_many_to` through caller-owned `RecvBatch` / `SendBatch`). Counts
+//! are per thread, and both tasks run on this one.
 //!
 //! Why a file of its own (not in `net.rs`): a test binary has exactly one
 //! `#[global_allocator]`, so counting-allocator tests get their own binaries.
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
-use tickslab_runtime::net::{TcpListener, TcpStream, UdpSocket};
+use tickslab_runtime::net::{RecvBatch, SendBatch, TcpListener, TcpStream, UdpSocket};
 use tickslab_runtime::time::timeout;
 use tickslab_runtime::*;
 
@@ -268,4 +269,84 @@ fn connect_accept_close_cycles_allocate_nothing_after_warmup() {
     });
     println!("500 connect + accept + exchange + close cycles: {stats}");
     assert_eq!(stats.allocs + stats.reallocs, 0, "{stats}");
+}
+
+/// Datagrams per batch in the batched echo.
+const BATCH: usize = 32;
+/// Batches of the batched echo's measured window (32,000 datagrams each way).
+const BATCH_ROUNDS: usize = 1_000;
+
+/// Sends every datagram of `out`, as many `send_many_to` calls as it takes.
+async fn send_all(sock: &UdpSocket, batch: &mut SendBatch<BATCH>, out: &[(&[u8], SocketAddr)]) {
+    let mut sent = 0;
+    while sent < out.len() {
+        sent += sock.send_many_to(batch, &out[sent..]).await.unwrap();
+    }
+}
+
+/// A client sends 32 datagrams with `send_many_to`, an echo task receives them with
+/// `recv_many` and sends each back to its sender with `send_many_to`, and the client
+/// receives them with `recv_many`: after warm-up, not one allocation, whatever way the
+/// kernel splits the batches into calls.
+#[test]
+fn udp_batches_allocate_nothing_after_warmup() {
+    let (stats, calls) = run(async {
+        let server = UdpSocket::bind(LOCALHOST).await.unwrap();
+        let server_addr: SocketAddr = server.local_addr().unwrap();
+        let total = (WARMUP + BATCH_ROUNDS) * BATCH;
+        let echo = spawn(async move {
+            let (mut rb, mut sb) = (RecvBatch::<BATCH>::new(), SendBatch::<BATCH>::new());
+            let mut bufs = [[0u8; MSG]; BATCH];
+            let mut echoed = 0;
+            while echoed < total {
+                let n = server.recv_many(&mut rb, &mut bufs).await.unwrap();
+                let mut out = [(&[][..], server_addr); BATCH];
+                for (i, meta) in rb.iter().enumerate() {
+                    out[i] = (&bufs[i][..meta.len], meta.addr);
+                }
+                send_all(&server, &mut sb, &out[..n]).await;
+                echoed += n;
+            }
+            server // dropped after the measurement, not inside it
+        });
+        let client = spawn(async move {
+            let c = UdpSocket::bind(LOCALHOST).await.unwrap();
+            let (mut rb, mut sb) = (RecvBatch::<BATCH>::new(), SendBatch::<BATCH>::new());
+            let mut bufs = [[0u8; MSG]; BATCH];
+            let mut calls = 0;
+            let mut round = async |r: usize| {
+                let msgs: [[u8; MSG]; BATCH] = std::array::from_fn(|i| message(r * BATCH + i));
+                let out: [(&[u8], SocketAddr); BATCH] =
+                    std::array::from_fn(|i| (&msgs[i][..], server_addr));
+                send_all(&c, &mut sb, &out).await;
+                let mut got = 0;
+                while got < BATCH {
+                    let n = c.recv_many(&mut rb, &mut bufs[got..]).await.unwrap();
+                    for (i, meta) in rb.iter().enumerate() {
+                        assert_eq!((meta.len, meta.addr), (MSG, server_addr));
+                        assert_eq!(bufs[got + i], msgs[got + i]);
+                    }
+                    got += n;
+                    calls += 1;
+                }
+            };
+            for r in 0..WARMUP {
+                round(r).await;
+            }
+            let before = AllocStats::current_thread();
+            for r in WARMUP..WARMUP + BATCH_ROUNDS {
+                round(r).await;
+            }
+            let stats = AllocStats::current_thread().since(&before);
+            (stats, calls)
+        });
+        let (stats, calls) = client.await.unwrap();
+        drop(echo.await.unwrap()); // the server socket, after the window
+        (stats, calls)
+    });
+    println!(
+        "UDP batches: {BATCH_ROUNDS} rounds of {BATCH} datagrams sent and echoed with \
+         send_many_to/recv_many ({calls} client recv_many calls, warm-up included): {stats}"
+    );
+    assert_eq!(stats.allocs + stats.reallocs + stats.deallocs, 0, "{stats}");
 }

@@ -1,6 +1,6 @@
 //! Quick comparison: a short run of every workload on every contender that supports it;
 //! prints ns/op, CPU ns/op, heap allocations per op (measuring thread and whole process)
-//! and tickslab's ratios, in one table; the latency workloads (`remote_wake/latency`,
+//! and tickslab's ratios, in one table (`n/a` for a runtime that lacks the workload's API); the latency workloads (`remote_wake/latency`,
 //! `timers/sleep_precision_*`, `flood/interval_p99`) in a second one (p50, p99, max).
 //!
 //! ```text
@@ -73,7 +73,7 @@ fn default_iters(workload: Workload) -> u64 {
         Workload::TimeoutArmed => 200_000,
         Workload::SleepPrecision { .. } => 500,
         Workload::TcpEcho | Workload::UdpPingPong => 5_000,
-        Workload::UdpBatchSingle => 2_000,
+        Workload::UdpBatchSingle | Workload::UdpBatchBatched => 2_000,
         Workload::ArenaAlloc => 1_000,
         Workload::FrameTasks => 1_000,
         Workload::CrossRoundTrip => 5_000,
@@ -217,6 +217,8 @@ struct Missing {
     contender: Contender,
     /// Killed by the watchdog (rather than failed).
     timed_out: bool,
+    /// Not run: the runtime lacks the API ([`Contender::lacks`]).
+    not_applicable: bool,
     /// What happened, for the notes under the table.
     why: String,
 }
@@ -294,6 +296,7 @@ fn run_child(workload: Workload, contender: Contender, args: &Args) -> Result<Ce
         workload,
         contender,
         timed_out,
+        not_applicable: false,
         why,
     };
     let exe = std::env::current_exe().map_err(|e| missing(false, format!("current_exe: {e}")))?;
@@ -448,6 +451,19 @@ fn main() {
     let mut cells = Vec::new();
     let mut missing = Vec::new();
     for &contender in &contenders {
+        if !args.child {
+            for &workload in &workloads {
+                if let Some(why) = contender.lacks(workload) {
+                    missing.push(Missing {
+                        workload,
+                        contender,
+                        timed_out: false,
+                        not_applicable: true,
+                        why: why.to_owned(),
+                    });
+                }
+            }
+        }
         let todo: Vec<Workload> = workloads
             .iter()
             .copied()
@@ -508,9 +524,15 @@ fn rows<'a>(w: Workload, cells: &'a [Cell], missing: &'a [Missing]) -> Vec<Row<'
     out
 }
 
-/// `timeout` or `failed`, for the table.
+/// `n/a`, `timeout` or `failed`, for the table.
 fn missing_word(m: &Missing) -> &'static str {
-    if m.timed_out { "timeout" } else { "failed" }
+    if m.not_applicable {
+        "n/a"
+    } else if m.timed_out {
+        "timeout"
+    } else {
+        "failed"
+    }
 }
 
 /// `a ÷ b`, or `-` when `b` is zero.
@@ -541,11 +563,11 @@ fn print_table(workloads: &[Workload], cells: &[Cell], missing: &[Missing]) {
 
 fn print_throughput(workloads: &[Workload], cells: &[Cell], missing: &[Missing]) {
     println!(
-        "{:<22} {:<15} {:>10} {:>10} {:>9} {:>9} {:>8}",
+        "{:<24} {:<15} {:>10} {:>10} {:>9} {:>9} {:>8}",
         "workload", "contender", "ns/op", "cpu ns/op", "alloc/op", "alloc/op", "tickslab"
     );
     println!(
-        "{:<22} {:<15} {:>10} {:>10} {:>9} {:>9} {:>8}",
+        "{:<24} {:<15} {:>10} {:>10} {:>9} {:>9} {:>8}",
         "", "", "", "", "(thread)", "(all)", "÷ this"
     );
     for &w in workloads {
@@ -556,14 +578,14 @@ fn print_throughput(workloads: &[Workload], cells: &[Cell], missing: &[Missing])
                 Row::Done(cell) => cell,
                 Row::Missing(m) => {
                     let word = missing_word(m);
-                    println!("{:<22} {:<15} {word:>10}", w.id(), m.contender.name());
+                    println!("{:<24} {:<15} {word:>10}", w.id(), m.contender.name());
                     continue;
                 }
             };
             let ratio = tick.map_or("-".to_owned(), |t| ratio(t.headline(), cell.headline()));
             let cpu_mark = if w.cpu_metric() { "*" } else { " " };
             println!(
-                "{:<22} {:<15} {:>10.1} {:>9.1}{cpu_mark} {:>9.3} {:>9.3} {:>8}",
+                "{:<24} {:<15} {:>10.1} {:>9.1}{cpu_mark} {:>9.3} {:>9.3} {:>8}",
                 w.id(),
                 cell.contender.name(),
                 cell.ns_per_op(),
@@ -662,8 +684,10 @@ fn print_notes(workloads: &[Workload], cells: &[Cell], missing: &[Missing]) {
         any = true;
     };
     for m in missing {
+        // `!` marks a problem; a runtime without the API is none.
+        let mark = if m.not_applicable { "" } else { "! " };
         println(format!(
-            "! {} on {}: {}: {}",
+            "{mark}{} on {}: {}: {}",
             m.workload.id(),
             m.contender.name(),
             missing_word(m),

@@ -8,7 +8,8 @@
 //!   borrowed [`split`](TcpStream::split) and owned [`into_split`](TcpStream::into_split)
 //!   halves (in [`tcp`]).
 //! - [`UdpSocket`]: `bind`, `connect`, `send_to`/`recv_from`, `send`/`recv`, `peek_from`, and
-//!   the `try_*` variants.
+//!   the `try_*` variants; many datagrams per system call with `recv_many`,
+//!   `send_many_to` and `send_many` through a reusable [`RecvBatch`] / [`SendBatch`].
 //!
 //! # The runtime thread
 //! A socket registers with the reactor of the runtime current when it is created (inside
@@ -33,6 +34,8 @@
 //! a [`SocketAddr`](std::net::SocketAddr) or `(IpAddr, u16)` resolves without allocating;
 //! a `&str` is parsed into a small `Vec`, and a host name is looked up with a *blocking*
 //! DNS query: on a game's I/O thread, resolve names elsewhere and pass addresses.
+//! The batched UDP calls keep their system-call headers in the caller's [`RecvBatch`] /
+//! [`SendBatch`], so they allocate nothing either.
 //!
 //! # Several waiters per direction
 //! Each socket keeps a list of wakers for reading and one for writing (their capacity is
@@ -51,7 +54,7 @@ use std::io;
 pub use std::net::ToSocketAddrs;
 pub use tcp::listener::TcpListener;
 pub use tcp::stream::TcpStream;
-pub use udp::UdpSocket;
+pub use udp::{RecvBatch, RecvMeta, SendBatch, UdpSocket};
 
 /// The error for an address that resolved to nothing.
 fn no_addresses() -> io::Error {
