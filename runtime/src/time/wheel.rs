@@ -1,7 +1,8 @@
-//! A hierarchical timing wheel with millisecond ticks.
+//! A hierarchical timing wheel; a tick is 1/32 ms (see `NANOS_PER_TICK` in `time/mod.rs`).
 //!
-//! Six levels of 64 slots: level `l` slots span `64^l` ticks, so the wheel covers `64^6` ms
-//! (about 2.2 years; later deadlines are parked in the top level and re-placed until due).
+//! Six levels of 64 slots: level `l` slots span `64^l` ticks, so the wheel covers `64^6`
+//! ticks (about 25 days; later deadlines are parked in the top level and re-placed until
+//! due).
 //! Entries live in one `Vec` and are linked into slot lists by index, so arming, cancelling
 //! and firing a timer is O(1) and allocates nothing once the `Vec` has grown to the largest
 //! number of timers armed at once. There is no `unsafe` here.
