@@ -261,7 +261,7 @@ impl Registration {
                     return Poll::Ready(Err(e));
                 }
                 match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
+                    Err(e) if is_would_block(&e) => self.clear(dir),
                     other => return Poll::Ready(other),
                 }
             }
@@ -282,7 +282,7 @@ impl Registration {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let out = op();
-        if matches!(&out, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+        if matches!(&out, Err(e) if is_would_block(e)) {
             self.clear(dir);
         }
         out
@@ -293,6 +293,13 @@ impl Registration {
             .io
             .clear(dir);
     }
+}
+
+/// Whether `e` says "not ready" (every non-blocking receive that drains a socket ends with
+/// one). The errno comparison comes first: decoding an `io::Error`'s kind is a long match.
+#[inline]
+fn is_would_block(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EWOULDBLOCK) || e.kind() == io::ErrorKind::WouldBlock
 }
 
 /// An `async` operation's place among a socket's waiters, for as long as it waits: its
