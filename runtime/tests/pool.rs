@@ -504,3 +504,93 @@ fn recv_from_into_a_pooled_buffer() {
         );
     });
 }
+
+// ---- found by an adversarial review ----------------------------------------------------
+
+/// A kept value whose destructor may panic.
+struct Loud {
+    drops: Rc<Cell<usize>>,
+    panics: bool,
+}
+
+impl Recycle for Loud {
+    fn on_release(&mut self) {}
+}
+
+impl Drop for Loud {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+        if self.panics {
+            panic!("kept value's destructor panics");
+        }
+    }
+}
+
+#[test]
+fn dropping_a_pool_whose_kept_value_panics_still_drops_the_others() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    let pool: Pool<Loud> = Pool::recycling_with(PoolConfig::bounded(3), move || Loud {
+        drops: d.clone(),
+        panics: false,
+    });
+    {
+        let mut a = pool.try_take().unwrap();
+        let b = pool.try_take().unwrap();
+        let c = pool.try_take().unwrap();
+        a.panics = true;
+        drop((b, c));
+        drop(a); // kept last: dropped first when the pool goes
+    }
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(pool))).is_err());
+    assert_eq!(
+        drops.get(),
+        3,
+        "the panic did not stop the other kept values' drops"
+    );
+}
+
+thread_local! {
+    static HELD: RefCell<Option<PoolBox<u32>>> = const { RefCell::new(None) };
+}
+
+/// A waker whose `clone` drops a box of the pool being waited on.
+fn releasing_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    unsafe fn clone(p: *const ()) -> RawWaker {
+        HELD.with(|h| drop(h.borrow_mut().take()));
+        RawWaker::new(p, &VTABLE)
+    }
+    unsafe fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the vtable's functions touch nothing through the (null) data pointer.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+#[test]
+fn a_waker_whose_clone_frees_a_slot_loses_no_wakeup() {
+    let pool: Pool<u32> = Pool::bounded(1);
+    HELD.with(|h| *h.borrow_mut() = Some(pool.try_alloc(1).unwrap()));
+    let mut first = Box::pin(pool.alloc(2));
+    assert!(
+        first
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    let waker = releasing_waker();
+    let mut second = Box::pin(pool.alloc(3));
+    // The clone runs foreign code that frees the only slot: no "already borrowed" panic,
+    // and the slot goes to the waiter ahead.
+    assert!(
+        second
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    let got = first.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    assert!(got.is_ready(), "the freed slot reached the first waiter");
+    drop(got);
+    drop((first, second));
+    assert!(pool.try_alloc(9).is_ok(), "no slot was lost");
+}

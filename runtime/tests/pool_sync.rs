@@ -269,3 +269,43 @@ fn thread_safety_follows_the_value_type() {
     // A `Cell` is `Send` but not `Sync`: the box moves, it is not shared.
     send::<SyncPoolBox<std::cell::Cell<u8>>>();
 }
+
+// ---- found by an adversarial review ----------------------------------------------------
+
+struct Loud {
+    drops: Arc<AtomicUsize>,
+    panics: bool,
+}
+
+impl Recycle for Loud {
+    fn on_release(&mut self) {}
+}
+
+impl Drop for Loud {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+        if self.panics {
+            panic!("kept value's destructor panics");
+        }
+    }
+}
+
+#[test]
+fn dropping_a_sync_pool_whose_kept_value_panics_still_drops_the_others() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let pool: SyncPool<Loud> = SyncPool::recycling_with(PoolConfig::bounded(3), move || Loud {
+        drops: d.clone(),
+        panics: false,
+    });
+    {
+        let mut a = pool.try_take().unwrap();
+        let b = pool.try_take().unwrap();
+        let c = pool.try_take().unwrap();
+        a.panics = true;
+        drop((b, c));
+        drop(a);
+    }
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(pool))).is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+}

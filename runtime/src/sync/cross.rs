@@ -375,13 +375,14 @@ impl<T> SendFuture<'_, T> {
         {
             // SAFETY: `waiter` is never moved out of the pinned future.
             let this = unsafe { self.as_mut().get_unchecked_mut() };
+            // Cloned before locking: a waker's `clone` is foreign code.
+            let waker = cx.waker().clone();
             let replaced = {
                 let mut list = shared.lock();
                 // The node is pinned inside this future; `Drop` unlinks it (under the
                 // lock) before the node dies.
                 // SAFETY: used only with this channel's list, whose lock we hold.
-                let replaced =
-                    unsafe { list.push_back(Pin::new_unchecked(&this.waiter), cx.waker()) };
+                let replaced = unsafe { list.push_back(Pin::new_unchecked(&this.waiter), waker) };
                 shared.waiting.store(list.len(), Ordering::Relaxed);
                 replaced
             };

@@ -130,18 +130,16 @@ impl WaiterList {
     /// [`remove`](Self::remove) (under this list's lock) before the node's memory is
     /// invalidated (module rules 1 and 3).
     #[must_use = "drop the replaced waker after releasing the lock"]
-    pub(crate) unsafe fn push_back(
-        &mut self,
-        waiter: Pin<&Waiter>,
-        waker: &Waker,
-    ) -> Option<Waker> {
+    pub(crate) unsafe fn push_back(&mut self, waiter: Pin<&Waiter>, waker: Waker) -> Option<Waker> {
         let ptr = waiter.get_ref().ptr();
         // SAFETY: we hold the list (caller's contract): no other reference to this node's
         // fields exists while this one lives, and the node is pinned and alive.
         let node = unsafe { &mut *ptr.as_ptr() };
+        // The waker comes cloned: a clone is foreign code, which must not run under the
+        // list's lock. The one not kept goes back to the caller, to drop after unlocking.
         let old = match &node.waker {
-            Some(w) if w.will_wake(waker) => None,
-            _ => node.waker.replace(waker.clone()),
+            Some(w) if w.will_wake(&waker) => Some(waker),
+            _ => node.waker.replace(waker),
         };
         if node.state == WaitState::Queued {
             return old;

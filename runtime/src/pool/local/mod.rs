@@ -73,11 +73,12 @@ impl<T> Inner<T> {
 
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
-        // Drop the values a recycling pool kept; if one destructor panics, the guard drops
-        // the rest, and `raw` (a field) still frees the chunks.
+        // Drop the values a recycling pool kept. If one destructor panics, the unwinding
+        // drops the guard, whose own `drop` goes on with the rest; `raw` (a field) still
+        // frees the chunks.
         struct Rest<'a, T>(&'a RawPool, PhantomData<T>);
-        impl<T> Drop for Rest<'_, T> {
-            fn drop(&mut self) {
+        impl<T> Rest<'_, T> {
+            fn drop_each(&self) {
                 while let Some(slot) = self.0.pop_retained() {
                     // SAFETY: a retained slot holds a valid `T` owned by the pool (raw.rs
                     // invariant 2); popped, so it is dropped once.
@@ -85,7 +86,13 @@ impl<T> Drop for Inner<T> {
                 }
             }
         }
-        drop(Rest::<T>(&self.raw, PhantomData));
+        impl<T> Drop for Rest<'_, T> {
+            fn drop(&mut self) {
+                self.drop_each();
+            }
+        }
+        let rest = Rest::<T>(&self.raw, PhantomData);
+        rest.drop_each();
     }
 }
 

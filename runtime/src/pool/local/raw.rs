@@ -126,6 +126,13 @@ impl RawPool {
 
     /// The pool has no unpromised free slot: grow if it may, then take; else count a refusal.
     #[cold]
+    /// Free slots (vacant or holding a kept value), promised or not: a cheap fingerprint of
+    /// whether anything was given back meanwhile.
+    #[inline]
+    pub(crate) fn free_slots(&self) -> usize {
+        self.vacant.get() + self.retained.get()
+    }
+
     fn take_after_growing(&self, prefer_retained: bool) -> Option<(NonNull<u8>, bool)> {
         if self.grow() {
             self.take(prefer_retained, false)

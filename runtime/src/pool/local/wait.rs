@@ -85,25 +85,40 @@ impl<T> Future for Alloc<'_, T> {
         let pool = self.pool;
         let raw = &pool.inner().raw;
         let prefer_retained = self.value.is_none();
-        let state = if self.registered {
-            // SAFETY: the node is used only with this pool's list, borrowed here.
-            unsafe { raw.waiters.borrow().state(&self.waiter) }
-        } else {
-            WaitState::Idle
-        };
-        let taken = match state {
-            // A freed slot was promised to us.
-            WaitState::Notified => {
-                self.as_mut().unregister();
-                raw.take(prefer_retained, true)
+        // The waker is cloned before the list is borrowed (a clone is foreign code, and may
+        // even drop a box of this pool); if that code gave a slot back, the checks run once
+        // more.
+        let mut waker = None;
+        let waker = loop {
+            let state = if self.registered {
+                // SAFETY: the node is used only with this pool's list, borrowed here.
+                unsafe { raw.waiters.borrow().state(&self.waiter) }
+            } else {
+                WaitState::Idle
+            };
+            let taken = match state {
+                // A freed slot was promised to us.
+                WaitState::Notified => {
+                    self.as_mut().unregister();
+                    raw.take(prefer_retained, true)
+                }
+                // Still queued: every free slot is promised to waiters ahead of us.
+                WaitState::Queued => None,
+                WaitState::Idle => raw.take(prefer_retained, false),
+            };
+            if let Some((slot, init)) = taken {
+                return Poll::Ready(self.finish(slot, init));
             }
-            // Still queued: every free slot is promised to waiters ahead of us.
-            WaitState::Queued => None,
-            WaitState::Idle => raw.take(prefer_retained, false),
+            if let Some(waker) = waker.take() {
+                break waker;
+            }
+            let free_before = raw.free_slots();
+            waker = Some(cx.waker().clone());
+            if raw.free_slots() == free_before {
+                break waker.take().expect("just cloned");
+            }
+            // The clone gave a slot back: look again (it may be ours now).
         };
-        if let Some((slot, init)) = taken {
-            return Poll::Ready(self.finish(slot, init));
-        }
         // SAFETY: `waiter` is never moved out of the pinned future.
         let this = unsafe { self.get_unchecked_mut() };
         let replaced = {
@@ -111,7 +126,7 @@ impl<T> Future for Alloc<'_, T> {
             // SAFETY: the node is pinned inside this future and used only with this pool's
             // list, which we hold; `Drop` unlinks it (under the same list) before it dies
             // (waiters.rs rules 1 to 3).
-            let replaced = unsafe { list.push_back(Pin::new_unchecked(&this.waiter), cx.waker()) };
+            let replaced = unsafe { list.push_back(Pin::new_unchecked(&this.waiter), waker) };
             raw.set_waiting(list.len());
             replaced
         };

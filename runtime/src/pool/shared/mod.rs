@@ -63,16 +63,26 @@ impl<T> SyncInner<T> {
                 }
             })
         };
+        // If one destructor panics, the unwinding drops the guard, whose own `drop` goes on
+        // with the rest; `inner` is dropped by the unwinding too (the chunks are freed).
         struct DropAll<T>(Vec<NonNull<T>>);
-        impl<T> Drop for DropAll<T> {
-            fn drop(&mut self) {
+        impl<T> DropAll<T> {
+            fn drop_each(&mut self) {
                 while let Some(p) = self.0.pop() {
-                    // SAFETY: each kept slot holds a valid `T`, listed once, dropped once.
+                    // SAFETY: each kept slot holds a valid `T`, listed once, popped, so
+                    // dropped once.
                     unsafe { ptr::drop_in_place(p.as_ptr()) };
                 }
             }
         }
-        drop(DropAll(kept));
+        impl<T> Drop for DropAll<T> {
+            fn drop(&mut self) {
+                self.drop_each();
+            }
+        }
+        let mut kept = DropAll(kept);
+        kept.drop_each();
+        drop(kept);
         drop(inner);
     }
 }

@@ -89,13 +89,15 @@ impl<T> Future for SyncAlloc<'_, T> {
         {
             // SAFETY: `waiter` is never moved out of the pinned future.
             let this = unsafe { self.as_mut().get_unchecked_mut() };
+            // Cloned before locking: a waker's `clone` is foreign code (it may even drop a
+            // box of this pool, which takes the same lock).
+            let waker = cx.waker().clone();
             let replaced = {
                 let mut list = lock(&raw.waiters);
                 // SAFETY: the node is pinned inside this future and used only with this
                 // pool's list, whose lock we hold; `Drop` unlinks it under the same lock
                 // before it dies (waiters.rs rules 1 to 3).
-                let replaced =
-                    unsafe { list.push_back(Pin::new_unchecked(&this.waiter), cx.waker()) };
+                let replaced = unsafe { list.push_back(Pin::new_unchecked(&this.waiter), waker) };
                 raw.sync_waiting_flag(&list);
                 replaced
             };
