@@ -422,10 +422,10 @@ impl<T> SendFuture<'_, T> {
         }
         // SAFETY: `waiter` is never moved out of the pinned future.
         let this = unsafe { self.get_unchecked_mut() };
+        // The waker is cloned under the channel's borrow: a foreign waker whose `clone`
+        // touches this channel again panics with "already borrowed"; nothing is changed yet.
         // SAFETY: the node is pinned inside this future and used only with this channel's
         // list, which we hold; `Drop` unlinks it (under the same borrow) before it dies.
-        // (The waker is cloned under the channel's borrow: a foreign waker whose `clone`
-        // touches this channel again panics with "already borrowed"; nothing is changed yet.)
         let replaced = unsafe {
             st.waiters
                 .push_back(Pin::new_unchecked(&this.waiter), cx.waker().clone())
