@@ -28,4 +28,4 @@ pub use async_seek::AsyncSeek;
 pub use async_write::AsyncWrite;
 pub use read_buf::ReadBuf;
 pub use std::io::{Error, ErrorKind, Result};
-pub use util::{AsyncReadExt, AsyncWriteExt};
+pub use util::{AsyncReadExt, AsyncWriteExt, Read, ReadExact, Write, WriteAll};

@@ -3,8 +3,8 @@
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
-use std::task::{Poll, ready};
 
+use super::write::{Write, WriteAll, write, write_all};
 use crate::io::AsyncWrite;
 
 /// `async` helpers for every [`AsyncWrite`], as tokio's `AsyncWriteExt`.
@@ -12,31 +12,21 @@ pub trait AsyncWriteExt: AsyncWrite {
     /// Writes some bytes from `buf`, returning how many were taken.
     ///
     /// Cancel safe: a dropped `write` has written nothing.
-    fn write<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a
+    fn write<'a>(&'a mut self, buf: &'a [u8]) -> Write<'a, Self>
     where
         Self: Unpin,
     {
-        poll_fn(move |cx| Pin::new(&mut *self).poll_write(cx, buf))
+        write(self, buf)
     }
 
     /// Writes all of `buf`; `WriteZero` if the writer takes no more.
     ///
     /// Not cancel safe: a dropped `write_all` may have written part of `buf`.
-    fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a
+    fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> WriteAll<'a, Self>
     where
         Self: Unpin,
     {
-        let mut written = 0;
-        poll_fn(move |cx| {
-            while written < buf.len() {
-                let n = ready!(Pin::new(&mut *self).poll_write(cx, &buf[written..]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                written += n;
-            }
-            Poll::Ready(Ok(()))
-        })
+        write_all(self, buf)
     }
 
     /// Flushes what the writer buffers.

@@ -80,6 +80,7 @@ impl<'a> WriteHalf<'a> {
 }
 
 impl AsyncRead for ReadHalf<'_> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -140,6 +140,7 @@ impl Drop for OwnedWriteHalf {
 }
 
 impl AsyncRead for OwnedReadHalf {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
