@@ -22,6 +22,10 @@ impl<'a> ReadHalf<'a> {
         ReadHalf(stream)
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.0
+    }
+
     /// As [`TcpStream::peek`].
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.peek(buf).await
@@ -56,6 +60,10 @@ impl<'a> ReadHalf<'a> {
 impl<'a> WriteHalf<'a> {
     pub(super) fn new(stream: &'a TcpStream) -> Self {
         WriteHalf(stream)
+    }
+
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.0
     }
 
     /// As [`TcpStream::writable`].
