@@ -110,6 +110,34 @@ impl<'a> ReadBuf<'a> {
         }
     }
 
+    /// Runs `f` on a [`take`](Self::take) of `n` bytes, then counts what it filled and
+    /// initialized there as this buffer's own: how a wrapper (`Take`) lends part of a
+    /// buffer to an inner reader without `unsafe`.
+    ///
+    /// # Panics
+    ///
+    /// If `f` replaced the lent `ReadBuf` by another one (its bytes would not be here).
+    pub(crate) fn with_take<T>(&mut self, n: usize, f: impl FnOnce(&mut ReadBuf<'_>) -> T) -> T {
+        let start = self.filled;
+        let ptr = self.buf[start..].as_ptr();
+        let (out, init, filled) = {
+            let mut sub = self.take(n);
+            let max = sub.capacity();
+            let out = f(&mut sub);
+            // The lent buffer is still `buf[start..start + max]`: its invariant (rule 2)
+            // then says `buf[start..start + sub.initialized]` is initialized.
+            if sub.buf.as_ptr() != ptr || sub.capacity() != max {
+                crate::io::util::swapped();
+            }
+            (out, sub.initialized, sub.filled)
+        };
+        if self.initialized < start + init {
+            self.initialized = start + init;
+        }
+        self.filled = start + filled;
+        out
+    }
+
     /// The initialized part of the buffer (the filled part and maybe more).
     #[inline]
     pub fn initialized(&self) -> &[u8] {
