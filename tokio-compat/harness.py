@@ -499,10 +499,18 @@ def main():
     ap.add_argument("--report", default=os.path.join(HERE, "REPORT.md"))
     ap.add_argument("--no-history", action="store_true", help="do not append to history.json")
     ap.add_argument("--timeout", type=int, default=180, help="seconds per test binary")
+    ap.add_argument("--ci", action="store_true",
+                    help="CI: leave REPORT.md, history.json and compiling.txt alone (report "
+                         "into the scratch dir) and exit 1 if a file of compiling.txt no "
+                         "longer compiles or an example that compiled no longer does")
     ap.add_argument("--reclassify", action="store_true",
                     help="re-render REPORT.md from the last run's saved diagnostics and results "
                          "(after editing gaps.py or exclusions.py), without building")
     args = ap.parse_args()
+    if args.ci:
+        args.no_history = True
+        if args.report == os.path.join(HERE, "REPORT.md"):
+            args.report = os.path.join(SCRATCH, "REPORT.md")
     state_path = os.path.join(SCRATCH, "state.json")
     if args.reclassify:
         st = json.load(open(state_path))
@@ -581,7 +589,7 @@ def main():
                 if exe:
                     log(f"running {t}")
                     results[t] = run_tests(exe, SCRATCH, args.timeout, 60, 40)
-        if not args.filter:
+        if not args.filter and not args.ci:
             comp = sorted(f for f in files if out.get(f[:-3], {}).get("exe"))
             write(known_path, "# tokio test files that compiled against tickslab at the last "
                               "`--mode each` run (harness.py writes it; --mode one builds these)\n"
@@ -647,7 +655,18 @@ def finish(args, st):
           f"serve {sum(1 for e in ex_rows if e.get('served'))}/{len(ex_rows)}")
     for k, v in timing.items():
         print(f"  build time, {k}: {v}")
+    print(f"  report: {args.report}")
+    if args.ci:
+        known_path = os.path.join(HERE, "compiling.txt")
+        known = [l.strip() for l in open(known_path) if l.strip() and not l.startswith("#")] \
+            if os.path.exists(known_path) else []
+        lost = [f for f in known if f in files and not built.get(f[:-3], {}).get("exe")]
+        if lost:
+            print("REGRESSION: these tokio test files compiled before and no longer do: "
+                  + ", ".join(lost))
+            return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
