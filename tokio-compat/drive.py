@@ -51,8 +51,7 @@ def start(exe, *args, stdin=None):
 
 def stop(p):
     p.kill()
-    out, err = p.communicate(timeout=10)
-    return out.decode(errors="replace"), err.decode(errors="replace")
+    p.wait(timeout=10)
 
 
 def tcp_echo_server():
@@ -124,8 +123,8 @@ def udp_client(exe):
         p.stdin.close()
         data, peer = srv.recvfrom(65536)
         srv.sendto(b"reply: " + data, peer)
-        out, err = p.communicate(timeout=DEADLINE)
-        text = out.decode(errors="replace")
+        p.wait(timeout=DEADLINE)
+        text = p.stdout.read().decode(errors="replace")
         ok = data == b"from stdin" and "reply: from stdin" in text and p.returncode == 0
         return ok, f"sent {data!r}, printed {text.strip()!r}"
     finally:

@@ -26,6 +26,8 @@ import gaps  # noqa: E402
 from exclusions import EXCLUDED  # noqa: E402
 
 TOKIO_VERSION = os.environ.get("TOKIO_COMPAT_TOKIO_VERSION", "1.54.1")
+# The tickslab tree under test: this repository unless told otherwise (a preview merge).
+TICKSLAB = os.path.abspath(os.environ.get("TOKIO_COMPAT_TICKSLAB", ROOT))
 SCRATCH = os.environ.get("TOKIO_COMPAT_SCRATCH", os.path.join(HERE, "scratch"))
 EXAMPLES = ["echo-tcp", "echo-udp", "udp-client", "proxy", "chat", "print_each_packet"]
 # What tokio's test suite is run with: `--features full` plus `test-util` (tokio-test enables
@@ -77,7 +79,7 @@ def cargo_env():
 
 
 def git(*args):
-    r = run(["git", *args], cwd=ROOT, capture_output=True)
+    r = run(["git", *args], cwd=TICKSLAB, capture_output=True)
     return r.stdout.strip()
 
 
@@ -85,8 +87,10 @@ def git(*args):
 
 
 def tickslab_features():
-    r = run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT,
+    r = run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=TICKSLAB,
             capture_output=True, env=cargo_env())
+    if r.returncode != 0:
+        sys.exit(f"cargo metadata in {TICKSLAB} failed:\n{r.stderr}")
     meta = json.loads(r.stdout)
     pkg = next(p for p in meta["packages"] if p["name"] == "tickslab")
     return [f for f in WANTED_TICKSLAB_FEATURES if f in pkg["features"]]
@@ -283,9 +287,12 @@ def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns):
 
 
 def first_failure(output, prefix=""):
-    m = re.search(r"---- (" + re.escape(prefix) + r"\S+) stdout ----\n(?:.*\n)*?.*?panicked at ([^\n]*)\n([^\n]*)", output)
-    if m:
-        return f"{m.group(1)}: {m.group(3).strip()[:150]}"
+    """`test_name: first line of its panic` for the first failed test in libtest's output."""
+    for m in re.finditer(r"^---- (" + re.escape(prefix) + r"\S+) stdout ----\n", output, re.M):
+        body = output[m.end():].split("\n---- ", 1)[0].split("\nfailures:", 1)[0]
+        p = re.search(r"panicked at [^\n]*:\n([^\n]+)", body)
+        msg = p.group(1) if p else next((l for l in body.splitlines() if l.strip()), "")
+        return f"{m.group(1)[len(prefix):]}: {msg.strip()[:150]}"
     return ""
 
 
@@ -538,7 +545,7 @@ def main():
     alone = [f for f in known if f not in together]
 
     dep_feats = ", ".join(json.dumps(f) for f in feats)
-    tokio_dep = f'tokio = {{ package = "tickslab", path = "{ROOT}", features = [{dep_feats}] }}'
+    tokio_dep = f'tokio = {{ package = "tickslab", path = "{TICKSLAB}", features = [{dep_feats}] }}'
     examples = [] if args.no_examples else EXAMPLES
     make_crate(SCRATCH, "tokio-compat-harness", tokio_dep, files, tests_dir, True, together)
 
