@@ -27,7 +27,8 @@ AREAS = [
     ("dev-dependency on the real tokio", r"dev-dependency|Framed"),
     ("Send/Sync/UnwindSafe/Unpin (tokio's types are; tickslab's same-thread ones are not)",
      r"^not (Send|Sync|UnwindSafe|Unpin)"),
-    ("macros", r"#\[tokio::|!`|follows from a missing macro"),
+    ("macros", r"#\[tokio::|!`|follows from a missing macro|multi_thread"),
+    ("runtime and task", r"where tokio returns `io::Result<Runtime>"),
     ("sync", r"tokio::sync|\bsync::|Semaphore|Notify|Mutex|RwLock|Barrier|mpsc|oneshot|watch|broadcast"),
     ("fs and blocking", r"tokio::fs|spawn_blocking|block_in_place|AsyncSeek|SeekFrom|blocking"),
     ("signal", r"signal"),
@@ -105,11 +106,15 @@ def _holder(diag):
     """The outermost tickslab type a Send/Sync/UnwindSafe failure comes from."""
     chain = []
     for c in _children(diag):
-        for m in re.finditer(r"(?:within|within the type|required for) `([^`]+)`", c):
+        for m in re.finditer(r"(?:within|within the type|required for|not implemented for) `([^`]+)`", c):
             chain.append(m.group(1))
     ours = [t for t in chain if re.match(r"(?:&(?:mut )?)?tickslab", t) and "{" not in t]
     if ours:
         return _tidy(ours[-1])
+    inner = [re.findall(r"tickslab(?:_runtime)?((?:::\w+)+)", t) for t in chain]
+    inner = [i[0] for i in inner if i]
+    if inner:
+        return _tidy("tickslab" + inner[-1])
     return _tidy(chain[-1]) if chain else "?"
 
 
@@ -163,6 +168,11 @@ def keys_of(diag):
     m = re.match(r"(?:failed to resolve: )?use of (?:undeclared|unresolved) (?:crate or module|type|module or unlinked crate) `(\w+)`", msg)
     if m:
         return [f"undeclared `{m.group(1)}`"]
+
+    m = re.match(r"no method named `(unwrap|expect|unwrap_err|is_ok|is_err|\?)` found for (?:\w+ )*`(.+?)`", msg)
+    if m and m.group(1) in ("unwrap", "expect"):
+        t = _tidy(m.group(2))
+        return [f"returns `{t}` where tokio returns `io::Result<{t.split('::')[-1]}>` (tokio code calls `.{m.group(1)}()` on it)"]
 
     m = re.match(r"no (method|function or associated item|associated item|field) named `(\w+)` found for (?:\w+ )*`(.+?)`(?: in the current scope)?$", msg)
     if m:
@@ -239,6 +249,12 @@ def keys_of(diag):
 
     if code == "E0752":
         return ["missing: `#[tokio::main]`"]
+
+    if msg.startswith("future cannot be sent between threads safely"):
+        return [f"not Send (tokio's is): `{_holder(diag)}` (held in a future that must be Send)"]
+
+    if "multi_thread" in msg and "tickslab runs on one thread" in msg:
+        return ["`flavor = \"multi_thread\"` refused at compile time: the whole file fails to compile"]
 
     if not code:
         # Errors from proc-macros (ours or the tests' `compile_error!`) carry their own text.

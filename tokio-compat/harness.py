@@ -28,6 +28,9 @@ from exclusions import EXCLUDED  # noqa: E402
 TOKIO_VERSION = os.environ.get("TOKIO_COMPAT_TOKIO_VERSION", "1.54.1")
 # The tickslab tree under test: this repository unless told otherwise (a preview merge).
 TICKSLAB = os.path.abspath(os.environ.get("TOKIO_COMPAT_TICKSLAB", ROOT))
+# A run against another tree (a preview merge) keeps its compiling list in its scratch dir
+# and adds nothing to history.json.
+OWN_TREE = TICKSLAB == ROOT
 SCRATCH = os.environ.get("TOKIO_COMPAT_SCRATCH", os.path.join(HERE, "scratch"))
 EXAMPLES = ["echo-tcp", "echo-udp", "udp-client", "proxy", "chat", "print_each_packet"]
 # What tokio's test suite is run with: `--features full` plus `test-util` (tokio-test enables
@@ -536,7 +539,7 @@ def main():
 
     refc = reference_counts(tests_dir, [f for f in all_files if f not in EXCLUDED], False)
 
-    known_path = os.path.join(HERE, "compiling.txt")
+    known_path = os.path.join(HERE if OWN_TREE else SCRATCH, "compiling.txt")
     known = []
     if os.path.exists(known_path):
         known = [l.strip() for l in open(known_path) if l.strip() and not l.startswith("#")]
@@ -645,7 +648,7 @@ def finish(args, st):
     R = rates(rows)
     hist_path = os.path.join(HERE, "history.json")
     history = json.load(open(hist_path)) if os.path.exists(hist_path) else []
-    if not args.filter and not args.no_run and not args.no_history and not args.reclassify:
+    if not args.filter and not args.no_run and not args.no_history and not args.reclassify and OWN_TREE:
         entry = {"commit": meta["commit"], "main": meta["main"], "subject": meta["subject"], "mode": mode, **R,
                  "ex_compile": sum(e["compiles"] for e in ex_rows),
                  "ex_serve": sum(1 for e in ex_rows if e.get("served")), "date": meta["date"]}
@@ -664,7 +667,7 @@ def finish(args, st):
         print(f"  build time, {k}: {v}")
     print(f"  report: {args.report}")
     if args.ci:
-        known_path = os.path.join(HERE, "compiling.txt")
+        known_path = os.path.join(HERE if OWN_TREE else SCRATCH, "compiling.txt")
         known = [l.strip() for l in open(known_path) if l.strip() and not l.startswith("#")] \
             if os.path.exists(known_path) else []
         lost = [f for f in known if f in files and not built.get(f[:-3], {}).get("exe")]
