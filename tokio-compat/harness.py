@@ -508,7 +508,7 @@ def main():
     ap.add_argument("--no-run", action="store_true", help="compile only")
     ap.add_argument("--report", default=os.path.join(HERE, "REPORT.md"))
     ap.add_argument("--no-history", action="store_true", help="do not append to history.json")
-    ap.add_argument("--timeout", type=int, default=180, help="seconds per test binary")
+    ap.add_argument("--timeout", type=int, default=90, help="seconds per test binary")
     ap.add_argument("--ci", action="store_true",
                     help="CI: leave REPORT.md, history.json and compiling.txt alone (report "
                          "into the scratch dir) and exit 1 if a file of compiling.txt no "
@@ -575,14 +575,14 @@ def main():
                 built[f[:-3]] = out[f[:-3]]
             if not args.no_run:
                 log("running the one binary")
-                names, status, output = run_tests(exe, SCRATCH, args.timeout * 4, 60, 40)
+                names, status, output = run_tests(exe, SCRATCH, args.timeout * 4, 15, 40)
                 for f in together:
                     t = f[:-3]
                     results[t] = ([n for n in names if n.split("::")[0] == t],
                                   {n: s for n, s in status.items() if n.split("::")[0] == t},
                                   output, t + "::")
                 for f in alone:
-                    results[f[:-3]] = run_tests(out[f[:-3]]["exe"], SCRATCH, args.timeout, 60, 40)
+                    results[f[:-3]] = run_tests(out[f[:-3]]["exe"], SCRATCH, args.timeout, 15, 40)
             for f in files:
                 if f not in known:
                     built[f[:-3]]["errors"] = [{"message": "not in compiling.txt (run --mode each)",
@@ -598,7 +598,7 @@ def main():
                 exe = out.get(t, {}).get("exe")
                 if exe:
                     log(f"running {t}")
-                    results[t] = run_tests(exe, SCRATCH, args.timeout, 60, 40)
+                    results[t] = run_tests(exe, SCRATCH, args.timeout, 15, 40)
         if not args.filter and not args.ci:
             comp = sorted(f for f in files if out.get(f[:-3], {}).get("exe"))
             write(known_path, "# tokio test files that compiled against tickslab at the last "
