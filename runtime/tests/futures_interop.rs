@@ -203,3 +203,32 @@ fn join_and_futures_unordered_of_join_handles() {
         assert_eq!(*results[1].as_ref().unwrap(), 3);
     });
 }
+
+#[test]
+fn an_aborted_task_is_reported_once_then_terminated() {
+    run(async {
+        let mut h = spawn(sleep(Duration::from_secs(3600)));
+        yield_now().await;
+        h.abort();
+        assert!(
+            !h.is_terminated(),
+            "the cancellation is still to be reported"
+        );
+        let mut got = None;
+        let mut skipped = 0;
+        // The abort takes effect when the runtime next runs the task: loop until the
+        // handle reports it, then once more (the guard bounds the loop).
+        while skipped == 0 {
+            futures_util::select_biased! {
+                r = h => got = Some(r.unwrap_err().is_cancelled()),
+                () = futures_util::future::ready(()) => if got.is_some() { skipped += 1 },
+            }
+            yield_now().await;
+        }
+        assert_eq!(got, Some(true));
+        assert!(
+            h.is_terminated(),
+            "polling it again would panic: select! skipped it"
+        );
+    });
+}
