@@ -24,7 +24,7 @@ const N: u64 = 1_000;
 
 #[test]
 fn sink_stream_and_select_allocate_nothing_per_message() {
-    let mut rt = rt_bounded::<512>(16);
+    let rt = rt_bounded::<512>(16);
     rt.block_on(async {
         timeout(Duration::from_secs(30), async {
             let (tx, mut rx) = mpsc::channel::<u64>(4);
