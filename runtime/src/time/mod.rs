@@ -19,8 +19,8 @@
 //! wait for sleeps forever (or until woken by I/O or another thread). See also
 //! [`Builder::start_paused`](crate::Builder::start_paused).
 
-#[cfg(all(target_os = "linux", not(miri)))]
 mod futures;
+#[cfg(all(target_os = "linux", not(miri)))]
 mod park_timer;
 mod wheel;
 
