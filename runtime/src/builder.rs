@@ -1,6 +1,7 @@
 //! `Builder`: how a [`Runtime`] is configured, and its defaults.
 
 use std::io;
+use std::sync::Arc;
 
 use tickslab_alloc::slab::ErasedSlab;
 
@@ -41,6 +42,26 @@ pub struct Builder {
     park_spin: std::time::Duration,
     arena: ArenaConfig,
     forbid_alloc_in_slab_polls: bool,
+    park_hooks: ParkHooks,
+}
+
+/// A callback run by the runtime's thread around its sleeps (tokio's `on_thread_park`).
+pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// `on_thread_park` / `on_thread_unpark` callbacks.
+#[derive(Clone, Default)]
+pub(crate) struct ParkHooks {
+    pub(crate) park: Option<Hook>,
+    pub(crate) unpark: Option<Hook>,
+}
+
+impl std::fmt::Debug for ParkHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParkHooks")
+            .field("park", &self.park.is_some())
+            .field("unpark", &self.unpark.is_some())
+            .finish()
+    }
 }
 
 impl Default for Builder {
@@ -63,6 +84,7 @@ impl Builder {
             park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
             forbid_alloc_in_slab_polls: false,
+            park_hooks: ParkHooks::default(),
         }
     }
 
@@ -168,6 +190,27 @@ impl Builder {
         self
     }
 
+    /// Calls `f` on the runtime's thread just before it sleeps waiting for events, timers or
+    /// wakes from other threads (tokio's `on_thread_park`). Not called by busy polling or
+    /// `tick()`, which never sleep. A panic in `f` propagates out of `block_on`.
+    pub fn on_thread_park<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.park_hooks.park = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on the runtime's thread just after such a sleep ends (tokio's
+    /// `on_thread_unpark`); called once for every call of the park callback.
+    pub fn on_thread_unpark<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.park_hooks.unpark = Some(Arc::new(f));
+        self
+    }
+
     /// Builds the runtime on this thread (it stays on this thread: `Runtime` is `!Send`).
     ///
     /// # Panics
@@ -211,6 +254,7 @@ impl Builder {
             park_spin: self.park_spin,
             arena: FrameArena::with_config(self.arena),
             park_timer,
+            park_hooks: self.park_hooks,
         }))
     }
 }

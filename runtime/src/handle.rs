@@ -103,7 +103,142 @@ impl Handle {
     pub fn is_shutdown(&self) -> bool {
         self.core.is_shutdown_requested() || self.core.is_shut_down()
     }
+
+    /// The handle of the runtime current on this thread, as tokio's `Handle::current`.
+    ///
+    /// # Panics
+    /// Outside a runtime (not inside `block_on`, a task, or a `Runtime::enter` guard), or
+    /// once the entered runtime was dropped; [`try_current`](Self::try_current) says so
+    /// with an error instead.
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The handle of the runtime current on this thread, or why there is none.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        crate::context::current_core()
+            .map(Handle::new)
+            .map_err(|why| TryCurrentError { why })
+    }
+
+    /// Runs `future` to completion on the calling thread, as tokio's `Handle::block_on` does
+    /// for a current-thread runtime: the calling thread does not drive the runtime, so the
+    /// future may wait on anything that crosses threads (a [`RemoteJoinHandle`], a
+    /// cross-thread channel), while the runtime's own thread runs its tasks.
+    ///
+    /// # Panics
+    /// On the runtime's own thread: nothing would drive the runtime while this thread
+    /// waits. Use [`Runtime::block_on`](crate::Runtime::block_on) there.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            !self.core.is_owner_thread(),
+            "tickslab: `Handle::block_on` called on the runtime's own thread, which would then \
+             wait without driving the runtime: use `Runtime::block_on`, or call it from another \
+             thread"
+        );
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, as tokio's
+    /// `Handle::enter`. A tickslab runtime belongs to one thread, and its handle can enter
+    /// it only there, while it is already current (inside `block_on`, a task, or a
+    /// [`Runtime::enter`](crate::Runtime::enter) guard): the guard then keeps it current even if
+    /// inner guards come and go. From elsewhere use `Runtime::enter`, or
+    /// [`spawn`](Self::spawn) from other threads.
+    ///
+    /// # Panics
+    /// When this runtime is not the one current on this thread.
+    #[track_caller]
+    pub fn enter(&self) -> HandleEnterGuard {
+        match crate::context::reenter(&self.core) {
+            Some(inner) => HandleEnterGuard { _inner: inner },
+            None => panic!(
+                "tickslab: `Handle::enter` outside its runtime: a tickslab runtime lives on the \
+                 thread that built it and is entered there with `Runtime::enter` (or is current \
+                 inside `block_on` and its tasks); other threads reach it with `Handle::spawn`"
+            ),
+        }
+    }
+
+    /// The kind of runtime: always current-thread.
+    pub fn runtime_flavor(&self) -> RuntimeFlavor {
+        RuntimeFlavor::CurrentThread
+    }
 }
+
+/// The kind of runtime, as tokio's `RuntimeFlavor`: tickslab has only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeFlavor {
+    /// One thread runs everything (tokio's current-thread and local runtimes).
+    CurrentThread,
+}
+
+/// Guard from [`Handle::enter`]: restores the previous context on drop. Guards must be
+/// dropped in reverse order of creation, as [`Runtime::enter`](crate::Runtime::enter)'s.
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct HandleEnterGuard {
+    _inner: crate::context::EnterGuard,
+}
+
+impl fmt::Debug for HandleEnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HandleEnterGuard")
+    }
+}
+
+/// Why [`Handle::try_current`] found no runtime.
+#[derive(Debug)]
+pub struct TryCurrentError {
+    why: crate::context::NoCore,
+}
+
+impl TryCurrentError {
+    /// No runtime is entered on this thread.
+    pub fn is_missing_context(&self) -> bool {
+        self.why == crate::context::NoCore::NoRuntime
+    }
+
+    /// The runtime entered on this thread was dropped (a guard outlived it).
+    pub fn is_thread_local_destroyed(&self) -> bool {
+        self.why == crate::context::NoCore::ShutDown
+    }
+}
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.why {
+            crate::context::NoCore::NoRuntime => f.write_str(
+                "there is no tickslab runtime current on this thread: call this inside \
+                 `Runtime::block_on`, one of its tasks, or while a `Runtime::enter` guard lives",
+            ),
+            crate::context::NoCore::ShutDown => {
+                f.write_str("the tickslab runtime entered on this thread has shut down")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

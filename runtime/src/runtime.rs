@@ -49,6 +49,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
+    pub(crate) park_hooks: crate::builder::ParkHooks,
 }
 
 /// Polls epoll (sockets, remote wakes) and fires timers.
@@ -67,6 +68,8 @@ struct Driver {
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
     passes: u64,
+    /// `on_thread_park` / `on_thread_unpark`.
+    hooks: crate::builder::ParkHooks,
 }
 
 /// The runtime's frame arena and the bookkeeping reused from frame to frame.
@@ -154,15 +157,24 @@ impl Driver {
         if live_remote && !spin_first && self.spin(core) {
             return 0;
         }
-        if !core.prepare_sleep() {
+        // User code, called before any state says "sleeping": a panic leaves nothing to undo.
+        if let Some(hook) = &self.hooks.park {
+            hook();
+        }
+        let n = if core.prepare_sleep() {
+            let timeout = self.arm_park(self.timers.park_timeout());
+            let n = self.poll_io(timeout);
+            self.remote_ended_idle = n == 0 && core.has_remote_work();
+            core.unsleep();
+            n
+        } else {
             // Work arrived from another thread while we got ready to sleep.
             self.remote_ended_idle = true;
-            return 0;
+            0
+        };
+        if let Some(hook) = &self.hooks.unpark {
+            hook();
         }
-        let timeout = self.arm_park(self.timers.park_timeout());
-        let n = self.poll_io(timeout);
-        self.remote_ended_idle = n == 0 && core.has_remote_work();
-        core.unsleep();
         n
     }
 
@@ -246,6 +258,7 @@ impl Runtime {
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
+                hooks: p.park_hooks,
             }),
             busy: p.busy,
             frames: FrameDriver {
@@ -497,6 +510,20 @@ impl Runtime {
         self.core
             .try_spawn_slab(future)
             .map_err(|(refusal, future)| SpawnError::new(refusal.into(), future))
+    }
+
+    /// Shuts the runtime down, as tokio's `shutdown_timeout`: every task is cancelled (its
+    /// future dropped, on this thread) and the runtime is dropped. tickslab has no blocking
+    /// threads to wait for, so this never waits and `timeout` is not needed.
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        let _ = timeout;
+        drop(self);
+    }
+
+    /// Shuts the runtime down without waiting, as tokio's `shutdown_background`: the same as
+    /// dropping it (every task is cancelled on this thread; nothing is left running).
+    pub fn shutdown_background(self) {
+        drop(self);
     }
 
     /// Counters for a debug overlay: tasks, polls, parks, wakes, slab use.

@@ -151,6 +151,8 @@ struct Local {
     passes: Cell<u64>,
     local_wakes: Cell<u64>,
     frame_bytes: Cell<usize>,
+    /// The task being polled (`task::id()`); `None` between polls and in the root future.
+    current_task: Cell<Option<task::TaskRef>>,
 }
 
 // SAFETY: the `local` half is only touched on the `owner` thread (see the module docs); every
@@ -221,6 +223,7 @@ impl Core {
                 passes: Cell::new(0),
                 local_wakes: Cell::new(0),
                 frame_bytes: Cell::new(0),
+                current_task: Cell::new(None),
             },
         })
     }
@@ -371,6 +374,17 @@ impl Core {
     fn count_complete(&self) {
         self.local.live.set(self.local.live.get() - 1);
         self.local.completed.set(self.local.completed.get() + 1);
+    }
+
+    /// Makes `task` the one being polled; returns the previous one, to put back.
+    #[inline]
+    fn set_current_task(&self, task: Option<task::TaskRef>) -> Option<task::TaskRef> {
+        self.local.current_task.replace(task)
+    }
+
+    /// The id of the task being polled on this runtime, if any (runtime thread).
+    pub(crate) fn current_task_id(&self) -> Option<task::Id> {
+        self.local.current_task.get().map(task::Id::of)
     }
 
     #[inline]

@@ -1,0 +1,53 @@
+//! tickslab's procedural macros. Use them through the `tickslab` crate, never directly:
+//!
+//! - `#[tickslab::main]` and `#[tickslab::test]` (`entry.rs`): run an `async fn` on a
+//!   current-thread tickslab runtime, with tokio's arguments where they apply.
+//! - The engines behind `tickslab::select!`, `join!` and `try_join!` (`select.rs`,
+//!   `join.rs`). Those three are `macro_rules!` macros in the facade that hand their input
+//!   here with `$crate` as the first token group: a procedural macro cannot name the crate
+//!   it serves (a user may have renamed it, `tokio = { package = "tickslab" }`), and `$crate`
+//!   re-emitted from here still resolves to it.
+//!
+//! Invariants of the generated code: no `unsafe` (futures are pinned with `core::pin::pin!`
+//! one by one, so no pin projection is needed), no allocation, and every path into the
+//! runtime goes through the crate path it was given.
+#![warn(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod entry;
+mod join;
+mod select;
+
+/// Runs `async fn main` on a current-thread tickslab runtime. See `tickslab::main`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(args.into(), item.into(), entry::Kind::Main).into()
+}
+
+/// Runs an `async fn` test on a fresh current-thread tickslab runtime. See `tickslab::test`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(args.into(), item.into(), entry::Kind::Test).into()
+}
+
+/// The engine of `tickslab::select!`: `(crate-path) branches...`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn select_impl(input: TokenStream) -> TokenStream {
+    select::expand(input.into()).into()
+}
+
+/// The engine of `tickslab::join!`: `(crate-path) futures...`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn join_impl(input: TokenStream) -> TokenStream {
+    join::expand(input.into(), false).into()
+}
+
+/// The engine of `tickslab::try_join!`: `(crate-path) futures...`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn try_join_impl(input: TokenStream) -> TokenStream {
+    join::expand(input.into(), true).into()
+}
