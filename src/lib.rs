@@ -25,7 +25,11 @@
 //!   pools, task-scoped arenas).
 //! - [`alloc`] (`tickslab-alloc`): slab glue, the frame arena, allocation counting and
 //!   no-allocation guards.
-//! - [`compat`] (`tickslab-compat`): tokio-shaped module paths and `futures-task` spawners.
+//! - [`compat`] (`tickslab-compat`): `futures-task` spawners ([`compat::LocalSpawner`]).
+//!
+//! tokio's paths are this crate's own: [`runtime`], [`task`], [`time`], [`net`], [`io`],
+//! [`sync`], and [`spawn`], [`main`](macro@main), [`test`](macro@test), [`select!`],
+//! [`join!`], [`try_join!`], [`pin!`] at the root (see the README's "Switching from tokio").
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

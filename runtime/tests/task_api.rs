@@ -458,21 +458,33 @@ fn handle_enter_inside_the_runtime_and_refused_outside() {
 
 #[test]
 fn park_hooks_run_around_each_sleep() {
+    // The other thread sends only after the park hook said the runtime is going to sleep,
+    // and the runtime has nothing else to do: so it parks at least once, whatever the timing.
     let parks = Arc::new(AtomicUsize::new(0));
     let unparks = Arc::new(AtomicUsize::new(0));
+    let (parked_tx, parked_rx) = std::sync::mpsc::channel::<()>();
     let (p, u) = (parks.clone(), unparks.clone());
     let rt = Runtime::builder()
+        .park_spin(std::time::Duration::ZERO)
         .on_thread_park(move || {
             p.fetch_add(1, Ordering::SeqCst);
+            let _ = parked_tx.send(());
         })
         .on_thread_unpark(move || {
             u.fetch_add(1, Ordering::SeqCst);
         })
         .build();
-    rt.block_on(time::sleep(std::time::Duration::from_millis(1)));
+    let (tx, mut rx) = sync::cross::channel::<u32>(1);
+    let sender = std::thread::spawn(move || {
+        parked_rx.recv().unwrap();
+        tx.try_send(3).unwrap();
+    });
+    assert_eq!(rt.block_on(async { rx.recv().await }), Some(3));
+    sender.join().unwrap();
     let n = parks.load(Ordering::SeqCst);
-    assert!(n >= 1, "the runtime slept at least once");
-    assert_eq!(unparks.load(Ordering::SeqCst), n, "one unpark per park");
+    assert!(n >= 1, "the runtime went to sleep at least once");
+    assert_eq!(unparks.load(Ordering::SeqCst), n, "one unpark call per park call");
+    assert!(rt.stats().parks <= n as u64, "every sleep was announced");
 }
 
 #[test]
