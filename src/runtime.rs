@@ -88,6 +88,12 @@ impl Builder {
         self.map(|b| b.start_paused(start_paused))
     }
 
+    /// Whether a paused clock jumps to the next timer when the runtime has nothing else to
+    /// do (default `true`, as tokio; see [`crate::Builder::auto_advance`]). tickslab's.
+    pub fn auto_advance(&mut self, auto_advance: bool) -> &mut Self {
+        self.map(|b| b.auto_advance(auto_advance))
+    }
+
     /// Task polls between two looks at the sockets while tasks keep the runtime busy
     /// (tokio's name for [`crate::Builder::io_interval`]; 61 by default, as tokio's).
     pub fn event_interval(&mut self, ticks: u32) -> &mut Self {

@@ -16,9 +16,9 @@ macro_rules! on_both {
             #[test]
             fn tokio() {
                 #[allow(unused_imports)]
-                use tokio::task;
-                #[allow(unused_imports)]
                 use tokio as krate;
+                #[allow(unused_imports)]
+                use tokio::task;
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -29,9 +29,9 @@ macro_rules! on_both {
             #[test]
             fn tickslab() {
                 #[allow(unused_imports)]
-                use tickslab::task;
-                #[allow(unused_imports)]
                 use tickslab as krate;
+                #[allow(unused_imports)]
+                use tickslab::task;
                 let rt = tickslab::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -170,7 +170,10 @@ on_both!(join_set_abort_all_then_shutdown, {
     set.spawn_local(async {});
     task::yield_now().await;
     assert!(!abort.is_finished());
-    assert!(set.try_join_next().unwrap().is_ok(), "the finished one is there");
+    assert!(
+        set.try_join_next().unwrap().is_ok(),
+        "the finished one is there"
+    );
     set.abort_all();
     let err = set.join_next().await.unwrap().unwrap_err();
     assert!(err.is_cancelled());
@@ -213,7 +216,10 @@ on_both!(select_biased_patterns_and_else, {
 });
 
 on_both!(join_and_try_join, {
-    let (a, b) = krate::join!(async { 1 }, async { task::yield_now().await; 2 });
+    let (a, b) = krate::join!(async { 1 }, async {
+        task::yield_now().await;
+        2
+    });
     assert_eq!(a + b, 3);
     let r: Result<(u8, u8), &str> = krate::try_join!(async { Ok(1) }, async { Err("e") });
     assert_eq!(r, Err("e"));
@@ -223,10 +229,12 @@ on_both!(task_local_scopes, {
     krate::task_local! {
         static NUMBER: u32;
     }
-    let v = NUMBER.scope(5, async {
-        task::yield_now().await;
-        NUMBER.get()
-    }).await;
+    let v = NUMBER
+        .scope(5, async {
+            task::yield_now().await;
+            NUMBER.get()
+        })
+        .await;
     assert_eq!(v, 5);
     assert!(NUMBER.try_with(|_| ()).is_err());
     assert_eq!(NUMBER.sync_scope(6, || NUMBER.get()), 6);
@@ -240,9 +248,7 @@ mod spawn_traits {
 
     #[test]
     fn local_spawn_and_spawn_run_on_the_current_runtime() {
-        let rt = tickslab::Runtime::builder()
-            .slab_bounded::<128>(1)
-            .build();
+        let rt = tickslab::Runtime::builder().slab_bounded::<128>(1).build();
         let count = Rc::new(Cell::new(0));
         let c = count.clone();
         rt.block_on(async move {

@@ -7,7 +7,9 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tickslab::time::Instant;
 
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};
 use tickslab::net::{TcpStream, UdpSocket};

@@ -11,7 +11,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tickslab::time::Instant;
 
 use tickslab::alloc::counting::AllocStats;
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};

@@ -38,6 +38,7 @@ pub struct Builder {
     events_capacity: usize,
     io_interval: u32,
     start_paused: bool,
+    auto_advance: bool,
     busy: bool,
     park_spin: std::time::Duration,
     arena: ArenaConfig,
@@ -80,6 +81,7 @@ impl Builder {
             events_capacity: 1024,
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
+            auto_advance: true,
             busy: false,
             park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
@@ -148,6 +150,19 @@ impl Builder {
     /// Starts with the clock paused (see [`time::pause`](crate::time::pause)).
     pub fn start_paused(mut self, paused: bool) -> Self {
         self.start_paused = paused;
+        self
+    }
+
+    /// Whether a paused clock jumps to the next timer when the runtime has nothing else to
+    /// do: no task ready, no socket event, no work from other threads (default `true`, as
+    /// tokio). Turn it off to move a paused clock only with
+    /// [`time::advance`](crate::time::advance) (what tokio#4522 asks for): a runtime
+    /// waiting for nothing but timers then sleeps until I/O or another thread wakes it.
+    ///
+    /// Work that another thread is about to send is not seen: a paused, auto-advancing
+    /// clock may jump past a timer that such work would have raced.
+    pub fn auto_advance(mut self, auto_advance: bool) -> Self {
+        self.auto_advance = auto_advance;
         self
     }
 
@@ -234,7 +249,7 @@ impl Builder {
             .remote_capacity
             .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
         let reactor = Reactor::new(poll.registry().try_clone()?);
-        let timers = Timers::new(self.start_paused);
+        let timers = Timers::new(self.start_paused, self.auto_advance);
         let core = Core::new(CoreConfig {
             slab: self.slab,
             budget: self.budget,

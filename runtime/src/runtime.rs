@@ -157,6 +157,11 @@ impl Driver {
         if live_remote && !spin_first && self.spin(core) {
             return 0;
         }
+        // Nothing to do but wait for timers: a paused clock jumps to the next one instead.
+        if self.timers.auto_advance() {
+            self.remote_ended_idle = false;
+            return 0;
+        }
         // User code, called before any state says "sleeping": a panic leaves nothing to undo.
         if let Some(hook) = &self.hooks.park {
             hook();
@@ -588,7 +593,12 @@ fn run_until<F: Future>(
         reraise_contained(core);
         if core.run_queue_len() == 0 && !core.has_remote_work() {
             if busy {
-                driver.poll_io(Some(Duration::ZERO));
+                if driver.poll_io(Some(Duration::ZERO)) == 0
+                    && core.run_queue_len() == 0
+                    && !core.has_remote_work()
+                {
+                    driver.timers.auto_advance();
+                }
             } else {
                 driver.park(core);
             }

@@ -275,7 +275,11 @@ fn local_set_spawn_local_inside_run_until_joins_the_set() {
             s2.set(s2.get() + 1);
         }));
     });
-    assert_eq!(local.len(), 1, "the task outlived run_until and is the set's");
+    assert_eq!(
+        local.len(),
+        1,
+        "the task outlived run_until and is the set's"
+    );
     rt.block_on(&mut std::pin::pin!(local));
     assert_eq!(shared.get(), 1, "awaiting the set waited for its task");
 }
@@ -335,7 +339,10 @@ fn task_local_follows_its_future_across_yields() {
             NUMBER.get()
         }));
         assert_eq!((a.await.unwrap(), b.await.unwrap()), (1, 2));
-        assert!(NUMBER.try_with(|_| ()).is_err(), "not set in the root future");
+        assert!(
+            NUMBER.try_with(|_| ()).is_err(),
+            "not set in the root future"
+        );
     });
 }
 
@@ -359,7 +366,10 @@ fn task_local_outside_scope_panics_with_tokio_message() {
 fn task_local_is_restored_after_a_panic_in_scope() {
     let err = catch_unwind(|| NUMBER.sync_scope(3, || panic!("in scope"))).unwrap_err();
     assert_eq!(panic_message(err), "in scope");
-    assert!(NUMBER.try_with(|_| ()).is_err(), "unset again after the unwinding");
+    assert!(
+        NUMBER.try_with(|_| ()).is_err(),
+        "unset again after the unwinding"
+    );
 }
 
 #[test]
@@ -413,7 +423,11 @@ fn handle_current_after_the_runtime_is_gone() {
     let guard = rt.enter();
     std::mem::forget(guard);
     drop(rt);
-    assert!(Handle::try_current().unwrap_err().is_thread_local_destroyed());
+    assert!(
+        Handle::try_current()
+            .unwrap_err()
+            .is_thread_local_destroyed()
+    );
 }
 
 #[test]
@@ -483,7 +497,11 @@ fn park_hooks_run_around_each_sleep() {
     sender.join().unwrap();
     let n = parks.load(Ordering::SeqCst);
     assert!(n >= 1, "the runtime went to sleep at least once");
-    assert_eq!(unparks.load(Ordering::SeqCst), n, "one unpark call per park call");
+    assert_eq!(
+        unparks.load(Ordering::SeqCst),
+        n,
+        "one unpark call per park call"
+    );
     assert!(rt.stats().parks <= n as u64, "every sleep was announced");
 }
 
