@@ -116,6 +116,19 @@ impl Builder {
         self.map(|b| b.on_thread_unpark(f))
     }
 
+    /// Names the runtime ([`Handle::name`]).
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        let name = name.into();
+        self.map(|b| b.name(name))
+    }
+
+    /// Accepted and ignored, as tokio's current-thread builder ignores it: the runtime runs
+    /// on the thread that builds it. (A multi-thread runtime is refused where it is asked
+    /// for: [`Builder::new_multi_thread`], `flavor = "multi_thread"`.)
+    pub fn worker_threads(&mut self, _threads: usize) -> &mut Self {
+        self
+    }
+
     /// Accepted: tickslab has no worker or blocking threads of its own to name.
     pub fn thread_name(&mut self, _name: impl Into<String>) -> &mut Self {
         self

@@ -49,7 +49,7 @@ pub fn bots_thread(
     handle_tx: std_mpsc::Sender<Handle>,
 ) -> BotCounts {
     let rt = Runtime::builder().slab_bounded::<1024>(64).build();
-    if handle_tx.send(rt.handle()).is_err() {
+    if handle_tx.send(rt.handle().clone()).is_err() {
         return BotCounts::default();
     }
     let state: BotState = Rc::default();

@@ -111,7 +111,7 @@ pub fn io_thread(
     let rt = Runtime::builder().slab_bounded::<IO_SLOT>(IO_SLOTS).build();
     // The game stops this thread with `handle.shutdown()`.
     handle_tx
-        .send(rt.handle())
+        .send(rt.handle().clone())
         .map_err(|_| io::Error::other("the game thread is gone"))?;
 
     let state = Rc::new(IoState {

@@ -5,6 +5,7 @@
 //!   only one kind. `"multi_thread"` and `worker_threads` are refused with a message naming
 //!   what to use instead: a silent single-threaded run would change the program's behaviour.
 //! - `start_paused = true`: the clock starts paused (`Builder::start_paused`).
+//! - `name = "..."`: the runtime's name (`Handle::name`).
 //! - `crate = "path"`: where the runtime is (by default, found in the caller's Cargo.toml
 //!   under whatever name it was given, `tokio` after a rename; `::tickslab` otherwise).
 //! - tickslab's own: `slab = SLOTS` or `slab(slots = SLOTS, size = BYTES)` gives the runtime
@@ -41,6 +42,7 @@ struct Config {
     start_paused: Option<bool>,
     krate: Option<syn::Path>,
     slab: Option<(usize, usize)>,
+    name: Option<String>,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
@@ -122,12 +124,13 @@ fn parse_config(args: TokenStream, kind: Kind) -> syn::Result<Config> {
                 })?);
             }
             "slab" => cfg.slab = Some(slab_value(&meta)?),
+            "name" => cfg.name = Some(string_value(&meta)?),
             _ => {
                 return Err(syn::Error::new(
                     meta.path().span(),
                     format!(
                         "unknown argument of `#[{}]`: expected `flavor`, `start_paused`, \
-                         `crate` or `slab` (tickslab's: `slab = SLOTS` or \
+                         `name`, `crate` or `slab` (tickslab's: `slab = SLOTS` or \
                          `slab(slots = SLOTS, size = BYTES)`)",
                         kind.name()
                     ),
@@ -240,11 +243,13 @@ fn generate(mut func: ItemFn, cfg: Config, kind: Kind) -> syn::Result<TokenStrea
             ),
         ));
     }
-    if !sig.inputs.is_empty() {
+    // As tokio: `main` itself and tests take no arguments; another function (a trait
+    // method, say) may.
+    if !sig.inputs.is_empty() && (kind == Kind::Test || sig.ident == "main") {
         let what = if kind == Kind::Main {
-            "`main` takes no arguments"
+            "the main function cannot accept arguments"
         } else {
-            "a test function takes no arguments"
+            "the test function cannot accept arguments"
         };
         return Err(syn::Error::new(sig.inputs.span(), what));
     }
@@ -256,6 +261,9 @@ fn generate(mut func: ItemFn, cfg: Config, kind: Kind) -> syn::Result<TokenStrea
     builder.extend(quote!(.enable_all()));
     if let Some(paused) = cfg.start_paused {
         builder.extend(quote!(.start_paused(#paused)));
+    }
+    if let Some(name) = &cfg.name {
+        builder.extend(quote!(.name(#name)));
     }
     if let Some((slots, size)) = cfg.slab {
         builder.extend(quote!(.slab_bounded::<#size>(#slots)));

@@ -44,6 +44,7 @@ pub struct Builder {
     arena: ArenaConfig,
     forbid_alloc_in_slab_polls: bool,
     park_hooks: ParkHooks,
+    name: Option<Box<str>>,
 }
 
 /// A callback run by the runtime's thread around its sleeps (tokio's `on_thread_park`).
@@ -87,6 +88,7 @@ impl Builder {
             arena: ArenaConfig::default(),
             forbid_alloc_in_slab_polls: false,
             park_hooks: ParkHooks::default(),
+            name: None,
         }
     }
 
@@ -205,6 +207,12 @@ impl Builder {
         self
     }
 
+    /// Names the runtime ([`Handle::name`](crate::Handle::name)), as tokio's `Builder::name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
     /// Calls `f` on the runtime's thread just before it sleeps waiting for events, timers or
     /// wakes from other threads (tokio's `on_thread_park`). Not called by busy polling or
     /// `tick()`, which never sleep. A panic in `f` propagates out of `block_on`.
@@ -256,6 +264,7 @@ impl Builder {
             remote_capacity,
             unparker,
             forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
+            name: self.name,
         });
         let park_timer = park_timer(&poll, TIMER_TOKEN);
         Ok(Runtime::from_parts(RuntimeParts {

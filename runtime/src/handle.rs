@@ -16,9 +16,9 @@ use crate::core::{Core, RemoteJob};
 ///
 /// ```
 /// let rt = tickslab_runtime::Runtime::new();
-/// let handle = rt.handle();
+/// let handle = rt.handle().clone();
 /// let game = std::thread::spawn(move || {
-///     let job = handle.spawn(async { 6 * 7 }).expect("runtime is up");
+///     let job = handle.spawn(async { 6 * 7 });
 ///     let answer = job.join().unwrap();             // blocks this thread
 ///     handle.shutdown();                            // and stop the I/O thread
 ///     answer
@@ -37,17 +37,37 @@ impl Handle {
         Handle { core }
     }
 
-    /// Spawns a `Send` future onto the runtime from any thread. It runs the next time the
-    /// runtime is driven (a sleeping runtime is woken).
+    /// Spawns a `Send` future onto the runtime from any thread, as tokio's `Handle::spawn`.
+    /// It runs the next time the runtime is driven (a sleeping runtime is woken).
     ///
     /// After [`shutdown`](Self::shutdown) was requested, or once the runtime is gone, the
-    /// future comes back inside the error. (If the runtime shuts down between this call and
-    /// the task's first poll, the future is dropped and the join handle reports it
-    /// cancelled: never lost silently.)
+    /// future is dropped here and the handle reports the task cancelled (tokio's behaviour);
+    /// [`try_spawn`](Self::try_spawn) hands the future back instead.
     ///
     /// Most tickslab futures (timers, sockets, local channels) are not `Send`, since they
     /// belong to the runtime's thread: to run such work, use [`spawn_with`](Self::spawn_with).
-    pub fn spawn<F>(&self, future: F) -> Result<RemoteJoinHandle<F::Output>, RemoteSpawnError<F>>
+    pub fn spawn<F>(&self, future: F) -> RemoteJoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.try_spawn(future) {
+            Ok(handle) => handle,
+            Err(refused) => {
+                drop(refused);
+                RemoteJoinHandle::cancelled()
+            }
+        }
+    }
+
+    /// Spawns a `Send` future onto the runtime from any thread, or hands it back inside the
+    /// error after [`shutdown`](Self::shutdown) was requested or once the runtime is gone.
+    /// (If the runtime shuts down between this call and the task's first poll, the future is
+    /// dropped and the join handle reports it cancelled: never lost silently.)
+    pub fn try_spawn<F>(
+        &self,
+        future: F,
+    ) -> Result<RemoteJoinHandle<F::Output>, RemoteSpawnError<F>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -68,7 +88,7 @@ impl Handle {
     /// [`RemoteJoinHandle`] reports it ([`JoinError::is_panic`]).
     ///
     /// Refused (with `make` handed back) after a shutdown request or once the runtime is
-    /// gone, as [`spawn`](Self::spawn).
+    /// gone, as [`try_spawn`](Self::try_spawn).
     pub fn spawn_with<C, F>(
         &self,
         make: C,
@@ -177,6 +197,12 @@ impl Handle {
                  inside `block_on` and its tasks); other threads reach it with `Handle::spawn`"
             ),
         }
+    }
+
+    /// The runtime's name, if the builder gave it one (`Builder::name`, or the `name`
+    /// argument of `#[tickslab::main]`).
+    pub fn name(&self) -> Option<&str> {
+        self.core.name()
     }
 
     /// The kind of runtime: always current-thread.
@@ -394,6 +420,13 @@ pub struct RemoteJoinHandle<T> {
 }
 
 impl<T> RemoteJoinHandle<T> {
+    /// A handle of a task that was never spawned: it reports it cancelled.
+    fn cancelled() -> Self {
+        let slot = Arc::new(ResultSlot::new());
+        slot.complete(Err(JoinError::cancelled()));
+        RemoteJoinHandle { slot }
+    }
+
     /// Whether the task has finished (or was cancelled).
     pub fn is_finished(&self) -> bool {
         self.slot.lock().done

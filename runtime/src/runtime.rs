@@ -240,6 +240,8 @@ pub struct Runtime {
     /// The driver's timers and reactor, reachable without borrowing it (`stats`, `enter`).
     timers: Rc<Timers>,
     reactor: Rc<Reactor>,
+    /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
+    handle: crate::Handle,
     busy: bool,
     frames: FrameDriver,
     _not_send: PhantomData<*const ()>,
@@ -248,6 +250,7 @@ pub struct Runtime {
 impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
+            handle: crate::Handle::new(p.core.clone()),
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
@@ -341,9 +344,10 @@ impl Runtime {
         run_until(&self.core, &mut driver, future, busy, stop_on_shutdown)
     }
 
-    /// A handle for other threads: spawn onto this runtime, ask it to shut down.
-    pub fn handle(&self) -> crate::Handle {
-        crate::Handle::new(self.core.clone())
+    /// A handle for other threads: spawn onto this runtime, ask it to shut down. As tokio's,
+    /// it is lent: `rt.handle().clone()` to keep one.
+    pub fn handle(&self) -> &crate::Handle {
+        &self.handle
     }
 
     /// Runs one frame: see [`crate::frame`]. `f` gets a [`Frame`] to allocate frame data

@@ -403,7 +403,7 @@ fn handle_current_reaches_the_running_runtime() {
     let rt = rt();
     let handle = rt.block_on(async { Handle::current() });
     let from_thread = std::thread::spawn(move || {
-        let job = handle.spawn(async { 7 }).expect("runtime is up");
+        let job = handle.spawn(async { 7 });
         job.join().unwrap()
     });
     let answer = rt.block_on(async {
@@ -433,10 +433,10 @@ fn handle_current_after_the_runtime_is_gone() {
 #[test]
 fn handle_block_on_from_another_thread_waits_for_the_runtime() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let other = std::thread::spawn(move || {
         let h2 = handle.clone();
-        handle.block_on(async move { h2.spawn(async { 11 }).unwrap().await.unwrap() })
+        handle.block_on(async move { h2.spawn(async { 11 }).await.unwrap() })
     });
     let out = rt.block_on(async {
         loop {
@@ -459,7 +459,7 @@ fn handle_block_on_on_the_runtime_thread_panics() {
 #[test]
 fn handle_enter_inside_the_runtime_and_refused_outside() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let err = catch_unwind(AssertUnwindSafe(|| drop(handle.enter()))).unwrap_err();
     assert!(panic_message(err).contains("Handle::enter"));
     rt.block_on(async {

@@ -95,6 +95,8 @@ pub(crate) struct CoreConfig {
     pub(crate) remote_capacity: usize,
     pub(crate) unparker: mio::Waker,
     pub(crate) forbid_alloc_in_slab_polls: bool,
+    /// The runtime's name (`Builder::name`), for `Handle::name`.
+    pub(crate) name: Option<Box<str>>,
 }
 
 pub(crate) struct Core {
@@ -117,6 +119,8 @@ pub(crate) struct Core {
     inject: SegQueue<Box<dyn RemoteJob>>,
     shutdown_requested: AtomicBool,
     orphans: Mutex<Option<Orphans>>,
+    /// Set at build time, never changed: read from any thread.
+    name: Option<Box<str>>,
     local: Local,
 }
 
@@ -200,6 +204,7 @@ impl Core {
             inject: SegQueue::new(),
             shutdown_requested: AtomicBool::new(false),
             orphans: Mutex::new(None),
+            name: config.name,
             local: Local {
                 run: RunQueue::new(),
                 owned: OwnedList::new(),
@@ -234,6 +239,11 @@ impl Core {
     pub(crate) fn ptr(&self) -> NonNull<Core> {
         // SAFETY: `self_ptr` is the address of this live core.
         unsafe { NonNull::new_unchecked(self.self_ptr as *mut Core) }
+    }
+
+    /// The runtime's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Whether this is the thread the runtime was built on.

@@ -85,6 +85,32 @@ impl<T: 'static> JoinSet<T> {
         self.spawn(task)
     }
 
+    /// Spawns `task` into the set on the runtime of `handle`, as tokio's `spawn_on`.
+    ///
+    /// # Panics
+    /// Unless `handle`'s runtime is the one current on this thread (a tickslab task is
+    /// created on its runtime's thread; from elsewhere use [`Handle::spawn`](crate::Handle::spawn)).
+    #[track_caller]
+    pub fn spawn_on<F>(&mut self, task: F, handle: &crate::Handle) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        let _enter = handle.enter();
+        self.spawn(task)
+    }
+
+    /// Spawns `task` into the set as a task of `local_set`, as tokio's `spawn_local_on`.
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, task: F, local_set: &super::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(local_set.spawn_local(task))
+    }
+
     /// Spawns `task` into the runtime's slab (no allocation; see [`crate::spawn_slab`]).
     ///
     /// # Panics

@@ -170,6 +170,11 @@ impl<T: Clone + 'static> LocalKey<T> {
     pub fn get(&'static self) -> T {
         self.with(T::clone)
     }
+
+    /// A copy of the value, or says it is not set.
+    pub fn try_get(&'static self) -> Result<T, AccessError> {
+        self.try_with(T::clone)
+    }
 }
 
 impl<T: 'static> fmt::Debug for LocalKey<T> {
@@ -228,14 +233,10 @@ impl<T: 'static, F: Future> Future for TaskLocalFuture<T, F> {
 }
 
 impl<T: 'static, F> TaskLocalFuture<T, F> {
-    /// Takes the value out, once the future has completed (or before it starts); `None`
-    /// while the inner future is still there, or if already taken.
+    /// Takes the value out, as tokio's: `None` if already taken. Polls after that run the
+    /// inner future with the key unset.
     pub fn take_value(self: Pin<&mut Self>) -> Option<T> {
-        let this = self.project();
-        if this.future.is_some() {
-            return None;
-        }
-        this.slot.take()
+        self.project().slot.take()
     }
 }
 

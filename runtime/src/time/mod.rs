@@ -36,13 +36,14 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
-use std::time::Duration;
 
 mod instant;
 mod interval;
 
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+/// Re-exported, as tokio's `time` module does.
+pub use std::time::Duration;
 
 /// The system clock's instant type, under a name that says so: the timers keep their
 /// arithmetic in it.
