@@ -46,21 +46,26 @@ struct Config {
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
-    // On an error, the function is still emitted (unchanged) so that the user sees only the
-    // attribute's error, not a cascade of "main not found" ones.
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
-        Err(e) => return with_item(e, item),
+        Err(e) => {
+            let err = e.to_compile_error();
+            return quote!(#err #item);
+        }
     };
-    match parse_config(args, kind).and_then(|cfg| generate(func, cfg, kind)) {
+    match parse_config(args, kind).and_then(|cfg| generate(func.clone(), cfg, kind)) {
         Ok(ts) => ts,
-        Err(e) => with_item(e, item),
+        Err(e) => with_stub(e, func),
     }
 }
 
-fn with_item(e: syn::Error, item: TokenStream) -> TokenStream {
+/// The error, and the function as a synchronous stub, so that the user sees only the
+/// attribute's error (not "`main` is not allowed to be `async`" or "`main` not found" too).
+fn with_stub(e: syn::Error, mut func: ItemFn) -> TokenStream {
     let err = e.to_compile_error();
-    quote!(#err #item)
+    func.sig.asyncness = None;
+    func.block = syn::parse_quote!({ ::core::unreachable!() });
+    quote!(#err #func)
 }
 
 fn parse_config(args: TokenStream, kind: Kind) -> syn::Result<Config> {
