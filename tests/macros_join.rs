@@ -1,6 +1,7 @@
 //! `join!`, `try_join!` and `pin!`, after the cases of tokio's `tests/macros_join.rs`,
 //! `macros_try_join.rs` and `macros_pin.rs` (written anew): outputs in order, futures
 //! dropped as they complete, fairness, `biased;`, the early `Err`, and pinning forms.
+#![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, pending, poll_fn, ready};

@@ -69,19 +69,23 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
     let start = syn::Ident::new("__tickslab_start", site);
     let step = syn::Ident::new("__tickslab_step", site);
     let result = syn::Ident::new("__tickslab_result", site);
-    let raw: Vec<_> = (0..n)
-        .map(|i| format_ident!("__tickslab_expr{}", i, span = site))
+    let futs_ty = syn::Ident::new("__TickslabJoinFutures", site);
+    let futs = syn::Ident::new("__tickslab_futures", site);
+    let init = syn::Ident::new("__tickslab_init", site);
+    let params: Vec<_> = (0..n)
+        .map(|i| format_ident!("__F{}", i, span = site))
         .collect();
-    let futs: Vec<_> = (0..n)
-        .map(|i| format_ident!("__tickslab_fut{}", i, span = site))
+    let fields: Vec<_> = (0..n)
+        .map(|i| format_ident!("f{}", i, span = site))
         .collect();
-
-    let arms = futs.iter().enumerate().map(|(i, f)| {
+    let indexes: Vec<_> = (0..n).map(syn::Index::from).collect();
+    let arms = fields.iter().enumerate().map(|(i, field)| {
+        let f = quote!(#futs.as_mut().project().#field);
         let on_done = if fallible {
             quote! {
-                else if #f.as_mut().is_err() {
+                else if #f.is_err() {
                     return ::core::task::Poll::Ready(::core::result::Result::Err(
-                        #f.as_mut().take_err(),
+                        #f.take_err(),
                     ));
                 }
             }
@@ -90,7 +94,7 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
         };
         quote! {
             #i => {
-                if !#f.as_mut().poll_done(#cx) {
+                if !#f.poll_done(#cx) {
                     #done = false;
                 } #on_done
             }
@@ -111,10 +115,20 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
         quote!(::core::task::Poll::Ready(()))
     };
     let poll = quote! {
-        #(let #raw = #futures;)*
-        #(let mut #futs = ::core::pin::pin!(#krate::__private::MaybeDone::new(
-            ::core::future::IntoFuture::into_future(#raw),
-        ));)*
+        // A tuple first, so that the expressions' temporaries live as long as the join
+        // (temporary lifetime extension); then one pinned struct, projected by
+        // `pin-project-lite` (one pointer for all the futures, not one per future).
+        let #init = (#(#futures,)*);
+        #krate::__private::pin_project! {
+            struct #futs_ty<#(#params: ::core::future::Future),*> {
+                #(#[pin] #fields: #krate::__private::MaybeDone<#params>,)*
+            }
+        }
+        let mut #futs = ::core::pin::pin!(#futs_ty {
+            #(#fields: #krate::__private::MaybeDone::new(
+                ::core::future::IntoFuture::into_future(#init.#indexes),
+            ),)*
+        });
         #[allow(unused_mut, unused_variables)]
         let mut #rotate: usize = 0;
         #[allow(clippy::modulo_one)]
@@ -136,7 +150,7 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
             #poll
             match #result {
                 ::core::result::Result::Ok(()) => ::core::result::Result::Ok((
-                    #(#futs.as_mut().take_ok(),)*
+                    #(#futs.as_mut().project().#fields.take_ok(),)*
                 )),
                 ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
             }
@@ -145,7 +159,7 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
         quote! {{
             #poll
             let () = #result;
-            (#(#futs.as_mut().take_output(),)*)
+            (#(#futs.as_mut().project().#fields.take_output(),)*)
         }}
     }
 }

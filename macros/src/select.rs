@@ -160,23 +160,35 @@ fn generate(input: Input) -> TokenStream {
     let variants: Vec<_> = (0..n)
         .map(|i| format_ident!("_{}", i, span = site))
         .collect();
-    let raw_futs: Vec<_> = (0..n)
-        .map(|i| format_ident!("__tickslab_expr{}", i, span = site))
+    // One struct holds every future, pinned once; `pin-project-lite` projects to each field.
+    // (Pinning each future on its own would be safe without it, but costs two pointers per
+    // branch in the enclosing future: the `Pin` and the closure's capture.)
+    let futs_ty = syn::Ident::new("__TickslabSelectFutures", site);
+    let futs = syn::Ident::new("__tickslab_futures", site);
+    let init = syn::Ident::new("__tickslab_init", site);
+    let fields: Vec<_> = (0..n)
+        .map(|i| format_ident!("f{}", i, span = site))
         .collect();
-    let futs: Vec<_> = (0..n)
-        .map(|i| format_ident!("__tickslab_fut{}", i, span = site))
-        .collect();
-
+    let indexes: Vec<_> = (0..n).map(syn::Index::from).collect();
+    let mask_ty = syn::Ident::new(
+        match n {
+            0..=8 => "u8",
+            9..=16 => "u16",
+            17..=32 => "u32",
+            _ => "u64",
+        },
+        site,
+    );
     let preconditions = branches.iter().enumerate().filter_map(|(i, b)| {
         b.cond.as_ref().map(|c| {
-            let bit = 1u64 << i;
+            let bit = proc_macro2::Literal::u64_unsuffixed(1u64 << i);
             quote!(if !(#c) { #disabled |= #bit; })
         })
     });
     let fut_exprs = branches.iter().map(|b| &b.fut);
     let arms = branches.iter().enumerate().map(|(i, b)| {
-        let bit = 1u64 << i;
-        let fut = &futs[i];
+        let bit = proc_macro2::Literal::u64_unsuffixed(1u64 << i);
+        let field = &fields[i];
         let variant = &variants[i];
         let mut clean = b.pat.clone();
         clean_pattern(&mut clean);
@@ -185,7 +197,7 @@ fn generate(input: Input) -> TokenStream {
                 if #disabled & #bit != 0 {
                     continue;
                 }
-                let #value = match ::core::future::Future::poll(#fut.as_mut(), #cx) {
+                let #value = match ::core::future::Future::poll(#futs.as_mut().project().#field, #cx) {
                     ::core::task::Poll::Ready(v) => v,
                     ::core::task::Poll::Pending => {
                         #pending = true;
@@ -223,12 +235,21 @@ fn generate(input: Input) -> TokenStream {
             #(#variants(#params),)*
             Disabled,
         }
-        let mut #disabled: u64 = 0;
+        let mut #disabled: #mask_ty = 0;
         #(#preconditions)*
         #[allow(unused_mut, clippy::modulo_one)]
         let mut #output = {
-            #(let #raw_futs = #fut_exprs;)*
-            #(let mut #futs = ::core::pin::pin!(::core::future::IntoFuture::into_future(#raw_futs));)*
+            // A tuple first, so that the expressions' temporaries live as long as the select
+            // (temporary lifetime extension); then into the pinned struct.
+            let #init = (#(#fut_exprs,)*);
+            #krate::__private::pin_project! {
+                struct #futs_ty<#(#params),*> {
+                    #(#[pin] #fields: #params,)*
+                }
+            }
+            let mut #futs = ::core::pin::pin!(#futs_ty {
+                #(#fields: ::core::future::IntoFuture::into_future(#init.#indexes),)*
+            });
             #krate::__private::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
                 if !#krate::__private::has_budget_remaining() {
                     #cx.waker().wake_by_ref();

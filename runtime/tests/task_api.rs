@@ -531,3 +531,14 @@ fn shutdown_timeout_cancels_every_task() {
     rt.shutdown_background();
     assert_eq!(drops.get(), 4);
 }
+
+#[test]
+fn block_in_place_runs_outside_and_panics_inside_a_runtime() {
+    assert_eq!(task::block_in_place(|| 3), 3);
+    let rt = rt();
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(async { task::block_in_place(|| 4) })
+    }))
+    .unwrap_err();
+    assert!(panic_message(err).contains("multi-threaded runtime"));
+}

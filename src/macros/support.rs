@@ -10,6 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+pub use pin_project_lite::pin_project;
 pub use std::future::poll_fn;
 pub use tickslab_runtime::coop::has_budget_remaining;
 

@@ -37,6 +37,25 @@ where
     }
 }
 
+/// Runs `f`, a blocking closure, as tokio's `task::block_in_place`: outside a runtime it
+/// just runs it; inside one it panics, as tokio's does on a current-thread runtime (the one
+/// thread would stop running every other task). Move blocking work to a thread of its own.
+///
+/// # Panics
+/// When called inside a tickslab runtime (`block_on`, a task, or an entered runtime).
+#[track_caller]
+pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
+    // SAFETY: the closure only reads whether a runtime is current: no user code.
+    let inside = unsafe { crate::context::with_core((), |_, ()| ()) }.is_ok();
+    assert!(
+        !inside,
+        "can call blocking only when running on the multi-threaded runtime: tickslab runs \
+         on one thread, so `block_in_place` would stop every other task; run the blocking \
+         work on a thread of its own and await its result"
+    );
+    f()
+}
+
 /// The id of the task being polled, as tokio's `task::id`.
 ///
 /// # Panics
