@@ -506,6 +506,40 @@ fn park_hooks_run_around_each_sleep() {
 }
 
 #[test]
+fn a_panicking_park_hook_propagates_and_the_runtime_goes_on() {
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let f = first.clone();
+    let rt = Runtime::builder()
+        .park_spin(std::time::Duration::ZERO)
+        .on_thread_park(move || {
+            if f.swap(false, Ordering::SeqCst) {
+                panic!("park hook");
+            }
+        })
+        .build();
+    // Nothing will ever be ready: the runtime must go to sleep, and the hook panics first.
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(std::future::pending::<()>())
+    }))
+    .unwrap_err();
+    assert_eq!(panic_message(err), "park hook");
+    rt.block_on(time::sleep(std::time::Duration::from_millis(1)));
+    assert!(!first.load(Ordering::SeqCst));
+}
+
+#[test]
+fn task_local_scope_while_borrowed_panics_clearly() {
+    let err =
+        catch_unwind(|| NUMBER.sync_scope(1, || NUMBER.with(|_| NUMBER.sync_scope(2, || ()))))
+            .unwrap_err();
+    assert!(panic_message(err).contains("while the task-local value is borrowed"));
+    assert!(
+        NUMBER.try_with(|_| ()).is_err(),
+        "restored after the unwinding"
+    );
+}
+
+#[test]
 fn shutdown_timeout_cancels_every_task() {
     let rt = rt();
     let drops = Rc::new(Cell::new(0));
