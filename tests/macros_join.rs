@@ -151,3 +151,27 @@ async fn pin_forms() {
     }
     assert_eq!(c.as_mut().await + d.await, 5);
 }
+
+/// The join's share of an enclosing future: 32 bytes for one future and 40 for two (tokio's
+/// own test asserts 32 and 48): the futures share one pinned struct with their outputs, and
+/// the polling closure owns the pin and returns the outputs itself.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn join_future_sizes() {
+    let one = async {
+        let a = ready(0i32);
+        tickslab::join!(a)
+    };
+    let two = async {
+        let (a, b) = (ready(0i32), ready(0i32));
+        tickslab::join!(a, b)
+    };
+    let two_try = async {
+        let (a, b) = (ready(Ok::<i32, ()>(0)), ready(Ok::<i32, ()>(0)));
+        tickslab::try_join!(a, b)
+    };
+    assert_eq!(
+        (size_of_val(&one), size_of_val(&two), size_of_val(&two_try)),
+        (32, 40, 48)
+    );
+}

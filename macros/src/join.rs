@@ -68,19 +68,17 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
     let rotate = syn::Ident::new("__tickslab_rotate", site);
     let start = syn::Ident::new("__tickslab_start", site);
     let step = syn::Ident::new("__tickslab_step", site);
-    let result = syn::Ident::new("__tickslab_result", site);
     let futs_ty = syn::Ident::new("__TickslabJoinFutures", site);
     let futs = syn::Ident::new("__tickslab_futures", site);
-    let init = syn::Ident::new("__tickslab_init", site);
     let params: Vec<_> = (0..n)
         .map(|i| format_ident!("__F{}", i, span = site))
         .collect();
     let fields: Vec<_> = (0..n)
         .map(|i| format_ident!("f{}", i, span = site))
         .collect();
-    let indexes: Vec<_> = (0..n).map(syn::Index::from).collect();
     let arms = fields.iter().enumerate().map(|(i, field)| {
         let f = quote!(#futs.as_mut().project().#field);
+        let i = proc_macro2::Literal::u32_unsuffixed(u32::try_from(i).unwrap_or(u32::MAX));
         let on_done = if fallible {
             quote! {
                 else if #f.is_err() {
@@ -100,25 +98,32 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
             }
         }
     });
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
     let start_expr = if biased {
-        quote!(0usize)
+        quote!(0u32)
     } else {
         quote! {{
             let s = #rotate;
-            #rotate = (#rotate + 1) % #n;
+            #rotate = (#rotate + 1) % #n32;
             s
         }}
     };
-    let ready = if fallible {
-        quote!(::core::task::Poll::Ready(::core::result::Result::Ok(())))
+    let outputs = if fallible {
+        quote!(::core::result::Result::Ok((#(#futs.as_mut().project().#fields.take_ok(),)*)))
     } else {
-        quote!(::core::task::Poll::Ready(()))
+        quote!((#(#futs.as_mut().project().#fields.take_output(),)*))
     };
-    let poll = quote! {
-        // A tuple first, so that the expressions' temporaries live as long as the join
-        // (temporary lifetime extension); then one pinned struct, projected by
-        // `pin-project-lite` (one pointer for all the futures, not one per future).
-        let #init = (#(#futures,)*);
+    let rotate_decl = if biased {
+        quote!()
+    } else {
+        quote!(let mut #rotate: u32 = 0;)
+    };
+    // One pinned struct, projected by `pin-project-lite` (one pointer for all the futures,
+    // not one per future). The expressions go straight in, as in tokio's `join!` (no
+    // temporary lifetime extension, and no moved-from copy in the caller's future). The
+    // closure owns the pin and the rotation, and returns the outputs itself: nothing else of
+    // the join lives across its `.await`.
+    quote! {{
         #krate::__private::pin_project! {
             struct #futs_ty<#(#params: ::core::future::Future),*> {
                 #(#[pin] #fields: #krate::__private::MaybeDone<#params>,)*
@@ -126,40 +131,26 @@ pub(crate) fn expand(input: TokenStream, fallible: bool) -> TokenStream {
         }
         let mut #futs = ::core::pin::pin!(#futs_ty {
             #(#fields: #krate::__private::MaybeDone::new(
-                ::core::future::IntoFuture::into_future(#init.#indexes),
+                ::core::future::IntoFuture::into_future(#futures),
             ),)*
         });
-        #[allow(unused_mut, unused_variables)]
-        let mut #rotate: usize = 0;
+        #rotate_decl
         #[allow(clippy::modulo_one)]
-        let #result = #krate::__private::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
+        #krate::__private::poll_fn(move |#cx: &mut ::core::task::Context<'_>| {
             let mut #done = true;
-            let #start: usize = #start_expr;
-            for #step in 0..#n {
-                match (#start + #step) % #n {
+            let #start: u32 = #start_expr;
+            for #step in 0..#n32 {
+                match (#start + #step) % #n32 {
                     #(#arms)*
                     _ => ::core::unreachable!(),
                 }
             }
-            if #done { #ready } else { ::core::task::Poll::Pending }
-        })
-        .await;
-    };
-    if fallible {
-        quote! {{
-            #poll
-            match #result {
-                ::core::result::Result::Ok(()) => ::core::result::Result::Ok((
-                    #(#futs.as_mut().project().#fields.take_ok(),)*
-                )),
-                ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
+            if #done {
+                ::core::task::Poll::Ready(#outputs)
+            } else {
+                ::core::task::Poll::Pending
             }
-        }}
-    } else {
-        quote! {{
-            #poll
-            let () = #result;
-            (#(#futs.as_mut().project().#fields.take_output(),)*)
-        }}
-    }
+        })
+        .await
+    }}
 }

@@ -250,7 +250,7 @@ fn generate(input: Input) -> TokenStream {
             let mut #futs = ::core::pin::pin!(#futs_ty {
                 #(#fields: ::core::future::IntoFuture::into_future(#init.#indexes),)*
             });
-            #krate::__private::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
+            #krate::__private::poll_fn(move |#cx: &mut ::core::task::Context<'_>| {
                 if !#krate::__private::has_budget_remaining() {
                     #cx.waker().wake_by_ref();
                     return ::core::task::Poll::Pending;

@@ -2,7 +2,7 @@
 //! API: reached only through `$crate::__private`.
 //!
 //! Invariants: nothing here allocates; `MaybeDone` drops its future as soon as it completes
-//! and hands its output out once.
+//! (the output takes its place) and hands its output out once.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -40,36 +40,37 @@ pub fn select_start(n: usize) -> usize {
 }
 
 pin_project_lite::pin_project! {
-    /// A future for `join!`: polled until done, then holding its output.
-    pub struct MaybeDone<F: Future> {
-        #[pin]
-        future: Option<F>,
-        output: Option<F::Output>,
+    /// A future for `join!`: polled until done, then holding its output (in the same
+    /// space: the future is dropped when it completes).
+    #[project = MaybeDoneProj]
+    #[project_replace = MaybeDoneProjReplace]
+    pub enum MaybeDone<F: Future> {
+        /// Not done yet.
+        Future { #[pin] future: F },
+        /// Done: the output, not taken yet.
+        Done { output: F::Output },
+        /// The output was taken.
+        Gone,
     }
 }
 
 impl<F: Future> MaybeDone<F> {
     /// Wraps `future`.
     pub fn new(future: F) -> Self {
-        MaybeDone {
-            future: Some(future),
-            output: None,
-        }
+        MaybeDone::Future { future }
     }
 
     /// Polls the future if it is not done yet; `true` once it is (the future is dropped
     /// then, its output kept).
-    pub fn poll_done(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
-        let mut this = self.project();
-        if let Some(f) = this.future.as_mut().as_pin_mut() {
-            match f.poll(cx) {
-                Poll::Ready(out) => {
-                    *this.output = Some(out);
-                    this.future.set(None);
-                }
+    pub fn poll_done(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let output = match self.as_mut().project() {
+            MaybeDoneProj::Future { future } => match future.poll(cx) {
+                Poll::Ready(output) => output,
                 Poll::Pending => return false,
-            }
-        }
+            },
+            MaybeDoneProj::Done { .. } | MaybeDoneProj::Gone => return true,
+        };
+        self.set(MaybeDone::Done { output });
         true
     }
 
@@ -78,10 +79,10 @@ impl<F: Future> MaybeDone<F> {
     /// # Panics
     /// If the future is not done or the output was taken (the macros never do either).
     pub fn take_output(self: Pin<&mut Self>) -> F::Output {
-        self.project()
-            .output
-            .take()
-            .expect("join!: output taken before completion")
+        match self.project_replace(MaybeDone::Gone) {
+            MaybeDoneProjReplace::Done { output } => output,
+            _ => panic!("join!: output taken before completion"),
+        }
     }
 }
 
@@ -91,7 +92,7 @@ where
 {
     /// Whether the output is an `Err`.
     pub fn is_err(self: Pin<&mut Self>) -> bool {
-        matches!(self.project().output, Some(Err(_)))
+        matches!(self.project(), MaybeDoneProj::Done { output: Err(_) })
     }
 
     /// The `Err` of the output.
