@@ -13,7 +13,8 @@
 //! - `time/`, `io/`, `sync/`: timers, the reactor, channels (each owns its own
 //!   "current on this thread" slot where it needs one);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
-//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
+//!   frames, sockets, signals (a self-pipe socket per listener);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
 //! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
@@ -32,6 +33,7 @@ pub mod io;
 pub mod net;
 pub mod pool;
 mod runtime;
+pub mod signal;
 mod spawn;
 mod stats;
 pub mod sync;
