@@ -162,7 +162,9 @@ impl Builder {
     /// waiting for nothing but timers then sleeps until I/O or another thread wakes it.
     ///
     /// Work that another thread is about to send is not seen: a paused, auto-advancing
-    /// clock may jump past a timer that such work would have raced.
+    /// clock may jump past a timer that such work would have raced. Only the loops that
+    /// would sleep jump (`block_on` and its kin, `frame`); `tick()` never sleeps, so a game
+    /// that drives the runtime tick by tick moves a paused clock with `advance`.
     pub fn auto_advance(mut self, auto_advance: bool) -> Self {
         self.auto_advance = auto_advance;
         self
