@@ -13,7 +13,8 @@
 //! - `time/`, `io/`, `sync/`: timers, the reactor, channels (each owns its own
 //!   "current on this thread" slot where it needs one);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
-//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
+//!   frames, sockets, signals (a self-pipe socket per listener);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
 //! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
@@ -32,6 +33,7 @@ pub mod io;
 pub mod net;
 pub mod pool;
 mod runtime;
+pub mod signal;
 mod spawn;
 mod stats;
 pub mod sync;
@@ -43,9 +45,11 @@ pub use builder::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
     DEFAULT_TASK_BUDGET,
 };
-pub use core::task::{JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
+pub use core::task::{AbortHandle, JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
 pub use frame::{Frame, FrameJoinHandle, FrameStats};
-pub use handle::{Handle, RemoteJoinHandle, RemoteSpawnError};
+pub use handle::{
+    Handle, HandleEnterGuard, RemoteJoinHandle, RemoteSpawnError, RuntimeFlavor, TryCurrentError,
+};
 pub use runtime::{EnterGuard, Runtime};
 pub use spawn::{
     ClaimSlab, SlabClaim, SlabSpawner, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab,

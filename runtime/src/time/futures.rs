@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use super::Instant;
 
 use futures_core::{FusedFuture, FusedStream, Stream};
 
