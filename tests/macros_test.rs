@@ -77,3 +77,15 @@ mod renamed {
         assert_eq!(a + b + c, 6);
     }
 }
+
+// A multi-thread test compiles (so the other tests of its file still run) and fails, saying
+// why and what to use; `#[main]` with the same argument is a compile error (tests/ui).
+#[tickslab::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "tickslab runs on one thread and has no multi-thread runtime")]
+async fn a_multi_thread_test_fails_saying_why() {
+    unreachable!("the body of a refused test never runs");
+}
+
+#[tickslab::test(worker_threads = 4)]
+#[should_panic(expected = "has no worker threads")]
+async fn worker_threads_on_a_test_fails_saying_why() {}

@@ -4,6 +4,8 @@
 //! - `flavor = "current_thread"` (the default) or `"local"`: the same runtime; tickslab has
 //!   only one kind. `"multi_thread"` and `worker_threads` are refused with a message naming
 //!   what to use instead: a silent single-threaded run would change the program's behaviour.
+//!   On `#[main]` the refusal is a compile error; on `#[test]` the test compiles and fails
+//!   with that message when run, so that a test file mixing flavors keeps its other tests.
 //! - `start_paused = true`: the clock starts paused (`Builder::start_paused`).
 //! - `name = "..."`: the runtime's name (`Handle::name`).
 //! - `crate = "path"`: where the runtime is (by default, found in the caller's Cargo.toml
@@ -34,6 +36,18 @@ impl Kind {
     }
 }
 
+/// A multi-thread argument: a compile error on `#[main]`; on `#[test]`, a test that fails
+/// with `message` when run, so that the other tests of a file that mixes flavors still run.
+fn refuse(cfg: &mut Config, kind: Kind, meta: &Meta, message: String) -> syn::Result<()> {
+    match kind {
+        Kind::Main => Err(syn::Error::new(meta.span(), message)),
+        Kind::Test => {
+            cfg.refused.get_or_insert(message);
+            Ok(())
+        }
+    }
+}
+
 /// Slot size of the slab when `slab = N` names only the slot count.
 const DEFAULT_SLOT_SIZE: usize = 256;
 
@@ -43,6 +57,9 @@ struct Config {
     krate: Option<syn::Path>,
     slab: Option<(usize, usize)>,
     name: Option<String>,
+    /// A multi-thread argument on `#[test]`: the test compiles and fails with this message
+    /// (a file of tests mixing flavors keeps its other tests; `#[main]` refuses to compile).
+    refused: Option<String>,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
@@ -83,8 +100,10 @@ fn parse_config(args: TokenStream, kind: Kind) -> syn::Result<Config> {
                 match flavor.as_str() {
                     "current_thread" | "local" => {}
                     "multi_thread" => {
-                        return Err(syn::Error::new(
-                            meta.span(),
+                        refuse(
+                            &mut cfg,
+                            kind,
+                            &meta,
                             format!(
                                 "`#[{}(flavor = \"multi_thread\")]`: tickslab runs on one thread \
                                  and has no multi-thread runtime. Use `flavor = \"current_thread\"` \
@@ -93,7 +112,7 @@ fn parse_config(args: TokenStream, kind: Kind) -> syn::Result<Config> {
                                  `tickslab::runtime::Handle`",
                                 kind.name()
                             ),
-                        ));
+                        )?;
                     }
                     other => {
                         return Err(syn::Error::new(
@@ -106,8 +125,10 @@ fn parse_config(args: TokenStream, kind: Kind) -> syn::Result<Config> {
                 }
             }
             "worker_threads" => {
-                return Err(syn::Error::new(
-                    meta.span(),
+                refuse(
+                    &mut cfg,
+                    kind,
+                    &meta,
                     format!(
                         "`#[{}(worker_threads = ..)]`: tickslab runs on one thread and has no \
                          worker threads. Remove the argument (the runtime is \
@@ -116,7 +137,7 @@ fn parse_config(args: TokenStream, kind: Kind) -> syn::Result<Config> {
                          `tickslab::runtime::Handle`",
                         kind.name()
                     ),
-                ));
+                )?;
             }
             "start_paused" => cfg.start_paused = Some(bool_value(&meta)?),
             "crate" => {
@@ -259,6 +280,18 @@ fn generate(mut func: ItemFn, cfg: Config, kind: Kind) -> syn::Result<TokenStrea
         return Err(syn::Error::new(sig.inputs.span(), what));
     }
     func.sig.asyncness = None;
+    let test_attr = if kind == Kind::Test && !has_test_attr(&func) {
+        quote!(#[::core::prelude::v1::test])
+    } else {
+        quote!()
+    };
+    if let Some(message) = &cfg.refused {
+        func.block = syn::parse_quote!({ ::core::panic!("{}", #message) });
+        return Ok(quote! {
+            #test_attr
+            #func
+        });
+    }
     let krate = crate_path(&cfg);
     let body = &func.block;
     let span = body.span();
@@ -286,11 +319,6 @@ fn generate(mut func: ItemFn, cfg: Config, kind: Kind) -> syn::Result<TokenStrea
         }
     };
     func.block = syn::parse2(new_body)?;
-    let test_attr = if kind == Kind::Test && !has_test_attr(&func) {
-        quote!(#[::core::prelude::v1::test])
-    } else {
-        quote!()
-    };
     Ok(quote! {
         #test_attr
         #func
