@@ -289,6 +289,18 @@ def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns):
     return names, status, output
 
 
+def failures(output, prefix=""):
+    """{test name: first line of its panic} for every failed test in libtest's output."""
+    out = {}
+    for m in re.finditer(r"^---- (" + re.escape(prefix) + r"\S+) stdout ----\n", output, re.M):
+        body = output[m.end():].split("\n---- ", 1)[0].split("\nfailures:", 1)[0]
+        p = re.search(r"panicked at ([^\n]*):\n([^\n]+)", body)
+        msg = f"{p.group(2).strip()[:200]} ({p.group(1).split('/')[-1]})" if p else \
+            next((l for l in body.splitlines() if l.strip()), "").strip()[:200]
+        out[m.group(1)[len(prefix):]] = msg
+    return out
+
+
 def first_failure(output, prefix=""):
     """`test_name: first line of its panic` for the first failed test in libtest's output."""
     for m in re.finditer(r"^---- (" + re.escape(prefix) + r"\S+) stdout ----\n", output, re.M):
@@ -371,6 +383,11 @@ def summarize(files, refc, built, results):
                     row["failed"] += 1
             hung = sorted(n for n, s in status.items() if s in ("hung", "crashed"))
             note = first_failure(output, prefix)
+            fails = failures(output, prefix)
+            row["failures"] = {n[len(prefix):]: ("hung: no result (alone, 15 s)" if st == "hung" else
+                                                 "crashed: the process died without a result" if st == "crashed" else
+                                                 fails.get(n[len(prefix):], "failed"))
+                               for n, st in sorted(status.items()) if st not in ("ok", "ignored")}
             if hung:
                 note = (note + "; " if note else "") + f"{len(hung)} hung/crashed: " + ", ".join(hung[:3])
             row["note"] = note
@@ -470,6 +487,17 @@ def render(meta, rows, excluded, examples, history, timing):
             shown = ", ".join(fs[:12]) + (f", … (+{len(fs) - 12})" if len(fs) > 12 else "")
             w(f"| {len(fs)} | {sole.get(k, 0) or ''} | {esc(k)} | {shown} |")
         w("")
+    w("## Run-time failures in the files that compile\n")
+    w("Behaviour that differs from tokio's, by test (the panic's first line and where).\n")
+    any_f = False
+    for r in rows:
+        for n, msg in (r.get("failures") or {}).items():
+            any_f = True
+            mark = "**by design** (multi-thread refused at run time): " if "tickslab runs on one thread" in msg else ""
+            w(f"- `{r['file'][:-3]}::{n}`: {mark}{esc(msg)}")
+    if not any_f:
+        w("None.")
+    w("")
     w("## Examples\n")
     w("| example | compiles | served a client | first error / note |\n|---|---|---|---|")
     for e in examples:
