@@ -22,6 +22,15 @@ impl<'a> ReadHalf<'a> {
         ReadHalf(stream)
     }
 
+    /// The stream (for the optional integrations' trait impls).
+    #[cfg_attr(
+        not(feature = "tokio-io"),
+        expect(dead_code, reason = "used by the tokio-io integration")
+    )]
+    pub(crate) fn stream(&self) -> &'a TcpStream {
+        self.0
+    }
+
     /// As [`TcpStream::peek`].
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.peek(buf).await
@@ -56,6 +65,15 @@ impl<'a> ReadHalf<'a> {
 impl<'a> WriteHalf<'a> {
     pub(super) fn new(stream: &'a TcpStream) -> Self {
         WriteHalf(stream)
+    }
+
+    /// The stream (for the optional integrations' trait impls).
+    #[cfg_attr(
+        not(feature = "tokio-io"),
+        expect(dead_code, reason = "used by the tokio-io integration")
+    )]
+    pub(crate) fn stream(&self) -> &'a TcpStream {
+        self.0
     }
 
     /// As [`TcpStream::writable`].

@@ -46,6 +46,15 @@ impl OwnedReadHalf {
         OwnedReadHalf { inner }
     }
 
+    /// The stream (for the optional integrations' trait impls).
+    #[cfg_attr(
+        not(feature = "tokio-io"),
+        expect(dead_code, reason = "used by the tokio-io integration")
+    )]
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.inner
+    }
+
     /// Puts the stream back together from its two halves (without shutting anything
     /// down); [`ReuniteError`] if they belong to different streams.
     pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
@@ -97,6 +106,24 @@ impl OwnedWriteHalf {
             inner,
             shutdown_on_drop: true,
         }
+    }
+
+    /// The stream (for the optional integrations' trait impls).
+    #[cfg_attr(
+        not(feature = "tokio-io"),
+        expect(dead_code, reason = "used by the tokio-io integration")
+    )]
+    pub(crate) fn stream(&self) -> &TcpStream {
+        &self.inner
+    }
+
+    /// Shuts the write side down (sends FIN); dropping the half later does not do it again.
+    pub(crate) fn shutdown_now(&mut self) -> io::Result<()> {
+        let res = self.inner.shutdown_write();
+        if res.is_ok() {
+            self.shutdown_on_drop = false;
+        }
+        res
     }
 
     /// Puts the stream back together; see [`OwnedReadHalf::reunite`].
@@ -165,10 +192,6 @@ impl AsyncWrite for OwnedWriteHalf {
     /// Shuts down the stream's write side (sends FIN); dropping the half later does not
     /// shut it down again.
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let res = self.inner.shutdown_write();
-        if res.is_ok() {
-            self.shutdown_on_drop = false;
-        }
-        Poll::Ready(res)
+        Poll::Ready(self.shutdown_now())
     }
 }
