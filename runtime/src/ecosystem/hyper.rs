@@ -196,6 +196,15 @@ impl Future for Sleep {
 
 impl rt::Sleep for Sleep {}
 
+impl Drop for Sleep {
+    /// On its own thread, cancels the timer. Elsewhere it panics, saying so, and leaks the
+    /// timer (it stays armed until it fires, harmlessly) rather than touch the runtime's
+    /// state from the wrong thread.
+    fn drop(&mut self) {
+        super::thread_bound::check_drop(&self.inner, "tickslab::hyper::Sleep");
+    }
+}
+
 impl std::fmt::Debug for Sleep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("tickslab::hyper::Sleep")

@@ -150,6 +150,14 @@ impl AsyncTimer for Timer {
     }
 }
 
+impl Drop for Timer {
+    /// Off its thread: a panic saying so, and the timer leaks (see
+    /// [`thread_bound`](super::thread_bound)).
+    fn drop(&mut self) {
+        super::thread_bound::check_drop(&self.sleep, "a tickslab quinn timer");
+    }
+}
+
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("tickslab::quinn::Timer")

@@ -35,3 +35,13 @@ pub(crate) fn local_io<'a, T>(w: &'a SendWrapper<T>, what: &str) -> io::Result<&
         )))
     }
 }
+
+/// Called by a wrapper's `Drop`: on another thread, panics naming `what` (unless already
+/// unwinding). The `SendWrapper` field dropped next then leaks the value instead of
+/// dropping it there.
+#[track_caller]
+pub(crate) fn check_drop<T>(w: &SendWrapper<T>, what: &str) {
+    if !w.valid() && !std::thread::panicking() {
+        panic!("{what} dropped on a thread other than the one that created it (leaked): {RULE}");
+    }
+}
