@@ -200,10 +200,17 @@ pub(crate) struct ScheduledIo {
 }
 
 impl ScheduledIo {
+    /// Readies the state for a new socket, which starts with `readiness`.
+    pub(crate) fn start(&self, readiness: u8) {
+        self.readiness.set(readiness);
+    }
+
+    #[inline]
     pub(crate) fn readiness(&self) -> u8 {
         self.readiness.get()
     }
 
+    #[inline]
     pub(crate) fn clear(&self, dir: Direction) {
         self.readiness.set(self.readiness.get() & !dir.edge());
     }
