@@ -115,7 +115,7 @@ async fn fetch(addr: SocketAddr, requests: usize) -> Run {
 }
 
 fn run(requests: usize, header_timeout: bool) -> Run {
-    let mut rt = Runtime::builder().slab_bounded::<1024>(64).build();
+    let rt = Runtime::builder().slab_bounded::<1024>(64).build();
     rt.block_on(async {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await

@@ -133,7 +133,7 @@ fn main() {
         }
     }
     let (server_config, client_config) = configs();
-    let mut rt = Runtime::builder().slab_bounded::<512>(256).build();
+    let rt = Runtime::builder().slab_bounded::<512>(256).build();
     rt.block_on(async {
         let server = endpoint(Some(server_config));
         let addr = server.local_addr().expect("addr");

@@ -161,7 +161,7 @@ fn the_header_read_timeout_fires_through_our_timer() {
 #[test]
 fn the_header_timer_restarts_per_request_and_closes_an_idle_connection() {
     // On a paused clock (hyper reads it through `Timer::now`), so no test timing matters.
-    let mut rt = tickslab_runtime::Runtime::builder()
+    let rt = tickslab_runtime::Runtime::builder()
         .slab_bounded::<256>(256)
         .start_paused(true)
         .build();

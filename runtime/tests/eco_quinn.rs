@@ -158,7 +158,7 @@ fn many_streams_at_once_on_one_connection() {
 
 #[test]
 fn connect_from_another_thread_through_the_handle() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     rt.block_on(async move {
         let (server, client) = configs();

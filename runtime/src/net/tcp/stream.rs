@@ -12,7 +12,7 @@ use super::super::evented::Evented;
 use super::super::{ToSocketAddrs, no_addresses};
 use super::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::Direction;
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A TCP connection, as tokio's `TcpStream`.
 ///
@@ -186,6 +186,30 @@ impl TcpStream {
         self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
     }
 
+    /// Reads straight into `buf`'s unfilled part (initialized once, so a buffer made from an
+    /// `&mut [u8]` costs nothing more than the slice read above), and advances it.
+    pub(crate) fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(self.poll_read_priv(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.io
+            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
     pub(crate) fn poll_write_priv(
         &self,
         cx: &mut Context<'_>,
@@ -216,23 +240,6 @@ impl TcpStream {
             .poll_io(cx, Direction::Read, |s| super::uninit::recv_uninit(s, buf))
     }
 
-    /// Writes from several buffers with one `writev(2)`.
-    #[cfg_attr(
-        not(any(feature = "tokio-io", feature = "hyper")),
-        expect(dead_code, reason = "used by the optional integrations")
-    )]
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
-            return Poll::Ready(Ok(0));
-        }
-        self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
     /// Shuts down the write side (sends FIN): the peer reads end of stream.
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         self.io.get().shutdown(Shutdown::Write)
@@ -243,9 +250,9 @@ impl AsyncRead for TcpStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_read_buf(cx, buf)
     }
 }
 
@@ -256,6 +263,18 @@ impl AsyncWrite for TcpStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
