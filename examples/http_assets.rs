@@ -33,10 +33,7 @@ const ASSET: usize = 4096;
 const WARMUP: usize = 500;
 
 /// Serves `GET /asset/<name>`: the same 4 KiB for every name (a cheap clone of `Bytes`).
-async fn asset(
-    req: Request<Incoming>,
-    data: Bytes,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn asset(req: Request<Incoming>, data: Bytes) -> Result<Response<Full<Bytes>>, Infallible> {
     let status = if req.uri().path().starts_with("/asset/") {
         200
     } else {

@@ -69,12 +69,7 @@ async fn serve(endpoint: Endpoint) {
     }
 }
 
-async fn client(
-    mut endpoint: Endpoint,
-    client: ClientConfig,
-    addr: SocketAddr,
-    messages: usize,
-) {
+async fn client(mut endpoint: Endpoint, client: ClientConfig, addr: SocketAddr, messages: usize) {
     endpoint.set_default_client_config(client);
     let conn = endpoint
         .connect(addr, "localhost")

@@ -29,7 +29,7 @@ mod builder;
 mod context;
 pub mod coop;
 mod core;
-mod ecosystem;
+pub mod ecosystem;
 pub mod frame;
 mod handle;
 pub mod io;

@@ -144,8 +144,14 @@ fn the_header_read_timeout_fires_through_our_timer() {
         });
         let mut stream = TcpStream::connect(addr).await.unwrap();
         // Half a request head, and then nothing.
-        stream.write_all(b"GET / HTTP/1.1\r\nHost: loc").await.unwrap();
-        let err = served.await.unwrap().expect_err("the server gave up on the headers");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: loc")
+            .await
+            .unwrap();
+        let err = served
+            .await
+            .unwrap()
+            .expect_err("the server gave up on the headers");
         assert!(err.is_timeout(), "{err:?}");
         // The server closed the connection.
         let mut buf = [0u8; 256];
@@ -244,7 +250,10 @@ fn a_sleep_polled_or_dropped_on_another_thread_panics_and_the_runtime_goes_on() 
         })
         .join()
         .unwrap();
-        assert!(msg.contains("thread other than the one that created it"), "{msg}");
+        assert!(
+            msg.contains("thread other than the one that created it"),
+            "{msg}"
+        );
 
         let mut armed = Timer.sleep(Duration::from_secs(3600));
         assert!(poll_once(armed.as_mut()).is_pending()); // armed on this runtime's wheel

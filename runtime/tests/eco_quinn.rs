@@ -90,8 +90,8 @@ fn echo_server(server: ServerConfig) -> (SocketAddr, JoinHandle<()>) {
 }
 
 fn client_endpoint(client: ClientConfig, runtime: Runtime) -> Endpoint {
-    let mut endpoint = Endpoint::new(EndpointConfig::default(), None, udp(), Arc::new(runtime))
-        .unwrap();
+    let mut endpoint =
+        Endpoint::new(EndpointConfig::default(), None, udp(), Arc::new(runtime)).unwrap();
     endpoint.set_default_client_config(client);
     endpoint
 }
@@ -117,7 +117,10 @@ fn quic_echo_round_trips_on_loopback() {
             assert_eq!(back, message(i), "message {i}");
         }
         send.finish().unwrap();
-        assert!(recv.read_to_end(64).await.unwrap().is_empty(), "the echo ends");
+        assert!(
+            recv.read_to_end(64).await.unwrap().is_empty(),
+            "the echo ends"
+        );
 
         // Datagrams too.
         for i in 0..50u8 {
@@ -188,8 +191,13 @@ fn without_a_handle_a_spawn_off_the_runtime_panics_saying_so() {
 
 #[test]
 fn an_endpoint_made_outside_a_runtime_is_an_error() {
-    let err = Endpoint::new(EndpointConfig::default(), None, udp(), Arc::new(Runtime::new()))
-        .unwrap_err();
+    let err = Endpoint::new(
+        EndpointConfig::default(),
+        None,
+        udp(),
+        Arc::new(Runtime::new()),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("runtime"), "{err}");
 }
 

@@ -81,7 +81,10 @@ fn framed_length_delimited_echo_on_the_socket_itself() {
         }
         // Closing the sink shuts the write side down (FIN): the server sees the end.
         SinkExt::<Bytes>::close(&mut client).await.unwrap();
-        assert!(client.next().await.is_none(), "the server closes after the FIN");
+        assert!(
+            client.next().await.is_none(),
+            "the server closes after the FIN"
+        );
         assert_eq!(server.await.unwrap(), 40);
     });
 }
@@ -213,13 +216,10 @@ fn websocket_echo_with_tokio_tungstenite() {
             let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
             let mut n = 0;
             while let Some(msg) = ws.next().await {
-                match msg.unwrap() {
-                    m @ (Message::Text(_) | Message::Binary(_)) => {
-                        ws.send(m).await.unwrap();
-                        n += 1;
-                    }
-                    // tungstenite answers the close itself; the stream then ends.
-                    _ => {}
+                // tungstenite answers a close itself; the stream then ends.
+                if let m @ (Message::Text(_) | Message::Binary(_)) = msg.unwrap() {
+                    ws.send(m).await.unwrap();
+                    n += 1;
                 }
             }
             n

@@ -1,13 +1,16 @@
 //! Integrations with the crates a game's networking code uses, each behind an optional,
-//! off-by-default feature:
+//! off-by-default feature (the modules are also at the crate's root: `tickslab::hyper`,
+//! `tickslab::quinn`, `tickslab::tokio_io`). The README's table lists every crate that works
+//! on tickslab, these and those that need no feature (futures-util, futures-io codecs,
+//! tokio-util through `compat()`, async-tungstenite, tracing).
 //!
-//! - `tokio-io` ([`tokio_io`]): tokio's `AsyncRead` / `AsyncWrite` on [`TcpStream`] and its
+//! - `tokio-io` (module `tokio_io`): tokio's `AsyncRead` / `AsyncWrite` on [`TcpStream`] and its
 //!   halves, so tokio-util's `Framed`, tokio-tungstenite, tokio-rustls and hyper-util's
 //!   `TokioIo` take a tickslab socket as it is. Reads go straight into tokio's `ReadBuf`.
-//! - `hyper` ([`hyper`]): `hyper::rt::Read` / `Write` on [`TcpStream`] (reads straight into
-//!   hyper's cursor) and an [`Executor`](hyper::Executor) and a [`Timer`](hyper::Timer) for
+//! - `hyper` (module `hyper`): `hyper::rt::Read` / `Write` on [`TcpStream`] (reads straight into
+//!   hyper's cursor) and an `Executor` and a `Timer` for
 //!   hyper's client and server builders.
-//! - `quinn` ([`quinn`]): a [`quinn::Runtime`](quinn::Runtime) that runs endpoints on the
+//! - `quinn` (module `quinn`): a `quinn::Runtime` that runs endpoints on the
 //!   tickslab thread, with quinn-udp's GSO, GRO and ECN.
 //!
 //! # The thread rule (`hyper`, `quinn`)

@@ -1,5 +1,5 @@
 //! quinn 0.11 (QUIC) on tickslab (feature `quinn`): [`Runtime`] implements
-//! [`quinn::Runtime`](::quinn::Runtime), so an endpoint runs on the tickslab thread:
+//! [`quinn::Runtime`], so an endpoint runs on the tickslab thread:
 //!
 //! ```no_run
 //! # #[cfg(feature = "quinn")]
@@ -30,7 +30,7 @@
 //!   runtime of the thread that wraps it, and `Endpoint::new` fails with an `io::Error`
 //!   outside one. quinn spawns its endpoint and connection drivers through [`Runtime`]: on the
 //!   runtime thread they become local tasks; from another thread (an `Endpoint::connect`
-//!   there) they go through the [`Handle`](crate::Handle) given to
+//!   there) they go through the [`Handle`] given to
 //!   [`Runtime::with_handle`], or panic saying so without one.
 //! - **The socket** is tickslab's [`UdpSocket`](crate::net::UdpSocket) driven by quinn-udp's
 //!   `UdpSocketState`: GSO (segmentation offload on send), GRO (on receive) and ECN where the
@@ -186,9 +186,8 @@ impl AsyncUdpSocket for UdpSocket {
     }
 
     fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
-        local_io(&self.io, SOCKET)?.try_io_raw(Direction::Write, |s| {
-            self.state.send(s.into(), transmit)
-        })
+        local_io(&self.io, SOCKET)?
+            .try_io_raw(Direction::Write, |s| self.state.send(s.into(), transmit))
     }
 
     fn poll_recv(
@@ -252,8 +251,8 @@ impl<F> fmt::Debug for Poller<F> {
 }
 
 /// Waits until `socket` is writable (on its own thread; an error elsewhere).
-fn writable(socket: Arc<UdpSocket>) -> impl Future<Output = io::Result<()>> {
-    async move { local_io(&socket.io, SOCKET)?.writable().await }
+async fn writable(socket: Arc<UdpSocket>) -> io::Result<()> {
+    local_io(&socket.io, SOCKET)?.writable().await
 }
 
 impl<F> UdpPoller for Poller<F>

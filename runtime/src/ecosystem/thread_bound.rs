@@ -21,7 +21,7 @@ pub(crate) fn local_mut<'a, T>(w: &'a mut SendWrapper<T>, what: &str) -> &'a mut
     if !w.valid() {
         panic!("{what} used on a thread other than the one that created it: {RULE}");
     }
-    &mut **w
+    w
 }
 
 /// The value, on its own thread; an `io::Error` naming `what` elsewhere.
