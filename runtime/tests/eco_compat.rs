@@ -1,0 +1,168 @@
+//! With no tickslab feature at all: the crates written against tokio's traits reach a
+//! tickslab socket through tokio-util's compat adapter over tickslab's native futures-io
+//! impls (`stream.compat()`), and the crates written against futures-io take it as it is:
+//! tokio-util's `Framed<_, LengthDelimitedCodec>` through `.compat()` (stream and owned
+//! halves), async-tungstenite's WebSocket echo. On loopback, each test bounded by a guard
+//! that only detects hangs.
+
+mod support;
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::Message;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio_util::codec::{Framed, FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::compat::{FuturesAsyncReadCompatExt, FuturesAsyncWriteCompatExt};
+
+use tickslab_runtime::net::{TcpListener, TcpStream};
+use tickslab_runtime::time::timeout;
+use tickslab_runtime::{JoinHandle, spawn};
+
+use support::rt;
+
+/// Only detects hangs.
+const GUARD: Duration = Duration::from_secs(30);
+const LOCALHOST: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
+
+fn run<F: Future>(f: F) -> F::Output {
+    rt().block_on(async { timeout(GUARD, f).await.expect("the test hung (30 s guard)") })
+}
+
+/// A listener and a task that accepts one connection and runs `serve` on it.
+async fn serve_one<F, Fut>(serve: F) -> (SocketAddr, JoinHandle<Fut::Output>)
+where
+    F: FnOnce(TcpStream) -> Fut + 'static,
+    Fut: Future + 'static,
+{
+    let listener = TcpListener::bind(LOCALHOST).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        serve(stream).await
+    });
+    (addr, task)
+}
+
+/// Frames from 1 byte to 1 MiB (partial reads and writes, back-pressure).
+fn frame(i: usize) -> Bytes {
+    let len = match i % 4 {
+        0 => 1,
+        1 => 1 + i * 37 % 5000,
+        2 => 64 * 1024 + i,
+        _ => 1 << 20,
+    };
+    Bytes::from((0..len).map(|b| (b ^ i) as u8).collect::<Vec<u8>>())
+}
+
+/// Echoes frames (through `.compat()`) until the peer closes; returns how many.
+async fn echo_frames(stream: TcpStream) -> usize {
+    let mut framed = Framed::new(stream.compat(), LengthDelimitedCodec::new());
+    let mut n = 0;
+    while let Some(f) = framed.next().await {
+        framed.send(f.unwrap().freeze()).await.unwrap();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn framed_length_delimited_echo_through_compat() {
+    run(async {
+        let (addr, server) = serve_one(echo_frames).await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut client = Framed::new(stream.compat(), LengthDelimitedCodec::new());
+        for i in 0..40 {
+            let msg = frame(i);
+            client.send(msg.clone()).await.unwrap();
+            assert_eq!(client.next().await.unwrap().unwrap(), msg, "frame {i}");
+        }
+        // Closing the sink shuts the write side down (futures-io's `poll_close`: FIN).
+        SinkExt::<Bytes>::close(&mut client).await.unwrap();
+        assert!(client.next().await.is_none(), "the server closes after the FIN");
+        assert_eq!(server.await.unwrap(), 40);
+    });
+}
+
+#[test]
+fn framed_read_and_write_on_owned_halves_through_compat() {
+    run(async {
+        let (addr, server) = serve_one(echo_frames).await;
+        let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
+        let writer = spawn(async move {
+            let mut sink = FramedWrite::new(write.compat_write(), LengthDelimitedCodec::new());
+            for i in 0..40 {
+                sink.send(frame(i)).await.unwrap();
+            }
+            SinkExt::<Bytes>::close(&mut sink).await.unwrap();
+        });
+        let mut frames = FramedRead::new(read.compat(), LengthDelimitedCodec::new());
+        let mut i = 0;
+        while let Some(f) = frames.next().await {
+            assert_eq!(f.unwrap(), frame(i), "frame {i}");
+            i += 1;
+        }
+        assert_eq!(i, 40);
+        writer.await.unwrap();
+        assert_eq!(server.await.unwrap(), 40);
+    });
+}
+
+#[test]
+fn a_frame_over_the_codec_limit_is_an_error_through_compat() {
+    run(async {
+        let (addr, server) = serve_one(|stream| async move {
+            let codec = LengthDelimitedCodec::builder()
+                .max_frame_length(1024)
+                .new_codec();
+            let mut framed = Framed::new(stream.compat(), codec);
+            framed.next().await.unwrap().unwrap_err().to_string()
+        })
+        .await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let mut client = Framed::new(stream.compat(), LengthDelimitedCodec::new());
+        client.send(Bytes::from(vec![0u8; 4096])).await.unwrap();
+        let err = server.await.unwrap();
+        assert!(err.contains("frame size too big"), "{err}");
+    });
+}
+
+#[test]
+fn websocket_echo_with_async_tungstenite_over_futures_io() {
+    run(async {
+        let (addr, server) = serve_one(|stream| async move {
+            let mut ws = async_tungstenite::accept_async(stream).await.unwrap();
+            let mut n = 0;
+            while let Some(msg) = ws.next().await {
+                // tungstenite answers a close itself; the stream then ends.
+                if let m @ (Message::Text(_) | Message::Binary(_)) = msg.unwrap() {
+                    ws.send(m).await.unwrap();
+                    n += 1;
+                }
+            }
+            n
+        })
+        .await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut ws, response) = async_tungstenite::client_async("ws://localhost/lobby", stream)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 101);
+        for i in 0..50 {
+            let msg = if i % 2 == 0 {
+                Message::text(format!("hello {i}"))
+            } else {
+                Message::binary(frame(i % 3).to_vec())
+            };
+            ws.send(msg.clone()).await.unwrap();
+            assert_eq!(ws.next().await.unwrap().unwrap(), msg, "message {i}");
+        }
+        ws.close(None).await.unwrap();
+        while let Some(m) = ws.next().await {
+            assert!(matches!(m, Ok(Message::Close(_))), "{m:?}");
+        }
+        assert_eq!(server.await.unwrap(), 50);
+    });
+}
