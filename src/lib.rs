@@ -26,8 +26,14 @@
 //! - [`alloc`] (`tickslab-alloc`): slab glue, the frame arena, allocation counting and
 //!   no-allocation guards.
 //! - [`compat`] (`tickslab-compat`): tokio-shaped module paths and `futures-task` spawners.
+//!
+//! Optional features (off by default), for the crates a game's networking uses: `tokio-io`
+//! (tokio's `AsyncRead` / `AsyncWrite` on the TCP types), `hyper` (`hyper::rt` on
+//! `TcpStream`, `tickslab::hyper::{Executor, Timer}`), `quinn` (`tickslab::quinn::Runtime`);
+//! see [`ecosystem`] and the README's table.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tickslab_alloc as alloc;
 pub use tickslab_compat as compat;
