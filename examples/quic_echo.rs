@@ -1,13 +1,14 @@
 //! A QUIC echo on loopback with quinn 0.11 on tickslab: both endpoints are tasks of one
 //! tickslab runtime, through `tickslab::quinn::Runtime`, with no `unsafe` and no glue.
 //!
-//! `cargo run --release --features quinn --example quic_echo [-- --messages N]`
+//! `cargo run --release --features quinn --example quic_echo [-- --messages N] [--tokio]`
 //!
 //! The client sends `N` 64-byte messages (50,000 by default) one at a time on one
 //! bidirectional stream and waits for each echo, then prints round trips per second and the
 //! heap allocations per message after warm-up. Those are quinn's (packet buffers, frames,
 //! crypto); what quinn calls on tickslab per datagram (send, receive, poller, timer) allocates
-//! nothing, which `runtime/tests/eco_alloc.rs` asserts.
+//! nothing, which `runtime/tests/eco_alloc.rs` asserts. `--tokio` runs the same program on
+//! a tokio current-thread runtime with quinn's own `TokioRuntime`, for comparison.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -16,8 +17,31 @@ use std::time::Instant;
 use quinn::{ClientConfig, Endpoint, EndpointConfig, ServerConfig};
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
+use tickslab::Runtime;
 use tickslab::alloc::counting::{AllocStats, CountingAlloc};
-use tickslab::{Runtime, spawn};
+
+/// Which runtime runs the endpoints (and the example's own tasks).
+#[derive(Clone, Copy, PartialEq)]
+enum On {
+    Tickslab,
+    Tokio,
+}
+
+impl On {
+    fn quinn(self) -> Arc<dyn quinn::Runtime> {
+        match self {
+            On::Tickslab => Arc::new(tickslab::quinn::Runtime::new()),
+            On::Tokio => Arc::new(quinn::TokioRuntime),
+        }
+    }
+
+    fn spawn(self, f: impl std::future::Future<Output = ()> + Send + 'static) {
+        match self {
+            On::Tickslab => drop(tickslab::spawn(f)),
+            On::Tokio => drop(tokio::spawn(f)),
+        }
+    }
+}
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc::system();
@@ -38,24 +62,18 @@ fn configs() -> (ServerConfig, ClientConfig) {
     (server, client)
 }
 
-fn endpoint(server: Option<ServerConfig>) -> Endpoint {
+fn endpoint(on: On, server: Option<ServerConfig>) -> Endpoint {
     let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    Endpoint::new(
-        EndpointConfig::default(),
-        server,
-        socket,
-        Arc::new(tickslab::quinn::Runtime::new()),
-    )
-    .expect("endpoint")
+    Endpoint::new(EndpointConfig::default(), server, socket, on.quinn()).expect("endpoint")
 }
 
 /// Echoes every message of every bidirectional stream of every connection.
-async fn serve(endpoint: Endpoint) {
+async fn serve(on: On, endpoint: Endpoint) {
     while let Some(incoming) = endpoint.accept().await {
-        spawn(async move {
+        on.spawn(async move {
             let Ok(conn) = incoming.await else { return };
             while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-                spawn(async move {
+                on.spawn(async move {
                     let mut msg = [0u8; MSG];
                     while recv.read_exact(&mut msg).await.is_ok() {
                         if send.write_all(&msg).await.is_err() {
@@ -69,7 +87,13 @@ async fn serve(endpoint: Endpoint) {
     }
 }
 
-async fn client(mut endpoint: Endpoint, client: ClientConfig, addr: SocketAddr, messages: usize) {
+async fn client(
+    on: On,
+    mut endpoint: Endpoint,
+    client: ClientConfig,
+    addr: SocketAddr,
+    messages: usize,
+) {
     endpoint.set_default_client_config(client);
     let conn = endpoint
         .connect(addr, "localhost")
@@ -93,8 +117,12 @@ async fn client(mut endpoint: Endpoint, client: ClientConfig, addr: SocketAddr, 
     }
     let elapsed = start.elapsed();
     let stats = AllocStats::current_thread().since(&before);
+    let name = match on {
+        On::Tickslab => "tickslab (tickslab::quinn::Runtime)",
+        On::Tokio => "tokio current-thread (quinn::TokioRuntime)",
+    };
     println!(
-        "QUIC echo on loopback (quinn 0.11, rustls/ring), both endpoints on one tickslab \
+        "QUIC echo on loopback (quinn 0.11, rustls/ring), both endpoints on one {name} \
          runtime: {messages} round trips of {MSG} B"
     );
     println!(
@@ -104,10 +132,12 @@ async fn client(mut endpoint: Endpoint, client: ClientConfig, addr: SocketAddr, 
         elapsed.as_secs_f64() * 1e6 / messages as f64,
         (stats.allocs + stats.reallocs) as f64 / messages as f64,
     );
-    println!(
-        "  attributable to tickslab: 0 (runtime/tests/eco_alloc.rs: what quinn calls on \
-         tickslab per datagram allocates nothing)"
-    );
+    if on == On::Tickslab {
+        println!(
+            "  attributable to tickslab: 0 (runtime/tests/eco_alloc.rs: what quinn calls on \
+             tickslab per datagram allocates nothing)"
+        );
+    }
     send.finish().expect("finish");
     conn.close(0u32.into(), b"done");
     endpoint.wait_idle().await;
@@ -115,6 +145,7 @@ async fn client(mut endpoint: Endpoint, client: ClientConfig, addr: SocketAddr, 
 
 fn main() {
     let mut messages = 50_000;
+    let mut on = On::Tickslab;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -124,15 +155,26 @@ fn main() {
                     .and_then(|n| n.parse().ok())
                     .expect("--messages N")
             }
-            other => panic!("unknown argument {other:?} (try --messages N)"),
+            "--tokio" => on = On::Tokio,
+            other => panic!("unknown argument {other:?} (try --messages N, --tokio)"),
         }
     }
     let (server_config, client_config) = configs();
-    let rt = Runtime::builder().slab_bounded::<512>(256).build();
-    rt.block_on(async {
-        let server = endpoint(Some(server_config));
+    let run = async move {
+        let server = endpoint(on, Some(server_config));
         let addr = server.local_addr().expect("addr");
-        spawn(serve(server));
-        client(endpoint(None), client_config, addr, messages).await;
-    });
+        on.spawn(serve(on, server));
+        client(on, endpoint(on, None), client_config, addr, messages).await;
+    };
+    match on {
+        On::Tickslab => Runtime::builder()
+            .slab_bounded::<512>(256)
+            .build()
+            .block_on(run),
+        On::Tokio => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio")
+            .block_on(run),
+    }
 }

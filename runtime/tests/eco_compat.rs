@@ -81,7 +81,10 @@ fn framed_length_delimited_echo_through_compat() {
         }
         // Closing the sink shuts the write side down (futures-io's `poll_close`: FIN).
         SinkExt::<Bytes>::close(&mut client).await.unwrap();
-        assert!(client.next().await.is_none(), "the server closes after the FIN");
+        assert!(
+            client.next().await.is_none(),
+            "the server closes after the FIN"
+        );
         assert_eq!(server.await.unwrap(), 40);
     });
 }
