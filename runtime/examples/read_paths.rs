@@ -10,9 +10,9 @@
 //!
 //! Paths: `native` (tickslab's `AsyncReadExt::read_exact`), `tokio-io` (tokio's
 //! `AsyncReadExt::read_exact` on the stream itself, feature `tokio-io`), `hyper`
-//! (`hyper::rt::Read::poll_read` into a `ReadBuf`, feature `hyper`); with futures-io impls on
-//! the stream, `futures-io` (futures-util's `read_exact`) and `compat` (tokio's `read_exact`
-//! on `stream.compat()`, tokio-util's adapter over futures-io, no feature). Prints wall time
+//! (`hyper::rt::Read::poll_read` into a `ReadBuf`, feature `hyper`), `futures-io`
+//! (futures-util's `read_exact` on the stream's native futures-io impl) and `compat` (tokio's
+//! `read_exact` on `stream.compat()`, tokio-util's adapter over futures-io, no feature). Prints wall time
 //! per round trip; under callgrind, `--toggle-collect='*callgrind_measured*'` counts only
 //! the measured loop (run with N and 2N iterations and take the difference per round trip,
 //! as `benches/callgrind.sh` does).
@@ -51,7 +51,6 @@ async fn read_via(path: &str, c: &mut TcpStream, buf: &mut [u8; MSG]) {
     }
 }
 
-#[cfg(feature = "futures-io-paths")]
 async fn read_futures_io(path: &str, c: &mut TcpStream, buf: &mut [u8; MSG]) {
     use tokio_util::compat::FuturesAsyncReadCompatExt;
     match path {
@@ -65,11 +64,6 @@ async fn read_futures_io(path: &str, c: &mut TcpStream, buf: &mut [u8; MSG]) {
         }
         other => panic!("unknown path {other:?}"),
     }
-}
-
-#[cfg(not(feature = "futures-io-paths"))]
-async fn read_futures_io(path: &str, _: &mut TcpStream, _: &mut [u8; MSG]) {
-    panic!("unknown path {path:?} (native, tokio-io, hyper)")
 }
 
 /// The measured loop (callgrind collects only inside this function).

@@ -140,5 +140,5 @@ tokio_read!(TcpStream, ReadHalf<'_>, OwnedReadHalf);
 tokio_write!(
     TcpStream => |s| s.shutdown_write(),
     WriteHalf<'_> => |s| s.tcp().shutdown_write(),
-    OwnedWriteHalf => |s| s.shutdown_now()
+    OwnedWriteHalf => |s| s.close_write()
 );

@@ -22,12 +22,7 @@ impl<'a> ReadHalf<'a> {
         ReadHalf(stream)
     }
 
-    /// The stream (for the optional integrations' trait impls).
-    #[cfg_attr(
-        not(feature = "tokio-io"),
-        expect(dead_code, reason = "used by the tokio-io integration")
-    )]
-    pub(crate) fn stream(&self) -> &'a TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         self.0
     }
 
@@ -67,12 +62,7 @@ impl<'a> WriteHalf<'a> {
         WriteHalf(stream)
     }
 
-    /// The stream (for the optional integrations' trait impls).
-    #[cfg_attr(
-        not(feature = "tokio-io"),
-        expect(dead_code, reason = "used by the tokio-io integration")
-    )]
-    pub(crate) fn stream(&self) -> &'a TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         self.0
     }
 
@@ -98,6 +88,7 @@ impl<'a> WriteHalf<'a> {
 }
 
 impl AsyncRead for ReadHalf<'_> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -46,11 +46,6 @@ impl OwnedReadHalf {
         OwnedReadHalf { inner }
     }
 
-    /// The stream (for the optional integrations' trait impls).
-    #[cfg_attr(
-        not(feature = "tokio-io"),
-        expect(dead_code, reason = "used by the tokio-io integration")
-    )]
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.inner
     }
@@ -108,17 +103,12 @@ impl OwnedWriteHalf {
         }
     }
 
-    /// The stream (for the optional integrations' trait impls).
-    #[cfg_attr(
-        not(feature = "tokio-io"),
-        expect(dead_code, reason = "used by the tokio-io integration")
-    )]
     pub(crate) fn stream(&self) -> &TcpStream {
         &self.inner
     }
 
-    /// Shuts the write side down (sends FIN); dropping the half later does not do it again.
-    pub(crate) fn shutdown_now(&mut self) -> io::Result<()> {
+    /// Shuts the write side down; dropping the half later does not do it again.
+    pub(crate) fn close_write(&mut self) -> io::Result<()> {
         let res = self.inner.shutdown_write();
         if res.is_ok() {
             self.shutdown_on_drop = false;
@@ -167,6 +157,7 @@ impl Drop for OwnedWriteHalf {
 }
 
 impl AsyncRead for OwnedReadHalf {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -204,6 +195,6 @@ impl AsyncWrite for OwnedWriteHalf {
     /// Shuts down the stream's write side (sends FIN); dropping the half later does not
     /// shut it down again.
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_now())
+        Poll::Ready(self.close_write())
     }
 }
