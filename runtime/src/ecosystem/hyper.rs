@@ -54,6 +54,7 @@ use crate::net::TcpStream;
 /// `hyper::rt::Read` (feature `hyper`): zero-copy, straight into hyper's cursor.
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 impl rt::Read for TcpStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -75,6 +76,7 @@ impl rt::Read for TcpStream {
 /// sends FIN.
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 impl rt::Write for TcpStream {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

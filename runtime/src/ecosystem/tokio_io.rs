@@ -62,6 +62,7 @@ impl AsTcp for OwnedWriteHalf {
 }
 
 /// Reads into `buf`'s unfilled part, straight from the socket.
+#[inline]
 fn poll_read_buf(
     stream: &TcpStream,
     cx: &mut Context<'_>,
@@ -84,6 +85,7 @@ macro_rules! tokio_read {
         /// nothing added to the buffer means end of stream.
         #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
         impl AsyncRead for $ty {
+            #[inline]
             fn poll_read(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,
@@ -101,6 +103,7 @@ macro_rules! tokio_write {
         /// flushing is a no-op; shutting down sends FIN.
         #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
         impl AsyncWrite for $ty {
+            #[inline]
             fn poll_write(
                 self: Pin<&mut Self>,
                 cx: &mut Context<'_>,

@@ -230,6 +230,7 @@ impl TcpStream {
         not(any(feature = "tokio-io", feature = "hyper")),
         expect(dead_code, reason = "used by the optional integrations")
     )]
+    #[inline]
     pub(crate) fn poll_read_uninit(
         &self,
         cx: &mut Context<'_>,

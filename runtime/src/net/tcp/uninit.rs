@@ -12,6 +12,7 @@ use std::mem::MaybeUninit;
 
 /// `recv(2)` into `buf`; the count of bytes now initialized at its start.
 #[cfg(unix)]
+#[inline]
 pub(crate) fn recv_uninit(
     sock: &impl std::os::fd::AsRawFd,
     buf: &mut [MaybeUninit<u8>],
