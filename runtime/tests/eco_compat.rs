@@ -169,3 +169,81 @@ fn websocket_echo_with_async_tungstenite_over_futures_io() {
         assert_eq!(server.await.unwrap(), 50);
     });
 }
+
+#[test]
+fn a_futures_io_line_codec_on_the_stream_itself() {
+    use futures_util::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    run(async {
+        let (addr, server) = serve_one(|stream| async move {
+            // futures-util's BufReader and `lines()` over the native futures-io impl.
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let mut n = 0;
+            while let Some(line) = lines.next().await {
+                let line = line.unwrap();
+                let reply = format!("{}\n", line.to_uppercase());
+                write.write_all(reply.as_bytes()).await.unwrap();
+                n += 1;
+            }
+            n
+        })
+        .await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        for i in 0..100 {
+            write
+                .write_all(format!("player {i} joined\n").as_bytes())
+                .await
+                .unwrap();
+            let back = lines.next().await.unwrap().unwrap();
+            assert_eq!(back, format!("PLAYER {i} JOINED"));
+        }
+        write.close().await.unwrap(); // FIN: the server's `lines()` ends
+        assert!(lines.next().await.is_none());
+        assert_eq!(server.await.unwrap(), 100);
+    });
+}
+
+#[test]
+fn futures_util_combinators_drive_tickslab_futures() {
+    use futures_util::future::FutureExt;
+    use futures_util::stream::FuturesUnordered;
+    use tickslab_runtime::time::sleep;
+    run(async {
+        // join!: both run concurrently on the one task.
+        let (a, b) = futures_util::join!(
+            async {
+                sleep(Duration::from_millis(2)).await;
+                1
+            },
+            spawn(async { 2 })
+        );
+        assert_eq!((a, b.unwrap()), (1, 2));
+
+        // select!: the first to finish wins, the other is dropped (its timer cancelled).
+        let mut short = sleep(Duration::from_millis(1)).fuse();
+        let mut long = sleep(Duration::from_secs(3600)).fuse();
+        let winner = futures_util::select! {
+            () = short => "short",
+            () = long => "long",
+        };
+        assert_eq!(winner, "short");
+
+        // FuturesUnordered of join handles: completion order, not spawn order.
+        let mut all: FuturesUnordered<_> = (0..10u64)
+            .map(|i| {
+                spawn(async move {
+                    sleep(Duration::from_millis(10 - i)).await;
+                    i
+                })
+            })
+            .collect();
+        let mut done = Vec::new();
+        while let Some(r) = all.next().await {
+            done.push(r.unwrap());
+        }
+        done.sort_unstable();
+        assert_eq!(done, (0..10).collect::<Vec<_>>());
+    });
+}
