@@ -273,5 +273,14 @@ fn sockets_and_timers_used_on_another_thread_fail_loudly() {
         let mut timer = runtime.new_timer(Instant::now());
         std::future::poll_fn(|cx| timer.as_mut().poll(cx)).await;
         a.try_send(&transmit(b"again")).unwrap();
+
+        // The socket's last reference dropped on another thread: a panic naming it, and the
+        // socket leaks rather than leave the reactor from there.
+        drop(poller);
+        let err = std::thread::spawn(move || drop(a)).join().unwrap_err();
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("socket dropped on a thread other"), "{msg}");
+        let mut timer = runtime.new_timer(Instant::now());
+        std::future::poll_fn(|cx| timer.as_mut().poll(cx)).await;
     });
 }

@@ -20,7 +20,8 @@
 //! require, but every use checks that it happens on the thread that created the handle:
 //! - a timer polled, reset or dropped on another thread panics, saying so (a drop on the
 //!   wrong thread leaks the timer rather than touch the runtime's state from there);
-//! - a socket operation on another thread fails with an `io::Error` saying so.
+//! - a socket operation on another thread fails with an `io::Error` saying so (a socket
+//!   whose last reference is dropped there panics and leaks, as a timer does).
 //!
 //! hyper and quinn only use these handles from the connection and endpoint futures, which
 //! run on the tickslab thread, so the rule holds by itself; it only bites code that moves a

@@ -40,8 +40,9 @@
 //!   quinn asks for one boxed timer per connection and re-arms it in place.
 //! - **The thread rule.** quinn wants timers and sockets that are `Send + Sync`; ours are
 //!   thread-affine: see the [thread rule](super#the-thread-rule-hyper-quinn). A socket used on
-//!   another thread fails with an `io::Error`; a timer polled or dropped there panics. quinn
-//!   only touches them from its drivers, which run on the tickslab thread.
+//!   another thread fails with an `io::Error`; a timer polled or dropped there, or a socket
+//!   whose last reference is dropped there, panics and leaks. quinn only touches them from
+//!   its drivers, which run on the tickslab thread.
 
 use std::fmt;
 use std::future::Future;
@@ -218,6 +219,14 @@ impl AsyncUdpSocket for UdpSocket {
 
     fn max_receive_segments(&self) -> usize {
         self.state.gro_segments()
+    }
+}
+
+impl Drop for UdpSocket {
+    /// Off its thread (the last `Arc` of the endpoint dropped elsewhere): a panic saying
+    /// so, and the socket leaks (its registration is never touched from there).
+    fn drop(&mut self) {
+        super::thread_bound::check_drop(&self.io, SOCKET);
     }
 }
 
