@@ -1,7 +1,7 @@
 //! Feature `tokio-io`: crates written against tokio's `AsyncRead` / `AsyncWrite` take a
 //! tickslab socket as it is: tokio-util's `Framed<_, LengthDelimitedCodec>` (on the stream
-//! and on its owned halves), tokio-tungstenite's WebSocket, tokio's own `AsyncReadExt` /
-//! `AsyncWriteExt`. All on loopback, on one tickslab thread, each test bounded by a guard
+//! and on its owned halves), tokio-tungstenite's WebSocket, tokio-rustls's TLS, hyper through
+//! hyper-util's `TokioIo`, tokio's own `AsyncReadExt` / `AsyncWriteExt`. All on loopback, on one tickslab thread, each test bounded by a guard
 //! that only detects hangs.
 #![cfg(feature = "tokio-io")]
 
@@ -245,5 +245,99 @@ fn websocket_echo_with_tokio_tungstenite() {
             assert!(matches!(m, Ok(Message::Close(_))), "{m:?}");
         }
         assert_eq!(server.await.unwrap(), 50);
+    });
+}
+
+/// A self-signed certificate for "localhost": a TLS acceptor and a connector trusting it.
+fn tls() -> (tokio_rustls::TlsAcceptor, tokio_rustls::TlsConnector) {
+    use std::sync::Arc;
+
+    use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = CertificateDer::from(key.cert);
+    let private = PrivatePkcs8KeyDer::from(key.signing_key.serialize_der());
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], private.into())
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+        tokio_rustls::TlsConnector::from(Arc::new(client)),
+    )
+}
+
+#[test]
+fn tls_echo_with_tokio_rustls_on_the_socket_itself() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    run(async {
+        let (acceptor, connector) = tls();
+        let (addr, server) = serve_one(move |stream| async move {
+            let mut tls = acceptor.accept(stream).await.unwrap();
+            let mut got = Vec::new();
+            tls.read_to_end(&mut got).await.unwrap();
+            tls.write_all(&got).await.unwrap();
+            tls.shutdown().await.unwrap();
+            got.len()
+        })
+        .await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, stream).await.unwrap();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        tls.write_all(&data).await.unwrap();
+        tls.shutdown().await.unwrap(); // close_notify, then FIN
+        let mut back = Vec::new();
+        tls.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, data);
+        assert_eq!(server.await.unwrap(), data.len());
+    });
+}
+
+#[test]
+fn hyper_through_hyper_utils_tokio_io_adapter() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    run(async {
+        let (addr, server) = serve_one(|stream| async move {
+            let service = hyper::service::service_fn(
+                |req: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = req.into_body().collect().await?.to_bytes();
+                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(body)))
+                },
+            );
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+                .unwrap();
+        })
+        .await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        let conn = spawn(conn);
+        for i in 0..20 {
+            let body = Bytes::from(format!("asset {i}"));
+            let req = hyper::Request::post("/")
+                .header("host", "localhost")
+                .body(Full::new(body.clone()))
+                .unwrap();
+            sender.ready().await.unwrap();
+            let res = sender.send_request(req).await.unwrap();
+            assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), body);
+        }
+        drop(sender);
+        conn.await.unwrap().unwrap();
+        server.await.unwrap();
     });
 }
