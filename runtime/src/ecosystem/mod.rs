@@ -32,10 +32,13 @@
 //! [`TcpStream`]: crate::net::TcpStream
 
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;
 #[cfg(feature = "quinn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quinn")))]
 pub mod quinn;
 #[cfg(feature = "tokio-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
 pub mod tokio_io;
 
 #[cfg(any(feature = "hyper", feature = "quinn"))]
