@@ -247,3 +247,25 @@ fn futures_util_combinators_drive_tickslab_futures() {
         assert_eq!(done, (0..10).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn sockets_expose_their_descriptors_for_options_tickslab_does_not_wrap() {
+    use std::os::fd::{AsFd, AsRawFd};
+    use tickslab_runtime::net::UdpSocket;
+    run(async {
+        let listener = TcpListener::bind(LOCALHOST).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let udp = UdpSocket::bind(LOCALHOST).await.unwrap();
+        // The descriptor is the socket's own: a duplicate of it reports the same address.
+        let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().unwrap();
+        let l = std::net::TcpListener::from(dup(listener.as_fd()));
+        assert_eq!(l.local_addr().unwrap(), addr);
+        let s = std::net::TcpStream::from(dup(stream.as_fd()));
+        assert_eq!(s.local_addr().unwrap(), stream.local_addr().unwrap());
+        let u = std::net::UdpSocket::from(dup(udp.as_fd()));
+        assert_eq!(u.local_addr().unwrap(), udp.local_addr().unwrap());
+        assert_eq!(udp.as_raw_fd(), udp.as_fd().as_raw_fd());
+        assert_ne!(stream.as_raw_fd(), listener.as_raw_fd());
+    });
+}
