@@ -215,6 +215,13 @@ fn sockets_and_timers_used_on_another_thread_fail_loudly() {
             segment_size: None,
             src_ip: None,
         };
+        // quinn-udp's offloads, as the kernel offers them (informational).
+        println!(
+            "GSO segments {}, GRO segments {}, may fragment {}",
+            a.max_transmit_segments(),
+            a.max_receive_segments(),
+            a.may_fragment()
+        );
         // A fresh socket's readiness is not known yet: quinn's way, wait on the poller.
         let mut poller = a.clone().create_io_poller();
         std::future::poll_fn(|cx| poller.as_mut().poll_writable(cx))
