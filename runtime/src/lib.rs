@@ -17,16 +17,20 @@
 //!   frames, sockets, signals (a self-pipe socket per listener);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
-//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
+//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop;
+//! - `ecosystem/`: the optional integrations (features `tokio-io`, `hyper`, `quinn`), on top
+//!   of `net/`, `time/` and `spawn.rs`.
 //!
 //! `UNSAFE.md` at the repository's root maps every kind of `unsafe` to its invariant.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod context;
 pub mod coop;
 mod core;
+pub mod ecosystem;
 pub mod frame;
 mod handle;
 pub mod io;
@@ -58,3 +62,13 @@ pub use spawn::{
 pub use stats::{RuntimeStats, TickReport};
 pub use time::{sleep, sleep_until, timeout};
 pub use yield_now::{YieldNow, yield_now};
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use ecosystem::hyper;
+#[cfg(feature = "quinn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quinn")))]
+pub use ecosystem::quinn;
+#[cfg(feature = "tokio-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
+pub use ecosystem::tokio_io;
