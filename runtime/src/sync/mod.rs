@@ -1,39 +1,42 @@
-//! Channels: same-thread (`oneshot`, `mpsc`) and cross-thread (game thread <-> runtime).
+//! Synchronisation for tasks: tokio's `sync` module, plus tickslab's same-thread channels.
 //!
-//! | module | ends | threads | storage | waiting |
-//! |---|---|---|---|---|
-//! | [`oneshot`] | 1 → 1, one value | same thread (`!Send`) | one `Rc` cell | receiver awaits |
-//! | [`mpsc`] | N → 1, bounded | same thread (`!Send`) | ring allocated at creation | `send` and `recv` await |
-//! | [`cross`] | N → 1, bounded | any (`Send`) | lock-free ring allocated at creation | async side awaits, other side `try_*` |
+//! Everything at this level is thread-safe (`Send + Sync` where tokio's is) and speaks
+//! tokio's names, so a renamed tokio program compiles; [`local`] keeps the same-thread
+//! channels (no atomics, `!Send`) for ends that never leave the runtime's thread, and
+//! [`cross`] the game-thread channel with a `drain()`.
 //!
-//! Every channel allocates once, when it is made; after that, sending, receiving and
-//! waiting allocate nothing. Waiting senders link a node that lives inside their own
-//! `send` future into an intrusive list, so any number of them can wait without an
-//! allocation per wait. Wakers are stored, not runtime internals: the channels work with
-//! any executor, and a tickslab waker woken from another thread unparks its runtime.
+//! **No allocation per wait.** Every primitive that makes a task wait links a node that
+//! lives inside the waiting future into one intrusive FIFO list behind the primitive's lock
+//! (`waiters.rs`, one list and one set of rules for all of them), so waiting, waking and
+//! cancelling allocate nothing. A waiting future dropped after it was picked passes its
+//! wakeup (or permit) on: no lost wakeup.
 //!
-//! Names and semantics follow `tokio::sync`, so switching is mostly an import change:
-//!
-//! ```
-//! use tickslab_runtime::{Runtime, spawn, sync::{mpsc, oneshot}};
-//!
-//! let mut rt = Runtime::new();
-//! let reply = rt.block_on(async {
-//!     let (tx, mut rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
-//!     spawn(async move {
-//!         while let Some((n, reply)) = rx.recv().await {
-//!             let _ = reply.send(n + 1);
-//!         }
-//!     });
-//!     let (reply_tx, reply_rx) = oneshot::channel();
-//!     tx.send((41, reply_tx)).await.unwrap();
-//!     reply_rx.await.unwrap()
-//! });
-//! assert_eq!(reply, 42);
-//! ```
+//! | tokio | tickslab | threads | allocation |
+//! |---|---|---|---|
+//! | `mpsc::channel` | [`mpsc::channel`] | `Send + Sync` | ring at creation; 0 per message and per wait |
+//! | `mpsc::unbounded_channel` | [`mpsc::unbounded_channel`] | `Send + Sync` | 32-slot blocks, recycled; 0 per message below the high-water mark |
+//! | `oneshot::channel` | [`oneshot::channel`] | `Send + Sync` | 1 per channel (as tokio) |
+//! | `Notify` | [`Notify`] | `Send + Sync` | 0 |
+//! | `Semaphore` | [`Semaphore`] | `Send + Sync` | 0 |
+//! | `Mutex` | [`Mutex`] | `Send + Sync` | 0 |
+//! | — | [`local::mpsc`], [`local::oneshot`] | same thread | as above, no atomics |
+//! | — | [`cross`] | `Send` | ring at creation; 0 per message |
 
 mod atomic_waker;
+mod batch_semaphore;
+mod blocking;
 pub mod cross;
+pub mod local;
 pub mod mpsc;
+mod mutex;
+mod notify;
 pub mod oneshot;
+mod semaphore;
 pub(crate) mod waiters;
+mod wake_list;
+
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};

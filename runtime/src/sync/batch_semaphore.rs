@@ -1,0 +1,322 @@
+//! The fair, thread-safe counting semaphore under `Semaphore`, `Mutex`, `RwLock`,
+//! `OnceCell` and the bounded `mpsc` channel's capacity.
+//!
+//! State behind one `std::sync::Mutex`: the free permits, a closed flag, and the FIFO
+//! [`WaiterList`] of waiting acquisitions, whose nodes live inside the [`Acquire`] futures
+//! (no allocation per wait; the three rules of `waiters.rs` hold, each `SAFETY` comment
+//! below cites them).
+//!
+//! # Invariants
+//!
+//! 1. **FIFO, partial assignment.** A node's payload is the number of permits it still
+//!    lacks. Released permits go to the first waiter, as many as it lacks; a waiter that has
+//!    all it asked for is taken off the list (`Notified`) and woken; what is left over goes
+//!    to the next one, and only when the list is empty do permits become free. So **while
+//!    anyone waits, no permit is free**, and a newcomer (an `acquire` or a `try_acquire`)
+//!    cannot overtake the queue. This is what makes `RwLock` write-preferring: a writer
+//!    asking for every permit collects them one release at a time, and readers that come
+//!    after it queue behind it.
+//! 2. **No permit is lost.** An `Acquire` dropped while queued gives back what it was
+//!    assigned; one dropped after it was `Notified` (all permits assigned, not yet taken by
+//!    its owner) gives them all back; each give-back runs the assignment of rule 1 again, so
+//!    the next waiter is woken (cancel safety: the drop passes the wakeup on).
+//! 3. **Close.** Closing wakes every waiter (`Idle`: nothing assigned to it any more, its
+//!    partial permits go back to the free count) and makes every later acquisition fail.
+//!    Permits already held stay valid and are given back as usual.
+//! 4. Wakers are cloned before the lock is taken and woken after it is released.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use super::waiters::{WaitState, Waiter, WaiterList};
+use super::wake_list::{WakeList, lock};
+
+/// The largest number of permits a semaphore can hold (as tokio's `Semaphore::MAX_PERMITS`).
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
+
+struct State {
+    permits: usize,
+    closed: bool,
+    waiters: WaiterList,
+}
+
+/// Why an acquisition failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TryAcquireError {
+    Closed,
+    NoPermits,
+}
+
+/// The semaphore. See the module docs.
+pub(crate) struct RawSemaphore {
+    state: Mutex<State>,
+}
+
+impl RawSemaphore {
+    /// A semaphore with `permits` free permits.
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`MAX_PERMITS`].
+    pub(crate) const fn new(permits: usize) -> RawSemaphore {
+        assert!(
+            permits <= MAX_PERMITS,
+            "a semaphore holds at most MAX_PERMITS permits"
+        );
+        RawSemaphore {
+            state: Mutex::new(State {
+                permits,
+                closed: false,
+                waiters: WaiterList::new(),
+            }),
+        }
+    }
+
+    /// Free permits now.
+    pub(crate) fn available_permits(&self) -> usize {
+        lock(&self.state).permits
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.state).closed
+    }
+
+    /// Takes `n` permits now if they are free (invariant 1: none are while anyone waits).
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
+        let mut st = lock(&self.state);
+        if st.closed {
+            return Err(TryAcquireError::Closed);
+        }
+        if st.permits >= n {
+            st.permits -= n;
+            Ok(())
+        } else {
+            Err(TryAcquireError::NoPermits)
+        }
+    }
+
+    /// Gives `n` permits back (or adds new ones): assigns them to the waiters first
+    /// (invariant 1) and wakes those that are complete.
+    ///
+    /// # Panics
+    /// If the free count would exceed [`MAX_PERMITS`].
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut wakers = WakeList::new();
+        let mut n = n;
+        loop {
+            let more = {
+                let mut st = lock(&self.state);
+                Self::assign(&mut st, &mut n, &mut wakers)
+            };
+            wakers.wake_all();
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// Invariant 1 under the lock: hands `*n` permits to the waiters in order, collecting
+    /// the wakers of those it completes; the rest become free. Returns `true` when the
+    /// batch filled up before `*n` was spent (the caller wakes, locks again, calls again).
+    fn assign(st: &mut State, n: &mut usize, wakers: &mut WakeList) -> bool {
+        while *n > 0 {
+            let Some(lacking) = st.waiters.front_payload() else {
+                break;
+            };
+            if *lacking > *n {
+                *lacking -= *n;
+                *n = 0;
+                return false;
+            }
+            if !wakers.can_push() {
+                return true;
+            }
+            *n -= *lacking;
+            *lacking = 0;
+            wakers.push(st.waiters.pop_front(WaitState::Notified));
+        }
+        if *n > 0 {
+            assert!(
+                st.permits + *n <= MAX_PERMITS,
+                "a semaphore holds at most MAX_PERMITS permits"
+            );
+            st.permits += *n;
+            *n = 0;
+        }
+        false
+    }
+
+    /// Removes up to `n` free permits for good; returns how many it removed.
+    pub(crate) fn forget(&self, n: usize) -> usize {
+        let mut st = lock(&self.state);
+        let taken = n.min(st.permits);
+        st.permits -= taken;
+        taken
+    }
+
+    /// Closes the semaphore: every waiter is woken and fails, every later acquisition fails
+    /// (invariant 3).
+    pub(crate) fn close(&self) {
+        let mut wakers = WakeList::new();
+        loop {
+            {
+                let mut st = lock(&self.state);
+                st.closed = true;
+                // Each waiter learns from its `Idle` state that it failed; it gives back what
+                // it was assigned itself (its node keeps the payload).
+                while wakers.can_push() && st.waiters.len() > 0 {
+                    wakers.push(st.waiters.pop_front(WaitState::Idle));
+                }
+                if st.waiters.len() == 0 {
+                    drop(st);
+                    wakers.wake_all();
+                    return;
+                }
+            }
+            wakers.wake_all();
+        }
+    }
+
+    /// A future that acquires `n` permits, in FIFO order with every other acquisition.
+    pub(crate) fn acquire(&self, n: usize) -> Acquire<'_> {
+        Acquire {
+            sem: self,
+            n,
+            waiter: Waiter::new(),
+            queued: false,
+            done: false,
+        }
+    }
+}
+
+impl fmt::Debug for RawSemaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = lock(&self.state);
+        f.debug_struct("Semaphore")
+            .field("permits", &st.permits)
+            .field("closed", &st.closed)
+            .field("waiters", &st.waiters.len())
+            .finish()
+    }
+}
+
+/// Future of [`RawSemaphore::acquire`]: `Ok(())` once the `n` permits are the caller's, or
+/// `Err(Closed)`. `!Unpin` (it holds a list node); `Send + Sync`.
+pub(crate) struct Acquire<'a> {
+    sem: &'a RawSemaphore,
+    n: usize,
+    waiter: Waiter,
+    /// Whether the node may be linked or notified (if not, `Drop` skips the lock).
+    queued: bool,
+    done: bool,
+}
+
+impl Future for Acquire<'_> {
+    type Output = Result<(), TryAcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `waiter` is never moved out of the pinned future (it is only reached
+        // through `Pin::new_unchecked(&this.waiter)` below); the other fields are not
+        // structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        assert!(!this.done, "semaphore Acquire polled after completion");
+        // Cloned before locking: a waker's `clone` is foreign code (invariant 4).
+        let waker = cx.waker().clone();
+        let mut give_back = 0;
+        let (result, replaced) = {
+            let mut st = lock(&this.sem.state);
+            if !this.queued {
+                if st.closed {
+                    (Poll::Ready(Err(TryAcquireError::Closed)), Some(waker))
+                } else if st.permits >= this.n {
+                    // Invariant 1: free permits mean nobody waits.
+                    st.permits -= this.n;
+                    (Poll::Ready(Ok(())), Some(waker))
+                } else {
+                    let got = st.permits;
+                    st.permits = 0;
+                    // SAFETY: the node is pinned inside this future and used only with
+                    // this semaphore's list, whose lock we hold; `Drop` unlinks it under the
+                    // same lock before it dies (waiters.rs rules 1 to 3).
+                    let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
+                    // SAFETY: as above.
+                    let replaced = unsafe { st.waiters.push_back(waiter, waker) };
+                    // SAFETY: as above.
+                    *unsafe { st.waiters.payload(waiter) } = this.n - got;
+                    this.queued = true;
+                    (Poll::Pending, replaced)
+                }
+            } else {
+                // SAFETY: as above.
+                let waiter = unsafe { Pin::new_unchecked(&this.waiter) };
+                // SAFETY: as above.
+                match unsafe { st.waiters.state(waiter.get_ref()) } {
+                    WaitState::Notified => {
+                        // SAFETY: as above.
+                        let (_, w) = unsafe { st.waiters.remove(waiter) };
+                        this.queued = false;
+                        (Poll::Ready(Ok(())), w)
+                    }
+                    WaitState::Idle => {
+                        // Closed while we waited (invariant 3): what we were assigned goes
+                        // back.
+                        // SAFETY: as above.
+                        give_back = this.n - *unsafe { st.waiters.payload(waiter) };
+                        this.queued = false;
+                        (Poll::Ready(Err(TryAcquireError::Closed)), Some(waker))
+                    }
+                    // SAFETY: as above; still queued, this refreshes the waker.
+                    WaitState::Queued => (Poll::Pending, unsafe {
+                        st.waiters.push_back(waiter, waker)
+                    }),
+                }
+            }
+        };
+        drop(replaced);
+        this.sem.release(give_back);
+        if result.is_ready() {
+            this.done = true;
+        }
+        result
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if !self.queued {
+            return;
+        }
+        let give_back = {
+            let mut st = lock(&self.sem.state);
+            // SAFETY: `drop` runs on the pinned future in place, before the node dies; the
+            // node is used only with this list, whose lock we hold (rules 1 and 3).
+            let waiter = unsafe { Pin::new_unchecked(&self.waiter) };
+            // SAFETY: as above.
+            let lacking = *unsafe { st.waiters.payload(waiter) };
+            // SAFETY: as above.
+            let (state, waker) = unsafe { st.waiters.remove(waiter) };
+            drop(st);
+            drop(waker);
+            // Invariant 2: what it was assigned goes on to the next waiter. (`Notified`:
+            // it lacks nothing, so all `n`; `Idle`: closed, what it had before the close.)
+            let _ = state;
+            self.n - lacking
+        };
+        self.sem.release(give_back);
+    }
+}
+
+impl fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire")
+            .field("permits", &self.n)
+            .field("waiting", &self.queued)
+            .finish()
+    }
+}
