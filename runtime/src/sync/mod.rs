@@ -25,6 +25,7 @@
 mod atomic_waker;
 mod batch_semaphore;
 mod blocking;
+pub mod broadcast;
 pub mod cross;
 pub mod local;
 pub mod mpsc;
@@ -34,6 +35,7 @@ pub mod oneshot;
 mod semaphore;
 pub(crate) mod waiters;
 mod wake_list;
+pub mod watch;
 
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
