@@ -303,6 +303,10 @@ impl<T> OwnedPermit<T> {
     pub fn release(mut self) -> Sender<T> {
         let sender = self.sender.take().expect("an OwnedPermit holds its sender");
         sender.chan.flavor.sem.release(1);
+        if sender.chan.is_closed() {
+            // A closed receiver may be waiting for the last permit to come back.
+            sender.chan.wake_rx();
+        }
         sender
     }
 }
