@@ -342,7 +342,11 @@ fn oneshot_send_recv_and_errors() {
         assert_eq!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty));
         tx.send(4).unwrap();
         rx.close();
-        assert_eq!(rx.try_recv(), Ok(4), "a value sent before close stays readable");
+        assert_eq!(
+            rx.try_recv(),
+            Ok(4),
+            "a value sent before close stays readable"
+        );
         assert_eq!(rx.try_recv(), Err(oneshot::error::TryRecvError::Closed));
 
         let (mut tx, mut rx) = oneshot::channel::<u8>();

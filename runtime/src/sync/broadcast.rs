@@ -271,7 +271,10 @@ impl<T> Sender<T> {
     /// Values held that some receiver has not read yet.
     pub fn len(&self) -> usize {
         let st = lock(&self.shared.state);
-        st.buf.iter().filter(|s| s.val.is_some() && s.rem > 0).count()
+        st.buf
+            .iter()
+            .filter(|s| s.val.is_some() && s.rem > 0)
+            .count()
     }
 
     /// Whether no value waits for a receiver.

@@ -23,22 +23,32 @@
 //! | — | [`cross`] | `Send` | ring at creation; 0 per message |
 
 mod atomic_waker;
+mod barrier;
 mod batch_semaphore;
 mod blocking;
 pub mod broadcast;
+mod cancel;
 pub mod cross;
 pub mod local;
 pub mod mpsc;
 mod mutex;
 mod notify;
+mod once_cell;
 pub mod oneshot;
+mod rwlock;
 mod semaphore;
 pub(crate) mod waiters;
 mod wake_list;
 pub mod watch;
 
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use cancel::{CancellationToken, DropGuard};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+pub use once_cell::{OnceCell, SetError, SetOnce, SetOnceError};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
