@@ -14,8 +14,7 @@ use std::thread;
 
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
 use tickslab_runtime::sync::{
-    Barrier, CancellationToken, Mutex, Notify, RwLock, Semaphore, broadcast, mpsc, oneshot,
-    watch,
+    Barrier, CancellationToken, Mutex, Notify, RwLock, Semaphore, broadcast, mpsc, oneshot, watch,
 };
 use tickslab_runtime::*;
 
@@ -113,7 +112,10 @@ fn mpsc_between_a_thread_and_the_runtime_allocates_nothing_on_either_side() {
     let (sum, game_stats) = game.join().unwrap();
     assert_eq!(sum, N * (N - 1) / 2);
     assert_zero("mpsc, runtime side", stats);
-    assert_zero("mpsc, plain thread side (blocking_send / blocking_recv)", game_stats);
+    assert_zero(
+        "mpsc, plain thread side (blocking_send / blocking_recv)",
+        game_stats,
+    );
 }
 
 #[test]
@@ -139,7 +141,10 @@ fn unbounded_mpsc_recycles_its_blocks() {
         .await
         .1
     });
-    assert_zero("unbounded mpsc, bursts of 200 below the high-water mark", stats);
+    assert_zero(
+        "unbounded mpsc, bursts of 200 below the high-water mark",
+        stats,
+    );
 }
 
 #[test]
@@ -205,7 +210,10 @@ fn notify_semaphore_mutex_rwlock_waits_allocate_nothing() {
         run(WARM_UP).await;
         allocs_during(run(N)).await.1
     });
-    assert_zero("Notify + Semaphore + Mutex + RwLock, 2 contending tasks", stats);
+    assert_zero(
+        "Notify + Semaphore + Mutex + RwLock, 2 contending tasks",
+        stats,
+    );
 }
 
 #[test]

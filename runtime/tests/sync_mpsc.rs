@@ -391,3 +391,47 @@ fn oneshot_drop_of_the_receiver_drops_a_sent_value_and_wakes_closed() {
     drop(rx);
     assert_eq!(Arc::strong_count(&item), 1);
 }
+
+#[test]
+fn a_panicking_destructor_does_not_stop_the_receiver_dropping_the_rest() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct A(bool);
+    impl Drop for A {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+            if self.0 {
+                panic!("destructor panics");
+            }
+        }
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    tx.send(A(true)).unwrap();
+    tx.send(A(false)).unwrap();
+    tx.send(A(false)).unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rx)));
+    assert!(r.is_err());
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        3,
+        "every value dropped with the receiver"
+    );
+    drop(tx);
+}
+
+#[test]
+fn dropping_the_receiver_releases_its_waker() {
+    let (count, waker) = counting_waker();
+    let (_tx, mut rx) = mpsc::channel::<()>(1);
+    assert!(rx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+    assert_eq!(Arc::strong_count(&count), 3);
+    drop(rx);
+    assert_eq!(Arc::strong_count(&count), 2, "the stored waker was dropped");
+}
+
+#[test]
+fn no_bounds_on_t_and_debug_impls() {
+    struct NoTraits;
+    let (tx, rx) = mpsc::channel::<NoTraits>(1);
+    let (utx, urx) = mpsc::unbounded_channel::<NoTraits>();
+    let _ = format!("{tx:?} {rx:?} {utx:?} {urx:?}");
+}

@@ -308,3 +308,100 @@ fn a_panic_while_holding_a_permit_gives_it_back() {
     assert!(r.unwrap_err().is_panic());
     assert_eq!(sem.available_permits(), 1);
 }
+
+#[test]
+fn a_future_completed_by_notify_waiters_leaves_the_stored_permit() {
+    let notify = Notify::new();
+    let (_, w) = waker();
+    let mut first = pin!(notify.notified());
+    notify.notify_waiters();
+    notify.notify_one(); // nobody is queued: stored
+    assert!(poll(first.as_mut(), &w).is_ready());
+    assert!(
+        poll(pin!(notify.notified()), &w).is_ready(),
+        "the permit is still there"
+    );
+}
+
+#[test]
+fn a_waiter_taken_by_notify_waiters_passes_nothing_on_when_dropped() {
+    let notify = Notify::new();
+    let (_, w) = waker();
+    {
+        let mut a = pin!(notify.notified());
+        assert!(poll(a.as_mut(), &w).is_pending());
+        notify.notify_waiters();
+        notify.notify_one(); // stored: `a` is no longer queued
+    }
+    assert!(poll(pin!(notify.notified()), &w).is_ready());
+    assert!(
+        poll(pin!(notify.notified()), &w).is_pending(),
+        "only one permit"
+    );
+}
+
+#[test]
+fn enable_consumes_the_stored_permit() {
+    let notify = Notify::new();
+    notify.notify_one();
+    assert!(pin!(notify.notified()).as_mut().enable());
+    assert!(!pin!(notify.notified()).as_mut().enable());
+}
+
+/// A waker whose last drop calls `notify_waiters` on the same `Notify`.
+struct NotifyOnDrop(Arc<Notify>);
+
+impl Wake for NotifyOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for NotifyOnDrop {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
+    }
+}
+
+#[test]
+fn a_waker_that_notifies_when_dropped_does_not_deadlock() {
+    let notify = Arc::new(Notify::new());
+    let mut fut = Box::pin(notify.notified());
+    {
+        let w = Waker::from(Arc::new(NotifyOnDrop(notify.clone())));
+        assert!(poll(fut.as_mut(), &w).is_pending());
+    }
+    // Wakes (and drops) the waker stored in the node: its drop re-enters `notify_waiters`.
+    notify.notify_waiters();
+    let (_, w) = waker();
+    assert!(poll(fut.as_mut(), &w).is_ready());
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn adding_past_max_permits_panics() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS - 1);
+    sem.add_permits(2);
+}
+
+#[test]
+fn adding_up_to_max_permits_is_fine_and_the_semaphore_stays_usable_after_a_refused_add() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS - 1);
+    sem.add_permits(1);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.add_permits(1)));
+    assert!(r.is_err());
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+    assert!(sem.try_acquire().is_ok());
+}
+
+#[test]
+fn blocking_acquire_from_a_thread_waits_for_a_permit() {
+    let sem = Arc::new(Semaphore::new(0));
+    let s = sem.clone();
+    let t = thread::spawn(move || {
+        let mut rt = rt();
+        rt.block_on(async move { s.acquire_owned().await.unwrap().forget() });
+    });
+    sem.add_permits(1);
+    t.join().unwrap();
+    assert_eq!(sem.available_permits(), 0);
+}

@@ -83,16 +83,20 @@ fn once_cell_next_initialiser_runs_after_a_cancelled_failed_or_panicking_one() {
         let cell = OnceCell::<u32>::new();
         {
             // Cancelled mid-initialisation: the permit goes back.
-            let mut init = pin!(cell.get_or_init(|| std::future::pending()));
+            let mut init = pin!(cell.get_or_init(std::future::pending));
             assert!(poll(init.as_mut()).is_pending());
             assert!(cell.set(1).unwrap_err().is_initializing_err());
         }
-        assert_eq!(cell.get_or_try_init(|| async { Err::<u32, _>("no") }).await, Err("no"));
+        assert_eq!(
+            cell.get_or_try_init(|| async { Err::<u32, _>("no") }).await,
+            Err("no")
+        );
         assert!(!cell.initialized());
         let cell = Arc::new(cell);
         let c = cell.clone();
         let r = spawn(async move {
-            c.get_or_init(|| async { panic!("initialiser panics") }).await;
+            c.get_or_init(|| async { panic!("initialiser panics") })
+                .await;
         })
         .await;
         assert!(r.unwrap_err().is_panic());
@@ -141,7 +145,10 @@ fn cancel_reaches_children_not_parents() {
     assert!(!root.is_cancelled() && !other.is_cancelled());
     root.cancel();
     assert!(other.is_cancelled());
-    assert!(root.child_token().is_cancelled(), "a child of a cancelled token starts so");
+    assert!(
+        root.child_token().is_cancelled(),
+        "a child of a cancelled token starts so"
+    );
 }
 
 #[test]
@@ -193,7 +200,9 @@ fn drop_guard_and_run_until_cancelled() {
         let t2 = token.clone();
         let cancel = spawn(async move { t2.cancel() });
         assert_eq!(
-            token.run_until_cancelled(std::future::pending::<u8>()).await,
+            token
+                .run_until_cancelled(std::future::pending::<u8>())
+                .await,
             None
         );
         cancel.await.unwrap();

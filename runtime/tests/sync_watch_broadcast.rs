@@ -137,7 +137,10 @@ fn watch_wait_for_checks_the_current_value_then_waits() {
         });
         assert_eq!(*rx.wait_for(|v| *v >= 3).await.unwrap(), 3);
         setter.await.unwrap();
-        assert!(rx.wait_for(|v| *v == 100).await.is_err(), "the sender is gone");
+        assert!(
+            rx.wait_for(|v| *v == 100).await.is_err(),
+            "the sender is gone"
+        );
     });
 }
 
@@ -186,8 +189,9 @@ fn broadcast_lag_reports_the_missed_count_then_resumes_at_the_oldest() {
         for i in 0..5 {
             tx.send(i).unwrap();
         }
-        assert_eq!(rx.len(), 2);
+        assert_eq!(rx.len(), 5, "tokio counts the overwritten ones too");
         assert_eq!(rx.recv().await, Err(RecvError::Lagged(3)));
+        assert_eq!(rx.len(), 2);
         assert_eq!(rx.recv().await, Ok(3));
         assert_eq!(rx.recv().await, Ok(4));
         for i in 5..8 {
@@ -212,7 +216,11 @@ fn broadcast_values_are_dropped_once_every_receiver_read_them() {
     tx.send(item.clone()).unwrap();
     drop(a);
     drop(b);
-    assert_eq!(Arc::strong_count(&item), 1, "dropped receivers give up their claim");
+    assert_eq!(
+        Arc::strong_count(&item),
+        1,
+        "dropped receivers give up their claim"
+    );
     assert!(tx.send(item.clone()).is_err(), "no receiver left");
 }
 
@@ -280,6 +288,127 @@ fn broadcast_across_threads_with_blocking_recv() {
     }
     drop(tx);
     for r in readers {
-        assert_eq!(r.join().unwrap(), N as u64, "each value read or counted as lagged");
+        assert_eq!(
+            r.join().unwrap(),
+            N as u64,
+            "each value read or counted as lagged"
+        );
     }
+}
+
+#[test]
+fn watch_a_panicking_modify_notifies_nobody() {
+    let (tx, mut rx) = watch::channel("one");
+    let mut rx2 = rx.clone();
+    rx2.borrow_and_update();
+    let (c, w) = waker();
+    let mut changed = pin!(rx2.changed());
+    assert!(poll(changed.as_mut(), &w).is_pending());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tx.send_modify(|v| {
+            *v = "panicked";
+            panic!("modify panics");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(c.0.load(Ordering::SeqCst), 0);
+    assert!(poll(changed.as_mut(), &w).is_pending());
+    assert_eq!(
+        *rx.borrow(),
+        "panicked",
+        "the lock is not poisoned for readers"
+    );
+    tx.send_modify(|v| *v = "three");
+    assert!(matches!(poll(changed.as_mut(), &w), Poll::Ready(Ok(()))));
+    assert_eq!(*rx.borrow_and_update(), "three");
+}
+
+#[test]
+fn watch_reopened_after_subscribe() {
+    let (tx, rx) = watch::channel(0);
+    drop(rx);
+    assert!(tx.is_closed());
+    let rx = tx.subscribe();
+    assert!(!tx.is_closed());
+    drop(rx);
+    assert!(tx.is_closed());
+}
+
+#[test]
+fn broadcast_len_counts_lagged_values_like_tokio() {
+    let (tx, mut rx) = broadcast::channel(3); // 4 slots
+    for v in [10, 20, 30, 40] {
+        tx.send(v).unwrap();
+    }
+    assert_eq!(rx.len(), 4);
+    assert_eq!(rx.try_recv(), Ok(10));
+    tx.send(50).unwrap();
+    tx.send(60).unwrap();
+    assert_eq!(rx.len(), 5);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(1)));
+}
+
+#[test]
+fn broadcast_a_panicking_clone_skips_that_value() {
+    #[derive(Debug, PartialEq)]
+    struct V(u8);
+    impl Clone for V {
+        fn clone(&self) -> V {
+            assert_ne!(self.0, 0, "clone panics");
+            V(self.0)
+        }
+    }
+    let (tx, mut rx) = broadcast::channel(4);
+    let _other = tx.subscribe(); // so that `rx` clones instead of moving
+    tx.send(V(0)).unwrap();
+    tx.send(V(1)).unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.try_recv()));
+    assert!(r.is_err());
+    assert_eq!(rx.try_recv(), Ok(V(1)));
+}
+
+/// A waker whose drop sends on the channel it waits on.
+struct SendOnDrop(broadcast::Sender<()>);
+
+impl Wake for SendOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for SendOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+#[test]
+fn broadcast_a_waker_that_sends_when_dropped_does_not_deadlock() {
+    let (tx, mut rx) = broadcast::channel(16);
+    {
+        let mut recv = Box::pin(rx.recv());
+        let w = Waker::from(Arc::new(SendOnDrop(tx.clone())));
+        assert!(poll(recv.as_mut(), &w).is_pending());
+        drop(w);
+        // Replacing the stored waker drops it (after the lock): its send re-enters the
+        // channel, and the next poll finds the value.
+        let _ = poll(recv.as_mut(), Waker::noop());
+        assert_eq!(poll(recv.as_mut(), Waker::noop()), Poll::Ready(Ok(())));
+    }
+    let mut recv = Box::pin(rx.recv());
+    let w = Waker::from(Arc::new(SendOnDrop(tx.clone())));
+    assert!(poll(recv.as_mut(), &w).is_pending());
+    drop(w);
+    tx.send(()).unwrap(); // wakes (and drops) the stored waker, which sends again
+}
+
+#[test]
+fn broadcast_resubscribe_to_a_closed_channel_and_sender_drop_keeps_values() {
+    let (tx, mut rx) = broadcast::channel(2);
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    drop(tx);
+    let mut late = rx.resubscribe();
+    assert_eq!(late.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
 }

@@ -371,11 +371,11 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Values this receiver has not read yet (at most the capacity).
+    /// Values sent since this receiver's cursor, including those it will find overwritten
+    /// (tokio's count: a lagging receiver's `len` can exceed the capacity).
     pub fn len(&self) -> usize {
         let st = lock(&self.shared.state);
-        let cap = self.shared.mask + 1;
-        (st.tail - self.next).min(cap) as usize
+        (st.tail - self.next) as usize
     }
 
     /// Whether this receiver has read everything sent so far.

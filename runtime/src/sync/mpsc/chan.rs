@@ -85,10 +85,22 @@ impl<F: Flavor> Chan<F> {
         self.rx_waker.wake();
     }
 
+    /// Drops every queued message. If a destructor panics, a guard drops the rest while
+    /// the panic unwinds (a second panic there aborts, as in `Vec`'s drop).
     fn drain(&self) {
+        struct Rest<'a, F: Flavor>(&'a F);
+        impl<F: Flavor> Drop for Rest<'_, F> {
+            fn drop(&mut self) {
+                while let Some(v) = self.0.pop() {
+                    drop(v);
+                }
+            }
+        }
+        let rest = Rest(&self.flavor);
         while let Some(v) = self.flavor.pop() {
             drop(v);
         }
+        std::mem::forget(rest);
     }
 
     fn pop(&self) -> Option<F::Item> {
