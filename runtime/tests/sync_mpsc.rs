@@ -435,3 +435,23 @@ fn no_bounds_on_t_and_debug_impls() {
     let (utx, urx) = mpsc::unbounded_channel::<NoTraits>();
     let _ = format!("{tx:?} {rx:?} {utx:?} {urx:?}");
 }
+
+#[test]
+fn blocking_calls_from_a_task_panic_with_a_clear_message() {
+    let mut rt = rt();
+    let (tx, mut rx) = mpsc::channel::<u8>(1);
+    let r = rt.block_on(async move {
+        spawn(async move {
+            let _ = rx.blocking_recv();
+        })
+        .await
+    });
+    let msg = r.unwrap_err().into_panic();
+    let msg = msg
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| msg.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(msg.contains("Cannot block the current thread"), "{msg}");
+    assert!(tx.is_closed(), "the receiver was dropped by the unwinding");
+}

@@ -232,3 +232,15 @@ fn tokens_across_threads() {
         }
     }
 }
+
+#[test]
+fn the_cancelled_future_is_named_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let token = CancellationToken::new();
+    let fut: tickslab_runtime::sync::WaitForCancellationFuture<'_> = token.cancelled();
+    assert_send_sync(&fut);
+    let mut fut = pin!(fut);
+    assert!(poll(fut.as_mut()).is_pending());
+    token.cancel();
+    assert!(poll(fut.as_mut()).is_ready());
+}

@@ -5,9 +5,9 @@
 //! The waker unparks this thread. It is made once per thread (one `Arc`, on the first
 //! blocking call) and reused, so a blocking wait allocates nothing after that.
 //!
-//! Like tokio's, these must not be called from inside an async task: parking would stall
-//! every task of that runtime. (tokio panics there; `sync/` sits below the executor and
-//! cannot tell, so here it is the caller's contract.)
+//! Like tokio's, they panic when called from inside a task of a tickslab runtime (parking
+//! would stall every task of that runtime): the cooperative budget's thread-local says
+//! whether a task poll is running. Inside `coop::unconstrained` it cannot tell.
 
 use std::future::Future;
 use std::pin::pin;
@@ -32,7 +32,17 @@ thread_local! {
 }
 
 /// Runs `future` to completion on this thread, parking between polls.
+///
+/// # Panics
+/// When called from inside a task poll of a tickslab runtime.
+#[track_caller]
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    assert!(
+        !crate::coop::in_task_poll(),
+        "Cannot block the current thread from within a runtime: a `blocking_*` call was made \
+         from a task, whose thread drives other tasks. Use the async method (`.await`) there, \
+         and `blocking_*` from plain threads such as the game thread."
+    );
     let mut future = pin!(future);
     let waker = WAKER.with(Waker::clone);
     let mut cx = Context::from_waker(&waker);

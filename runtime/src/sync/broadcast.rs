@@ -355,6 +355,10 @@ impl<T: Clone> Receiver<T> {
     }
 
     /// Receives from a thread that is not running async code, parking it while it waits.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_recv(&mut self) -> Result<T, RecvError> {
         super::blocking::block_on(self.recv())
     }

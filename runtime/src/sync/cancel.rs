@@ -35,11 +35,12 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use super::notify::Notify;
+use super::notify::{Notified, Notify};
 use super::wake_list::lock;
 
 struct Tree {
@@ -168,13 +169,17 @@ impl CancellationToken {
     }
 
     /// Completes once the token is cancelled. Cancel-safe, no allocation.
-    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + Sync + '_ {
-        wait(&self.node)
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        WaitForCancellationFuture {
+            node: &self.node,
+            // Invariant 3: made before the first look at the flag (in `poll`).
+            notified: self.node.notify.notified(),
+        }
     }
 
     /// As [`cancelled`](Self::cancelled), owning a clone of the token (`'static`).
     pub async fn cancelled_owned(self) {
-        wait(&self.node).await
+        self.cancelled().await
     }
 
     /// Runs `fut` until it completes (`Some(output)`) or the token is cancelled (`None`,
@@ -197,14 +202,41 @@ impl CancellationToken {
     }
 }
 
-async fn wait(node: &Node) {
-    loop {
-        // Invariant 3: the `Notified` exists before the flag is read.
-        let notified = pin!(node.notify.notified());
-        if node.cancelled.load(Ordering::Acquire) {
-            return;
+/// Future of [`CancellationToken::cancelled`] (tokio-util's name). `!Unpin`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct WaitForCancellationFuture<'a> {
+    node: &'a Node,
+    notified: Notified<'a>,
+}
+
+impl Future for WaitForCancellationFuture<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `notified` is structurally pinned: it is never moved out of the pinned
+        // future, only replaced in place through `Pin::set` (which drops the old one where
+        // it lies); this type has no `Drop` and no `Unpin` impl of its own.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above.
+        let mut notified = unsafe { Pin::new_unchecked(&mut this.notified) };
+        loop {
+            if this.node.cancelled.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            match notified.as_mut().poll(cx) {
+                // Woken by a cancel, or by nothing else: look at the flag again with a
+                // fresh `Notified` made first (invariant 3).
+                Poll::Ready(()) => notified.set(this.node.notify.notified()),
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        notified.await;
+    }
+}
+
+impl fmt::Debug for WaitForCancellationFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCancellationFuture")
+            .finish_non_exhaustive()
     }
 }
 

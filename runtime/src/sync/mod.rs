@@ -42,9 +42,14 @@ mod wake_list;
 pub mod watch;
 
 pub use barrier::{Barrier, BarrierWaitResult};
-pub use cancel::{CancellationToken, DropGuard};
+pub use cancel::{CancellationToken, DropGuard, WaitForCancellationFuture};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+
+/// Named futures of this module, at tokio's path (`tokio::sync::futures::Notified`).
+pub mod futures {
+    pub use super::notify::Notified;
+}
 pub use once_cell::{OnceCell, SetError, SetOnce, SetOnceError};
 pub use rwlock::{
     OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,

@@ -114,6 +114,10 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Locks from a thread that is not running async code, parking it while it waits. Do
     /// not call it from a task: it would block the runtime's thread.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
         super::blocking::block_on(self.lock())
     }
@@ -131,6 +135,10 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// As [`blocking_lock`](Self::blocking_lock), owned.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
         super::blocking::block_on(self.lock_owned())
     }

@@ -189,6 +189,10 @@ impl<T> Receiver<T> {
     }
 
     /// Waits for the value from a thread that is not running async code.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_recv(self) -> Result<T, RecvError> {
         super::blocking::block_on(self)
     }

@@ -134,11 +134,19 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// As [`read`](Self::read), from a thread that is not running async code.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_read(&self) -> RwLockReadGuard<'_, T> {
         super::blocking::block_on(self.read())
     }
 
     /// As [`write`](Self::write), from a thread that is not running async code.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_write(&self) -> RwLockWriteGuard<'_, T> {
         super::blocking::block_on(self.write())
     }

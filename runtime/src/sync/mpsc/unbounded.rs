@@ -214,11 +214,19 @@ impl<T> UnboundedReceiver<T> {
     }
 
     /// Receives from a thread that is not running async code, parking it while it waits.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
         crate::sync::blocking::block_on(self.recv())
     }
 
     /// As [`recv_many`](Self::recv_many), blocking the thread.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
     pub fn blocking_recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
         crate::sync::blocking::block_on(self.recv_many(buffer, limit))
     }
