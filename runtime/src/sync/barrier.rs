@@ -6,27 +6,6 @@
 //!
 //! As tokio's, `wait` counts the caller in as soon as it is first polled: a `wait` future
 //! dropped afterwards still counts toward the round.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use tickslab_runtime::{Runtime, spawn, sync::Barrier};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let barrier = Arc::new(Barrier::new(3));
-//!     let tasks: Vec<_> = (0..3)
-//!         .map(|_| {
-//!             let b = barrier.clone();
-//!             spawn(async move { b.wait().await.is_leader() })
-//!         })
-//!         .collect();
-//!     let mut leaders = 0;
-//!     for t in tasks {
-//!         leaders += t.await.unwrap() as usize;
-//!     }
-//!     assert_eq!(leaders, 1);
-//! });
-//! ```
 
 use std::fmt;
 use std::pin::pin;
@@ -41,6 +20,27 @@ struct State {
 }
 
 /// Lets `n` tasks wait until all of them have arrived (tokio's `sync::Barrier`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tickslab_runtime::{Runtime, spawn, sync::Barrier};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let barrier = Arc::new(Barrier::new(3));
+///     let tasks: Vec<_> = (0..3)
+///         .map(|_| {
+///             let b = barrier.clone();
+///             spawn(async move { b.wait().await.is_leader() })
+///         })
+///         .collect();
+///     let mut leaders = 0;
+///     for t in tasks {
+///         leaders += t.await.unwrap() as usize;
+///     }
+///     assert_eq!(leaders, 1);
+/// });
+/// ```
 pub struct Barrier {
     n: usize,
     state: Mutex<State>,

@@ -16,22 +16,6 @@
 //!    breaks it, so nodes are freed. A handle forgotten with `mem::forget` leaks its node.
 //! 3. A waiter makes its `Notified` before it reads the flag; `cancel` sets the flag, then
 //!    calls `notify_waiters`: no waiter misses the cancel.
-//!
-//! ```
-//! use tickslab_runtime::{Runtime, spawn, sync::CancellationToken};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let token = CancellationToken::new();
-//!     let child = token.child_token();
-//!     let task = spawn(async move {
-//!         child.cancelled().await;
-//!         "stopped"
-//!     });
-//!     token.cancel();
-//!     assert_eq!(task.await.unwrap(), "stopped");
-//! });
-//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -131,6 +115,22 @@ impl Node {
 /// A token that tells tasks to stop (tokio-util's `CancellationToken`): `Clone`, `Send +
 /// Sync`. Cancelling a token cancels its children ([`child_token`](Self::child_token)),
 /// not its parent.
+///
+/// ```
+/// use tickslab_runtime::{Runtime, spawn, sync::CancellationToken};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let token = CancellationToken::new();
+///     let child = token.child_token();
+///     let task = spawn(async move {
+///         child.cancelled().await;
+///         "stopped"
+///     });
+///     token.cancel();
+///     assert_eq!(task.await.unwrap(), "stopped");
+/// });
+/// ```
 pub struct CancellationToken {
     node: Arc<Node>,
 }

@@ -9,7 +9,9 @@
 //! lives inside the waiting future into one intrusive FIFO list behind the primitive's lock
 //! (`waiters.rs`, one list and one set of rules for all of them), so waiting, waking and
 //! cancelling allocate nothing. A waiting future dropped after it was picked passes its
-//! wakeup (or permit) on: no lost wakeup.
+//! wakeup (or permit) on: no lost wakeup. Locks are not poisoned by a panic (as tokio's).
+//! The `blocking_*` methods park a plain thread (the game thread); called from a task they
+//! panic, as tokio's do.
 //!
 //! | tokio | tickslab | threads | allocation |
 //! |---|---|---|---|
@@ -19,6 +21,12 @@
 //! | `Notify` | [`Notify`] | `Send + Sync` | 0 |
 //! | `Semaphore` | [`Semaphore`] | `Send + Sync` | 0 |
 //! | `Mutex` | [`Mutex`] | `Send + Sync` | 0 |
+//! | `RwLock` | [`RwLock`] (fair, write-preferring) | `Send + Sync` | 0 |
+//! | `watch` | [`watch`] | `Send + Sync` | 1 per channel; 0 per send and per wait |
+//! | `broadcast` | [`broadcast`] | `Send + Sync` | ring at creation; 0 per send and per wait |
+//! | `Barrier` | [`Barrier`] | `Send + Sync` | 0 |
+//! | `OnceCell`, `SetOnce` | [`OnceCell`], [`SetOnce`] | `Send + Sync` | 0 |
+//! | tokio-util's `CancellationToken` | [`CancellationToken`] | `Send + Sync` | 1 per token; 0 per wait |
 //! | — | [`local::mpsc`], [`local::oneshot`] | same thread | as above, no atomics |
 //! | — | [`cross`] | `Send` | ring at creation; 0 per message |
 

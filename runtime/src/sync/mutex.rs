@@ -12,30 +12,6 @@
 //! no guard exists. A guard forgotten with `mem::forget` keeps the permit: the mutex stays
 //! locked for good (no unsoundness). A panic while a guard is held drops the guard: the
 //! mutex is unlocked, not poisoned (as tokio's).
-//!
-//! ```
-//! use std::sync::Arc;
-//! use tickslab_runtime::{Runtime, spawn, sync::Mutex};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let count = Arc::new(Mutex::new(0));
-//!     let tasks: Vec<_> = (0..4)
-//!         .map(|_| {
-//!             let count = count.clone();
-//!             spawn(async move {
-//!                 let mut n = count.lock().await;
-//!                 tickslab_runtime::yield_now().await; // held across an await
-//!                 *n += 1;
-//!             })
-//!         })
-//!         .collect();
-//!     for t in tasks {
-//!         t.await.unwrap();
-//!     }
-//!     assert_eq!(*count.lock().await, 4);
-//! });
-//! ```
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -48,6 +24,30 @@ use super::batch_semaphore::RawSemaphore;
 
 /// An async mutex (tokio's `sync::Mutex`): the guard may be held across `.await`, waiting
 /// is FIFO, and a panic while locked does not poison it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tickslab_runtime::{Runtime, spawn, sync::Mutex};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let count = Arc::new(Mutex::new(0));
+///     let tasks: Vec<_> = (0..4)
+///         .map(|_| {
+///             let count = count.clone();
+///             spawn(async move {
+///                 let mut n = count.lock().await;
+///                 tickslab_runtime::yield_now().await; // held across an await
+///                 *n += 1;
+///             })
+///         })
+///         .collect();
+///     for t in tasks {
+///         t.await.unwrap();
+///     }
+///     assert_eq!(*count.lock().await, 4);
+/// });
+/// ```
 pub struct Mutex<T: ?Sized> {
     sem: RawSemaphore,
     value: UnsafeCell<T>,

@@ -17,22 +17,6 @@
 //!    or as the stored permit): no wakeup is lost. One taken by `notify_waiters` is marked
 //!    [`ALL`] and passes nothing on (that call reached every waiter anyway).
 //! 3. Wakers are cloned before the lock and woken after it.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use tickslab_runtime::{Runtime, spawn, sync::Notify};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let notify = Arc::new(Notify::new());
-//!     let waiter = spawn({
-//!         let notify = notify.clone();
-//!         async move { notify.notified().await }
-//!     });
-//!     notify.notify_one(); // stored if the task is not waiting yet
-//!     waiter.await.unwrap();
-//! });
-//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -63,6 +47,22 @@ struct State {
 /// - [`notify_last`](Self::notify_last) wakes the most recent waiter instead.
 /// - [`notify_waiters`](Self::notify_waiters) wakes every `Notified` that exists now,
 ///   polled yet or not, and stores nothing.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tickslab_runtime::{Runtime, spawn, sync::Notify};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let notify = Arc::new(Notify::new());
+///     let waiter = spawn({
+///         let notify = notify.clone();
+///         async move { notify.notified().await }
+///     });
+///     notify.notify_one(); // stored if the task is not waiting yet
+///     waiter.await.unwrap();
+/// });
+/// ```
 pub struct Notify {
     state: Mutex<State>,
     generation: AtomicUsize,

@@ -5,19 +5,6 @@
 //! one `get_or_init` runs its future at a time, in FIFO order; if that future is dropped,
 //! fails or panics, the permit goes back and the next waiting initialiser runs. `SetOnce`
 //! wakes its waiters with `Notify::notify_waiters` after the value is in.
-//!
-//! ```
-//! use tickslab_runtime::{Runtime, sync::OnceCell};
-//!
-//! static CONFIG: OnceCell<u32> = OnceCell::const_new();
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let v = CONFIG.get_or_init(|| async { 42 }).await;
-//!     assert_eq!(*v, 42);
-//!     assert_eq!(*CONFIG.get_or_init(|| async { 0 }).await, 42); // runs once
-//! });
-//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -37,6 +24,19 @@ impl Drop for Release<'_> {
 }
 
 /// A cell set at most once, by an async initialiser (tokio's `sync::OnceCell`).
+///
+/// ```
+/// use tickslab_runtime::{Runtime, sync::OnceCell};
+///
+/// static CONFIG: OnceCell<u32> = OnceCell::const_new();
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let v = CONFIG.get_or_init(|| async { 42 }).await;
+///     assert_eq!(*v, 42);
+///     assert_eq!(*CONFIG.get_or_init(|| async { 0 }).await, 42); // runs once
+/// });
+/// ```
 pub struct OnceCell<T> {
     value: OnceLock<T>,
     init: RawSemaphore,

@@ -15,22 +15,6 @@
 //! guard excludes every other guard. `get_mut` / `into_inner` take the lock exclusively.
 //! Guards give their permits back in `Drop` (also while a panic unwinds: no poisoning); a
 //! forgotten guard keeps them (the lock stays taken; no unsoundness).
-//!
-//! ```
-//! use tickslab_runtime::{Runtime, sync::RwLock};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let lock = RwLock::new(5);
-//!     {
-//!         let (a, b) = (lock.read().await, lock.read().await); // many readers
-//!         assert_eq!(*a + *b, 10);
-//!         assert!(lock.try_write().is_err());
-//!     }
-//!     *lock.write().await += 1;
-//!     assert_eq!(*lock.read().await, 6);
-//! });
-//! ```
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -46,6 +30,22 @@ const MAX_READS: u32 = u32::MAX >> 3;
 
 /// An async reader-writer lock (tokio's `sync::RwLock`): fair, write-preferring, no
 /// poisoning.
+///
+/// ```
+/// use tickslab_runtime::{Runtime, sync::RwLock};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let lock = RwLock::new(5);
+///     {
+///         let (a, b) = (lock.read().await, lock.read().await); // many readers
+///         assert_eq!(*a + *b, 10);
+///         assert!(lock.try_write().is_err());
+///     }
+///     *lock.write().await += 1;
+///     assert_eq!(*lock.read().await, 6);
+/// });
+/// ```
 pub struct RwLock<T: ?Sized> {
     max_readers: u32,
     sem: RawSemaphore,

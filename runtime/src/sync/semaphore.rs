@@ -5,25 +5,6 @@
 //! waiter list (`batch_semaphore.rs` states the invariants: FIFO with partial assignment,
 //! no permit lost when a future is dropped, close wakes everyone). A permit gives its
 //! permits back when dropped, even while a panic unwinds.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use tickslab_runtime::{Runtime, spawn, sync::Semaphore};
-//!
-//! let mut rt = Runtime::new();
-//! rt.block_on(async {
-//!     let sem = Arc::new(Semaphore::new(2));
-//!     let a = sem.clone().acquire_owned().await.unwrap();
-//!     let _b = sem.acquire().await.unwrap();
-//!     assert!(sem.try_acquire().is_err()); // both permits are out
-//!     let waiter = spawn({
-//!         let sem = sem.clone();
-//!         async move { sem.acquire().await.map(|p| p.num_permits()) }
-//!     });
-//!     drop(a); // wakes the waiter
-//!     assert_eq!(waiter.await.unwrap(), Ok(1));
-//! });
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,6 +16,25 @@ use super::batch_semaphore::{self as raw, RawSemaphore};
 /// `acquire` waits in FIFO order: a request for many permits at the head of the queue is
 /// not starved by smaller ones behind it. Dropping a pending `acquire` future gives back
 /// whatever it had been assigned, so no wakeup or permit is lost.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tickslab_runtime::{Runtime, spawn, sync::Semaphore};
+///
+/// let mut rt = Runtime::new();
+/// rt.block_on(async {
+///     let sem = Arc::new(Semaphore::new(2));
+///     let a = sem.clone().acquire_owned().await.unwrap();
+///     let _b = sem.acquire().await.unwrap();
+///     assert!(sem.try_acquire().is_err()); // both permits are out
+///     let waiter = spawn({
+///         let sem = sem.clone();
+///         async move { sem.acquire().await.map(|p| p.num_permits()) }
+///     });
+///     drop(a); // wakes the waiter
+///     assert_eq!(waiter.await.unwrap(), Ok(1));
+/// });
+/// ```
 pub struct Semaphore {
     raw: RawSemaphore,
 }
