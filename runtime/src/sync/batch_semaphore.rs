@@ -1,10 +1,17 @@
 //! The fair, thread-safe counting semaphore under `Semaphore`, `Mutex`, `RwLock`,
 //! `OnceCell` and the bounded `mpsc` channel's capacity.
 //!
-//! State behind one `std::sync::Mutex`: the free permits, a closed flag, and the FIFO
-//! [`WaiterList`] of waiting acquisitions, whose nodes live inside the [`Acquire`] futures
-//! (no allocation per wait; the three rules of `waiters.rs` hold, each `SAFETY` comment
-//! below cites them).
+//! The free permits are an atomic count; the closed flag an atomic flag; the FIFO
+//! [`WaiterList`] of waiting acquisitions (nodes inside the [`Acquire`] futures: no
+//! allocation per wait; the three rules of `waiters.rs` hold, each `SAFETY` comment below
+//! cites them) sits behind one `std::sync::Mutex`.
+//!
+//! **Fast path (as tokio's):** an acquisition that finds enough free permits takes them
+//! with a compare-exchange, without the lock and without cloning its waker. Everything
+//! else (queuing, releasing, closing, cancelling) takes the lock. Only the lock's holder
+//! *adds* to the count; the fast path only subtracts; so invariant 1 below holds with the
+//! count outside the lock: a permit becomes free only under the lock, after the waiters
+//! were served.
 //!
 //! # Invariants
 //!
@@ -29,6 +36,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use super::waiters::{WaitState, Waiter, WaiterList};
@@ -38,8 +46,6 @@ use super::wake_list::{WakeList, lock};
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
 struct State {
-    permits: usize,
-    closed: bool,
     waiters: WaiterList,
 }
 
@@ -52,6 +58,10 @@ pub(crate) enum TryAcquireError {
 
 /// The semaphore. See the module docs.
 pub(crate) struct RawSemaphore {
+    /// Free permits: subtracted by compare-exchange anywhere, added only under `state`.
+    permits: AtomicUsize,
+    /// Set under `state`, read anywhere.
+    closed: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -66,9 +76,9 @@ impl RawSemaphore {
             "a semaphore holds at most MAX_PERMITS permits"
         );
         RawSemaphore {
+            permits: AtomicUsize::new(permits),
+            closed: AtomicBool::new(false),
             state: Mutex::new(State {
-                permits,
-                closed: false,
                 waiters: WaiterList::new(),
             }),
         }
@@ -76,25 +86,34 @@ impl RawSemaphore {
 
     /// Free permits now.
     pub(crate) fn available_permits(&self) -> usize {
-        lock(&self.state).permits
+        self.permits.load(Ordering::Acquire)
     }
 
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn is_closed(&self) -> bool {
-        lock(&self.state).closed
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Takes `n` permits now if they are free (invariant 1: none are while anyone waits).
+    /// The fast path: no lock.
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryAcquireError> {
-        let mut st = lock(&self.state);
-        if st.closed {
+        if self.is_closed() {
             return Err(TryAcquireError::Closed);
         }
-        if st.permits >= n {
-            st.permits -= n;
-            Ok(())
-        } else {
-            Err(TryAcquireError::NoPermits)
+        let mut cur = self.permits.load(Ordering::Acquire);
+        loop {
+            if cur < n {
+                return Err(TryAcquireError::NoPermits);
+            }
+            match self.permits.compare_exchange_weak(
+                cur,
+                cur - n,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => cur = actual,
+            }
         }
     }
 
@@ -102,26 +121,28 @@ impl RawSemaphore {
     /// (invariant 1) and wakes those that are complete.
     ///
     /// # Panics
-    /// If the free count would exceed [`MAX_PERMITS`].
+    /// If the free count would exceed [`MAX_PERMITS`] (checked before anything moves).
     pub(crate) fn release(&self, n: usize) {
         if n == 0 {
             return;
         }
-        {
-            // Checked before anything moves (and the panic raised outside the lock): while
-            // anyone waits no permit is free (invariant 1), so this bounds the end result.
-            let free = lock(&self.state).permits;
-            assert!(
-                n <= MAX_PERMITS - free,
-                "a semaphore holds at most MAX_PERMITS permits"
-            );
-        }
         let mut wakers = WakeList::new();
         let mut n = n;
+        let mut first = true;
         loop {
             let more = {
                 let mut st = lock(&self.state);
-                Self::assign(&mut st, &mut n, &mut wakers)
+                if first {
+                    first = false;
+                    // While anyone waits no permit is free (invariant 1), and only this
+                    // lock's holder adds: so this bounds the end result.
+                    let free = self.permits.load(Ordering::Acquire);
+                    if n > MAX_PERMITS - free {
+                        drop(st);
+                        panic!("a semaphore holds at most MAX_PERMITS permits");
+                    }
+                }
+                self.assign(&mut st, &mut n, &mut wakers)
             };
             wakers.wake_all();
             if !more {
@@ -133,7 +154,7 @@ impl RawSemaphore {
     /// Invariant 1 under the lock: hands `*n` permits to the waiters in order, collecting
     /// the wakers of those it completes; the rest become free. Returns `true` when the
     /// batch filled up before `*n` was spent (the caller wakes, locks again, calls again).
-    fn assign(st: &mut State, n: &mut usize, wakers: &mut WakeList) -> bool {
+    fn assign(&self, st: &mut State, n: &mut usize, wakers: &mut WakeList) -> bool {
         while *n > 0 {
             let Some(lacking) = st.waiters.front_payload() else {
                 break;
@@ -151,19 +172,26 @@ impl RawSemaphore {
             wakers.push(st.waiters.pop_front(WaitState::Notified));
         }
         if *n > 0 {
-            // Checked by `release` (a race of two releases past the bound saturates).
-            st.permits = (st.permits + *n).min(MAX_PERMITS);
-            *n = 0;
+            self.permits.fetch_add(std::mem::take(n), Ordering::AcqRel);
         }
         false
     }
 
     /// Removes up to `n` free permits for good; returns how many it removed.
     pub(crate) fn forget(&self, n: usize) -> usize {
-        let mut st = lock(&self.state);
-        let taken = n.min(st.permits);
-        st.permits -= taken;
-        taken
+        let mut cur = self.permits.load(Ordering::Acquire);
+        loop {
+            let taken = n.min(cur);
+            match self.permits.compare_exchange_weak(
+                cur,
+                cur - taken,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return taken,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// Closes the semaphore: every waiter is woken and fails, every later acquisition fails
@@ -171,21 +199,20 @@ impl RawSemaphore {
     pub(crate) fn close(&self) {
         let mut wakers = WakeList::new();
         loop {
-            {
+            let more = {
                 let mut st = lock(&self.state);
-                st.closed = true;
-                // Each waiter learns from its `Idle` state that it failed; it gives back what
-                // it was assigned itself (its node keeps the payload).
+                self.closed.store(true, Ordering::Release);
+                // Each waiter learns from its `Idle` state that it failed; it gives back
+                // what it was assigned itself (its node keeps the payload).
                 while wakers.can_push() && st.waiters.len() > 0 {
                     wakers.push(st.waiters.pop_front(WaitState::Idle));
                 }
-                if st.waiters.len() == 0 {
-                    drop(st);
-                    wakers.wake_all();
-                    return;
-                }
-            }
+                st.waiters.len() > 0
+            };
             wakers.wake_all();
+            if !more {
+                return;
+            }
         }
     }
 
@@ -203,11 +230,11 @@ impl RawSemaphore {
 
 impl fmt::Debug for RawSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = lock(&self.state);
+        let waiters = lock(&self.state).waiters.len();
         f.debug_struct("Semaphore")
-            .field("permits", &st.permits)
-            .field("closed", &st.closed)
-            .field("waiters", &st.waiters.len())
+            .field("permits", &self.available_permits())
+            .field("closed", &self.is_closed())
+            .field("waiters", &waiters)
             .finish()
     }
 }
@@ -232,21 +259,37 @@ impl Future for Acquire<'_> {
         // structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         assert!(!this.done, "semaphore Acquire polled after completion");
+        if !this.queued {
+            // The fast path: no lock, no waker clone.
+            match this.sem.try_acquire(this.n) {
+                Ok(()) => {
+                    this.done = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Err(TryAcquireError::Closed) => {
+                    this.done = true;
+                    return Poll::Ready(Err(TryAcquireError::Closed));
+                }
+                Err(TryAcquireError::NoPermits) => {}
+            }
+        }
         // Cloned before locking: a waker's `clone` is foreign code (invariant 4).
         let waker = cx.waker().clone();
         let mut give_back = 0;
         let (result, replaced) = {
             let mut st = lock(&this.sem.state);
             if !this.queued {
-                if st.closed {
+                // Take what is free (others may have released since the fast path; while
+                // anyone waits, nothing is: invariant 1).
+                let got = this.sem.permits.swap(0, Ordering::AcqRel);
+                if this.sem.is_closed() {
+                    give_back = got;
                     (Poll::Ready(Err(TryAcquireError::Closed)), Some(waker))
-                } else if st.permits >= this.n {
-                    // Invariant 1: free permits mean nobody waits.
-                    st.permits -= this.n;
+                } else if got >= this.n {
+                    // Nobody waits (there were free permits): the surplus is free again.
+                    this.sem.permits.fetch_add(got - this.n, Ordering::AcqRel);
                     (Poll::Ready(Ok(())), Some(waker))
                 } else {
-                    let got = st.permits;
-                    st.permits = 0;
                     // SAFETY: the node is pinned inside this future and used only with
                     // this semaphore's list, whose lock we hold; `Drop` unlinks it under the
                     // same lock before it dies (waiters.rs rules 1 to 3).
