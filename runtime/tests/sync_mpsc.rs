@@ -455,3 +455,17 @@ fn blocking_calls_from_a_task_panic_with_a_clear_message() {
     assert!(msg.contains("Cannot block the current thread"), "{msg}");
     assert!(tx.is_closed(), "the receiver was dropped by the unwinding");
 }
+
+#[test]
+fn oneshot_a_closed_receiver_completes_with_an_error_when_nothing_was_sent() {
+    let mut rt = rt();
+    rt.block_on(async {
+        let (tx, mut rx) = oneshot::channel::<u8>();
+        rx.close();
+        assert_eq!(tx.send(1), Err(1));
+        assert!(rx.await.is_err(), "no hang after close");
+        let (_tx, mut rx) = oneshot::channel::<u8>();
+        rx.close();
+        assert_eq!(rx.try_recv(), Err(oneshot::error::TryRecvError::Closed));
+    });
+}

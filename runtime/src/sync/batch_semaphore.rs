@@ -35,12 +35,28 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::PoisonError;
 use std::task::{Context, Poll};
 
+// std's in normal builds, loom's under `--cfg loom` (`sync/loom_tests.rs` model-checks the
+// fast path, the queue and cancellation with this very code).
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(not(loom))]
+use std::sync::{Mutex, MutexGuard};
+
 use super::waiters::{WaitState, Waiter, WaiterList};
-use super::wake_list::{WakeList, lock};
+use super::wake_list::WakeList;
+
+/// Locks `m`, ignoring poisoning (nothing panics under this lock but our own bookkeeping,
+/// which leaves nothing half-done: `wake_list.rs`).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The largest number of permits a semaphore can hold (as tokio's `Semaphore::MAX_PERMITS`).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
@@ -70,7 +86,24 @@ impl RawSemaphore {
     ///
     /// # Panics
     /// If `permits` exceeds [`MAX_PERMITS`].
+    #[cfg(not(loom))]
     pub(crate) const fn new(permits: usize) -> RawSemaphore {
+        assert!(
+            permits <= MAX_PERMITS,
+            "a semaphore holds at most MAX_PERMITS permits"
+        );
+        RawSemaphore {
+            permits: AtomicUsize::new(permits),
+            closed: AtomicBool::new(false),
+            state: Mutex::new(State {
+                waiters: WaiterList::new(),
+            }),
+        }
+    }
+
+    /// As above, under loom (whose types have no `const` constructors).
+    #[cfg(loom)]
+    pub(crate) fn new(permits: usize) -> RawSemaphore {
         assert!(
             permits <= MAX_PERMITS,
             "a semaphore holds at most MAX_PERMITS permits"

@@ -167,7 +167,7 @@ impl<T> Receiver<T> {
             st.taken = true;
             return Ok(v);
         }
-        if st.tx_done || st.taken {
+        if st.tx_done || st.taken || st.rx_closed {
             st.taken = true;
             Err(TryRecvError::Closed)
         } else {
@@ -176,7 +176,8 @@ impl<T> Receiver<T> {
     }
 
     /// Stops any later send (it fails, handing its value back); a value already sent stays
-    /// readable with [`try_recv`](Self::try_recv). Wakes a sender in `closed()`.
+    /// readable with [`try_recv`](Self::try_recv) or by awaiting the receiver, which
+    /// otherwise completes with an error. Wakes a sender in `closed()`.
     pub fn close(&mut self) {
         let waker = {
             let mut st = lock(&self.shared);
@@ -216,7 +217,9 @@ impl<T> Receiver<T> {
                 st.taken = true;
                 return Poll::Ready(Ok(v));
             }
-            if st.tx_done {
+            // Sent nothing and never will: the sender is gone, or we closed (tokio's
+            // receiver also completes with an error after `close` when no value came).
+            if st.tx_done || st.rx_closed {
                 st.taken = true;
                 return Poll::Ready(Err(RecvError(())));
             }
