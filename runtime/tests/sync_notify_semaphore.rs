@@ -405,3 +405,40 @@ fn blocking_acquire_from_a_thread_waits_for_a_permit() {
     t.join().unwrap();
     assert_eq!(sem.available_permits(), 0);
 }
+
+/// A waker whose `wake` panics (hostile user code).
+struct PanicOnWake;
+
+impl Wake for PanicOnWake {
+    fn wake(self: Arc<Self>) {
+        panic!("waker panics");
+    }
+}
+
+#[test]
+fn a_panicking_waker_does_not_strand_the_waiters_woken_with_it() {
+    let sem = Semaphore::new(0);
+    let bad = Waker::from(Arc::new(PanicOnWake));
+    let (cb, wb) = waker();
+    let mut a = pin!(sem.acquire());
+    let mut b = pin!(sem.acquire());
+    assert!(poll(a.as_mut(), &bad).is_pending());
+    assert!(poll(b.as_mut(), &wb).is_pending());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.add_permits(2)));
+    assert!(r.is_err(), "the waker's panic goes on");
+    assert_eq!(woken(&cb), 1, "b was woken all the same");
+    assert!(matches!(poll(a.as_mut(), &wb), Poll::Ready(Ok(_))));
+    assert!(matches!(poll(b.as_mut(), &wb), Poll::Ready(Ok(_))));
+
+    let notify = Notify::new();
+    let (c1, w1) = waker();
+    let mut x = pin!(notify.notified());
+    let mut y = pin!(notify.notified());
+    assert!(poll(x.as_mut(), &bad).is_pending());
+    assert!(poll(y.as_mut(), &w1).is_pending());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| notify.notify_waiters()));
+    assert!(r.is_err());
+    assert_eq!(woken(&c1), 1);
+    assert!(poll(y.as_mut(), &w1).is_ready());
+    assert!(poll(x.as_mut(), &w1).is_ready());
+}

@@ -179,7 +179,7 @@ impl RawSemaphore {
             };
             wakers.wake_all();
             if !more {
-                return;
+                return wakers.finish();
             }
         }
     }
@@ -244,7 +244,7 @@ impl RawSemaphore {
             };
             wakers.wake_all();
             if !more {
-                return;
+                return wakers.finish();
             }
         }
     }
@@ -360,11 +360,20 @@ impl Future for Acquire<'_> {
                 }
             }
         };
-        drop(replaced);
-        this.sem.release(give_back);
         if result.is_ready() {
             this.done = true;
         }
+        // Foreign code comes last (the replaced waker's drop, the wakers `release` wakes):
+        // if it panics, the permits this poll took go back instead of being lost.
+        let acquired = if matches!(result, Poll::Ready(Ok(()))) {
+            this.n
+        } else {
+            0
+        };
+        let guard = GiveBack(this.sem, acquired);
+        this.sem.release(give_back);
+        drop(replaced);
+        std::mem::forget(guard);
         result
     }
 }
@@ -374,7 +383,7 @@ impl Drop for Acquire<'_> {
         if !self.queued {
             return;
         }
-        let give_back = {
+        let (give_back, waker) = {
             let mut st = lock(&self.sem.state);
             // SAFETY: `drop` runs on the pinned future in place, before the node dies; the
             // node is used only with this list, whose lock we hold (rules 1 and 3).
@@ -382,15 +391,23 @@ impl Drop for Acquire<'_> {
             // SAFETY: as above.
             let lacking = *unsafe { st.waiters.payload(waiter) };
             // SAFETY: as above.
-            let (state, waker) = unsafe { st.waiters.remove(waiter) };
-            drop(st);
-            drop(waker);
+            let (_, waker) = unsafe { st.waiters.remove(waiter) };
             // Invariant 2: what it was assigned goes on to the next waiter. (`Notified`:
             // it lacks nothing, so all `n`; `Idle`: closed, what it had before the close.)
-            let _ = state;
-            self.n - lacking
+            (self.n - lacking, waker)
         };
         self.sem.release(give_back);
+        // Foreign code last: the permits went on even if this drop panics.
+        drop(waker);
+    }
+}
+
+/// Gives permits back when dropped: taken by a poll that then runs foreign code.
+struct GiveBack<'a>(&'a RawSemaphore, usize);
+
+impl Drop for GiveBack<'_> {
+    fn drop(&mut self) {
+        self.0.release(self.1);
     }
 }
 

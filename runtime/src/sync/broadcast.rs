@@ -192,7 +192,7 @@ impl<T> Shared<T> {
             drop(st);
             wakers.wake_all();
             if !more {
-                return;
+                return wakers.finish();
             }
             st = lock(&self.state);
         }

@@ -166,7 +166,7 @@ impl Notify {
             };
             wakers.wake_all();
             if !more {
-                return;
+                return wakers.finish();
             }
         }
     }
@@ -287,7 +287,7 @@ impl Drop for Notified<'_> {
             return;
         }
         let notify = self.notify;
-        let pass_on = {
+        let (pass_on, waker) = {
             let mut st = lock(&notify.state);
             // SAFETY: `drop` runs on the pinned future in place, before the node dies; the
             // node is used only with this list, whose lock we hold (rules 1 and 3).
@@ -296,14 +296,14 @@ impl Drop for Notified<'_> {
             let payload = *unsafe { st.waiters.payload(waiter) };
             // SAFETY: as above.
             let (state, waker) = unsafe { st.waiters.remove(waiter) };
-            drop(st);
-            drop(waker);
-            state == WaitState::Notified && payload == ONE
+            (state == WaitState::Notified && payload == ONE, waker)
         };
         if pass_on {
             // Invariant 2: the notification we will not consume goes on.
             notify.notify_one();
         }
+        // Foreign code last: the notification went on even if this drop panics.
+        drop(waker);
     }
 }
 

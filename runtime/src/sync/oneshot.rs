@@ -137,10 +137,10 @@ impl<T> Drop for Sender<T> {
                 st.tx_done = true;
                 (st.rx_waker.take(), st.tx_waker.take())
             };
-            drop(tx_waker);
             if let Some(w) = waker {
                 w.wake();
             }
+            drop(tx_waker);
         }
     }
 }
@@ -249,12 +249,13 @@ impl<T> Drop for Receiver<T> {
             st.rx_closed = true;
             (st.value.take(), st.rx_waker.take(), st.tx_waker.take())
         };
-        // User code (the value's destructor, wakers) runs after the lock.
-        drop(value);
-        drop(rx_waker);
+        // User code (wakers, the value's destructor) runs after the lock; the sender's
+        // wakeup first, so that a panic in the rest cannot keep it from learning.
         if let Some(w) = tx_waker {
             w.wake();
         }
+        drop(rx_waker);
+        drop(value);
     }
 }
 

@@ -6,6 +6,8 @@
 //! only come from a panic in our own bookkeeping, which leaves nothing half-done: the
 //! state behind it is taken as it is.
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -18,9 +20,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 const BATCH: usize = 32;
 
 /// Up to 32 wakers collected under a lock, woken after it (no allocation).
+///
+/// A waker's `wake` is foreign code and may panic. [`wake_all`](Self::wake_all) wakes the
+/// whole batch anyway (a waiter already taken off its list must not be left unwoken) and
+/// keeps the first panic; the caller finishes its own bookkeeping (further batches, permits
+/// left to hand out) and then calls [`finish`](Self::finish), which lets that panic go on.
 pub(crate) struct WakeList {
     wakers: [Option<Waker>; BATCH],
     len: usize,
+    panic: Option<Box<dyn Any + Send>>,
 }
 
 impl WakeList {
@@ -29,6 +37,7 @@ impl WakeList {
         WakeList {
             wakers: [const { None }; BATCH],
             len: 0,
+            panic: None,
         }
     }
 
@@ -48,14 +57,24 @@ impl WakeList {
         }
     }
 
-    /// Wakes every collected waker (call with no lock held). If one panics, the rest are
-    /// dropped without being woken by the unwinding; the panic goes on.
+    /// Wakes every collected waker (call with no lock held), even if some panic; the first
+    /// panic is kept for [`finish`](Self::finish).
     pub(crate) fn wake_all(&mut self) {
         let len = std::mem::take(&mut self.len);
         for slot in &mut self.wakers[..len] {
-            if let Some(w) = slot.take() {
-                w.wake();
+            if let Some(w) = slot.take()
+                && let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| w.wake()))
+            {
+                self.panic.get_or_insert(payload);
             }
+        }
+    }
+
+    /// Wakes what is left, then resumes the first panic a waker raised, if any.
+    pub(crate) fn finish(mut self) {
+        self.wake_all();
+        if let Some(payload) = self.panic.take() {
+            panic::resume_unwind(payload);
         }
     }
 }

@@ -162,9 +162,11 @@ impl<F: Flavor> Chan<F> {
             self.flavor.close();
             self.closed.notify_waiters();
         }
-        drop(self.rx_waker.take());
+        let waker = self.rx_waker.take();
         fence(Ordering::SeqCst);
         self.drain();
+        // Foreign code last (the buffered values' destructors ran under `drain`'s guard).
+        drop(waker);
     }
 
     /// A strong sender is gone; the last one wakes the receiver.
