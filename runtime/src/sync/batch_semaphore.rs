@@ -6,12 +6,15 @@
 //! allocation per wait; the three rules of `waiters.rs` hold, each `SAFETY` comment below
 //! cites them) sits behind one `std::sync::Mutex`.
 //!
-//! **Fast path (as tokio's):** an acquisition that finds enough free permits takes them
-//! with a compare-exchange, without the lock and without cloning its waker. Everything
-//! else (queuing, releasing, closing, cancelling) takes the lock. Only the lock's holder
-//! *adds* to the count; the fast path only subtracts; so invariant 1 below holds with the
-//! count outside the lock: a permit becomes free only under the lock, after the waiters
-//! were served.
+//! **Fast paths.** The count lives in one atomic word with a `WAITERS` bit (bit 0), set
+//! under the lock while the list is not empty. An `acquire` that finds enough permits and
+//! no `WAITERS` bit takes them with a compare-exchange (no lock, no waker clone); a
+//! `release` adds with one `fetch_add`, and only if the word it replaced had `WAITERS` does
+//! it take the lock to hand the permits to the waiters. A waiter sets `WAITERS` (and takes
+//! the free count) under the lock *before* it links its node, so every release either was
+//! counted in what it took or sees the bit and serves it: no lost wakeup. Permits added
+//! while `WAITERS` is set are invisible to the fast path until their releaser hands them
+//! out under the lock, so newcomers cannot overtake the queue.
 //!
 //! # Invariants
 //!
@@ -19,7 +22,8 @@
 //!    lacks. Released permits go to the first waiter, as many as it lacks; a waiter that has
 //!    all it asked for is taken off the list (`Notified`) and woken; what is left over goes
 //!    to the next one, and only when the list is empty do permits become free. So **while
-//!    anyone waits, no permit is free**, and a newcomer (an `acquire` or a `try_acquire`)
+//!    anyone waits, no permit is free** (one may sit in the word for an instant, behind the
+//!    `WAITERS` bit, until its releaser hands it out), and a newcomer (an `acquire` or a `try_acquire`)
 //!    cannot overtake the queue. This is what makes `RwLock` write-preferring: a writer
 //!    asking for every permit collects them one release at a time, and readers that come
 //!    after it queue behind it.
@@ -61,6 +65,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The largest number of permits a semaphore can hold (as tokio's `Semaphore::MAX_PERMITS`).
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
+/// Bit 0 of the permit word: someone waits in the list.
+const WAITERS: usize = 1;
+
 struct State {
     waiters: WaiterList,
 }
@@ -74,7 +81,8 @@ pub(crate) enum TryAcquireError {
 
 /// The semaphore. See the module docs.
 pub(crate) struct RawSemaphore {
-    /// Free permits: subtracted by compare-exchange anywhere, added only under `state`.
+    /// Free permits `<< 1`, and [`WAITERS`] while the list is not empty (set and cleared
+    /// under `state`).
     permits: AtomicUsize,
     /// Set under `state`, read anywhere.
     closed: AtomicBool,
@@ -93,7 +101,7 @@ impl RawSemaphore {
             "a semaphore holds at most MAX_PERMITS permits"
         );
         RawSemaphore {
-            permits: AtomicUsize::new(permits),
+            permits: AtomicUsize::new(permits << 1),
             closed: AtomicBool::new(false),
             state: Mutex::new(State {
                 waiters: WaiterList::new(),
@@ -109,7 +117,7 @@ impl RawSemaphore {
             "a semaphore holds at most MAX_PERMITS permits"
         );
         RawSemaphore {
-            permits: AtomicUsize::new(permits),
+            permits: AtomicUsize::new(permits << 1),
             closed: AtomicBool::new(false),
             state: Mutex::new(State {
                 waiters: WaiterList::new(),
@@ -119,7 +127,7 @@ impl RawSemaphore {
 
     /// Free permits now.
     pub(crate) fn available_permits(&self) -> usize {
-        self.permits.load(Ordering::Acquire)
+        self.permits.load(Ordering::Acquire) >> 1
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -135,12 +143,13 @@ impl RawSemaphore {
         }
         let mut cur = self.permits.load(Ordering::Acquire);
         loop {
-            if cur < n {
+            // Nothing is free while anyone waits (invariant 1).
+            if cur & WAITERS != 0 || cur >> 1 < n {
                 return Err(TryAcquireError::NoPermits);
             }
             match self.permits.compare_exchange_weak(
                 cur,
-                cur - n,
+                cur - (n << 1),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -159,21 +168,26 @@ impl RawSemaphore {
         if n == 0 {
             return;
         }
+        if n > MAX_PERMITS - self.available_permits() {
+            panic!("a semaphore holds at most MAX_PERMITS permits");
+        }
+        // The fast path: nobody waits, the permits are free at once.
+        let prev = self.permits.fetch_add(n << 1, Ordering::AcqRel);
+        if prev & WAITERS == 0 {
+            return;
+        }
+        // Someone waits: hand out what is in the word (ours, and any other releaser's that
+        // got there first) under the lock.
         let mut wakers = WakeList::new();
-        let mut n = n;
-        let mut first = true;
+        let mut n = 0;
         loop {
             let more = {
                 let mut st = lock(&self.state);
-                if first {
-                    first = false;
-                    // While anyone waits no permit is free (invariant 1), and only this
-                    // lock's holder adds: so this bounds the end result.
-                    let free = self.permits.load(Ordering::Acquire);
-                    if n > MAX_PERMITS - free {
-                        drop(st);
-                        panic!("a semaphore holds at most MAX_PERMITS permits");
-                    }
+                // While anyone waits the fast path takes nothing, so collecting the word's
+                // count hides no free permit from it. If the waiters left (served or
+                // cancelled) before we got here, the count stays where it is, free.
+                if st.waiters.len() > 0 {
+                    n += self.permits.fetch_and(WAITERS, Ordering::AcqRel) >> 1;
                 }
                 self.assign(&mut st, &mut n, &mut wakers)
             };
@@ -185,8 +199,9 @@ impl RawSemaphore {
     }
 
     /// Invariant 1 under the lock: hands `*n` permits to the waiters in order, collecting
-    /// the wakers of those it completes; the rest become free. Returns `true` when the
-    /// batch filled up before `*n` was spent (the caller wakes, locks again, calls again).
+    /// the wakers of those it completes. When the list is empty, clears `WAITERS` and frees
+    /// what is left. Returns `true` when the batch filled up before `*n` was spent (the
+    /// caller wakes, locks again, calls again).
     fn assign(&self, st: &mut State, n: &mut usize, wakers: &mut WakeList) -> bool {
         while *n > 0 {
             let Some(lacking) = st.waiters.front_payload() else {
@@ -204,20 +219,54 @@ impl RawSemaphore {
             *lacking = 0;
             wakers.push(st.waiters.pop_front(WaitState::Notified));
         }
+        self.sync_waiters_bit(st);
         if *n > 0 {
-            self.permits.fetch_add(std::mem::take(n), Ordering::AcqRel);
+            self.permits
+                .fetch_add(std::mem::take(n) << 1, Ordering::AcqRel);
         }
         false
+    }
+
+    /// Under the lock: `WAITERS` says whether the list is empty.
+    fn sync_waiters_bit(&self, st: &State) {
+        if st.waiters.len() == 0 {
+            self.permits.fetch_and(!WAITERS, Ordering::AcqRel);
+        } else {
+            self.permits.fetch_or(WAITERS, Ordering::AcqRel);
+        }
+    }
+
+    /// Under the lock, for an acquisition of `n` that missed the fast path: sets `WAITERS`
+    /// and takes the free count in one step (a release after it sees the bit and serves the
+    /// list under this lock). If the list was empty and enough was free, keeps `n`, frees
+    /// the surplus and returns `None`; else returns `Some(taken)` and the caller queues for
+    /// the rest, with `WAITERS` set. If others already wait, the count in the word belongs to
+    /// releasers on their way to the lock, who hand it out in order: it stays there.
+    fn take_free_and_announce(&self, n: usize) -> Option<usize> {
+        let prev = self.permits.fetch_or(WAITERS, Ordering::AcqRel);
+        if prev & WAITERS != 0 {
+            return Some(0);
+        }
+        // The list is empty (the bit follows it under the lock): the count is free.
+        let prev = self.permits.swap(WAITERS, Ordering::AcqRel);
+        let got = prev >> 1;
+        if got >= n {
+            // Enough after all: clear the bit again, give back the surplus.
+            self.permits.fetch_add((got - n) << 1, Ordering::AcqRel);
+            self.permits.fetch_and(!WAITERS, Ordering::AcqRel);
+            return None;
+        }
+        Some(got)
     }
 
     /// Removes up to `n` free permits for good; returns how many it removed.
     pub(crate) fn forget(&self, n: usize) -> usize {
         let mut cur = self.permits.load(Ordering::Acquire);
         loop {
-            let taken = n.min(cur);
+            let taken = n.min(cur >> 1);
             match self.permits.compare_exchange_weak(
                 cur,
-                cur - taken,
+                cur - (taken << 1),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
@@ -240,6 +289,7 @@ impl RawSemaphore {
                 while wakers.can_push() && st.waiters.len() > 0 {
                     wakers.push(st.waiters.pop_front(WaitState::Idle));
                 }
+                self.sync_waiters_bit(&st);
                 st.waiters.len() > 0
             };
             wakers.wake_all();
@@ -312,17 +362,10 @@ impl Future for Acquire<'_> {
         let (result, replaced) = {
             let mut st = lock(&this.sem.state);
             if !this.queued {
-                // Take what is free (others may have released since the fast path; while
-                // anyone waits, nothing is: invariant 1).
-                let got = this.sem.permits.swap(0, Ordering::AcqRel);
                 if this.sem.is_closed() {
-                    give_back = got;
                     (Poll::Ready(Err(TryAcquireError::Closed)), Some(waker))
-                } else if got >= this.n {
-                    // Nobody waits (there were free permits): the surplus is free again.
-                    this.sem.permits.fetch_add(got - this.n, Ordering::AcqRel);
-                    (Poll::Ready(Ok(())), Some(waker))
-                } else {
+                } else if let Some(got) = this.sem.take_free_and_announce(this.n) {
+                    // Not enough: we queue for the rest (`got` is ours already).
                     // SAFETY: the node is pinned inside this future and used only with
                     // this semaphore's list, whose lock we hold; `Drop` unlinks it under the
                     // same lock before it dies (waiters.rs rules 1 to 3).
@@ -333,6 +376,9 @@ impl Future for Acquire<'_> {
                     *unsafe { st.waiters.payload(waiter) } = this.n - got;
                     this.queued = true;
                     (Poll::Pending, replaced)
+                } else {
+                    // Enough was free: ours (the surplus went back).
+                    (Poll::Ready(Ok(())), Some(waker))
                 }
             } else {
                 // SAFETY: as above.
@@ -392,6 +438,7 @@ impl Drop for Acquire<'_> {
             let lacking = *unsafe { st.waiters.payload(waiter) };
             // SAFETY: as above.
             let (_, waker) = unsafe { st.waiters.remove(waiter) };
+            self.sem.sync_waiters_bit(&st);
             // Invariant 2: what it was assigned goes on to the next waiter. (`Notified`:
             // it lacks nothing, so all `n`; `Idle`: closed, what it had before the close.)
             (self.n - lacking, waker)

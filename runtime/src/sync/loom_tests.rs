@@ -152,3 +152,30 @@ fn close_races_a_waiter_and_a_release() {
         assert_eq!(sem.available_permits(), 1, "the partial permit came back");
     });
 }
+
+#[test]
+fn two_releasers_fill_a_waiter_that_needs_both() {
+    loom::model(|| {
+        let sem = Arc::new(RawSemaphore::new(0));
+        let (flag, waker) = flag_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut acquire = pin!(sem.acquire(2));
+        let first = acquire.as_mut().poll(&mut cx);
+        let releasers: Vec<_> = (0..2)
+            .map(|_| {
+                let sem = sem.clone();
+                loom::thread::spawn(move || sem.release(1))
+            })
+            .collect();
+        for r in releasers {
+            r.join().unwrap();
+        }
+        assert!(first.is_pending());
+        assert!(flag.0.load(Ordering::SeqCst), "the wakeup was lost");
+        assert!(matches!(
+            acquire.as_mut().poll(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
+        assert_eq!(sem.available_permits(), 0);
+    });
+}
