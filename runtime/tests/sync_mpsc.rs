@@ -469,3 +469,25 @@ fn oneshot_a_closed_receiver_completes_with_an_error_when_nothing_was_sent() {
         assert_eq!(rx.try_recv(), Err(oneshot::error::TryRecvError::Closed));
     });
 }
+
+#[test]
+fn reserve_many_holds_room_and_gives_back_what_is_not_used() {
+    let mut rt = rt();
+    rt.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<u32>(4);
+        assert!(tx.reserve_many(5).await.is_err(), "more than the capacity");
+        let mut permits = tx.reserve_many(3).await.unwrap();
+        assert_eq!(permits.len(), 3);
+        assert_eq!(tx.capacity(), 1);
+        permits.next().unwrap().send(1);
+        drop(permits); // two unused go back
+        assert_eq!(tx.capacity(), 3);
+        assert!(tx.try_reserve_many(4).is_err());
+        for (i, p) in tx.try_reserve_many(3).unwrap().enumerate() {
+            p.send(10 + i as u32);
+        }
+        let mut got = Vec::new();
+        assert_eq!(rx.recv_many(&mut got, 10).await, 4);
+        assert_eq!(got, [1, 10, 11, 12]);
+    });
+}

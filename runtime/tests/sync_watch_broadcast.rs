@@ -412,3 +412,20 @@ fn broadcast_resubscribe_to_a_closed_channel_and_sender_drop_keeps_values() {
     assert_eq!(rx.try_recv(), Ok(2));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
 }
+
+#[test]
+fn senders_made_without_a_receiver() {
+    let tx = watch::Sender::new(1);
+    assert!(tx.is_closed());
+    let mut rx = tx.subscribe();
+    tx.send(2).unwrap();
+    assert!(rx.has_changed().unwrap());
+    assert_eq!(*rx.borrow_and_update(), 2);
+
+    let tx = broadcast::Sender::<u8>::new(4);
+    assert_eq!(tx.receiver_count(), 0);
+    assert!(tx.send(1).is_err());
+    let mut rx = tx.subscribe();
+    tx.send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}

@@ -237,6 +237,18 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// A sender with no receiver yet (make them with [`subscribe`](Self::subscribe)); the
+    /// capacity as in [`channel`].
+    #[track_caller]
+    pub fn new(capacity: usize) -> Sender<T>
+    where
+        T: Clone,
+    {
+        let (tx, rx) = channel(capacity);
+        drop(rx);
+        tx
+    }
+
     /// Sends `value` to every receiver; returns how many there are, or the value back if
     /// none is left. Never waits: a slow receiver lags instead.
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {

@@ -147,6 +147,13 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// A sender with no receiver yet (make them with [`subscribe`](Self::subscribe)).
+    pub fn new(init: T) -> Sender<T> {
+        let (tx, rx) = channel(init);
+        drop(rx);
+        tx
+    }
+
     /// Replaces the value and notifies the receivers; `Err(value)` back if none is left.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.shared.receivers.load(Ordering::Acquire) == 0 {

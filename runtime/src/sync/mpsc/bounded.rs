@@ -149,6 +149,37 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Waits for room for `n` messages at once and holds it: the [`PermitIterator`] yields
+    /// `n` [`Permit`]s. Fails when the receiver is gone or closed, or if `n` exceeds the
+    /// channel's capacity (it could never be granted).
+    pub async fn reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, SendError<()>> {
+        if n > self.max_capacity() {
+            return Err(SendError(()));
+        }
+        match self.chan.flavor.sem.acquire(n).await {
+            Ok(()) => Ok(PermitIterator {
+                chan: &self.chan,
+                left: n,
+            }),
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// Holds room for `n` messages now if there is some.
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        if n > self.max_capacity() {
+            return Err(TrySendError::Full(()));
+        }
+        match self.chan.flavor.sem.try_acquire(n) {
+            Ok(()) => Ok(PermitIterator {
+                chan: &self.chan,
+                left: n,
+            }),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(())),
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
+        }
+    }
+
     /// As [`reserve`](Self::reserve), with a permit that owns this sender (`'static`).
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
         match self.chan.flavor.sem.acquire(1).await {
@@ -286,6 +317,51 @@ impl<T> Drop for Permit<'_, T> {
 impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// Room for several messages ([`Sender::reserve_many`]): yields one [`Permit`] per
+/// message; the room not taken goes back when it is dropped.
+pub struct PermitIterator<'a, T> {
+    chan: &'a Chan<Bounded<T>>,
+    left: usize,
+}
+
+impl<'a, T> Iterator for PermitIterator<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(Permit { chan: self.chan })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
+
+impl<T> Drop for PermitIterator<'_, T> {
+    fn drop(&mut self) {
+        if self.left > 0 {
+            self.chan.flavor.sem.release(std::mem::take(&mut self.left));
+            if self.chan.is_closed() {
+                // A closed receiver may be waiting for the last permits to come back.
+                self.chan.wake_rx();
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for PermitIterator<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PermitIterator")
+            .field("left", &self.left)
+            .finish()
     }
 }
 

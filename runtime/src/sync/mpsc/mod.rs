@@ -42,5 +42,5 @@ mod chan;
 pub mod error;
 mod unbounded;
 
-pub use bounded::{OwnedPermit, Permit, Receiver, Sender, WeakSender, channel};
+pub use bounded::{OwnedPermit, Permit, PermitIterator, Receiver, Sender, WeakSender, channel};
 pub use unbounded::{UnboundedReceiver, UnboundedSender, WeakUnboundedSender, unbounded_channel};
