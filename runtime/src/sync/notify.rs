@@ -139,15 +139,17 @@ impl Notify {
     /// stores no permit.
     pub fn notify_waiters(&self) {
         let mut wakers = WakeList::new();
-        {
-            let _st = lock(&self.state);
-            let g = self.generation.load(Ordering::Relaxed);
-            self.generation
-                .store(g.wrapping_add(1) & GEN_MASK, Ordering::SeqCst);
-        }
+        let mut first = true;
         loop {
             let more = {
                 let mut st = lock(&self.state);
+                if std::mem::take(&mut first) {
+                    // The bump and the first batch under one lock: a `notify_one` cannot
+                    // slip in between and spend itself on a waiter this call wakes anyway.
+                    let g = self.generation.load(Ordering::Relaxed);
+                    self.generation
+                        .store(g.wrapping_add(1) & GEN_MASK, Ordering::SeqCst);
+                }
                 let now = self.generation.load(Ordering::Relaxed);
                 loop {
                     match st.waiters.front_payload() {
