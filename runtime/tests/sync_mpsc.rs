@@ -491,3 +491,23 @@ fn reserve_many_holds_room_and_gives_back_what_is_not_used() {
         assert_eq!(got, [1, 10, 11, 12]);
     });
 }
+
+#[test]
+fn weak_and_strong_counts() {
+    let (tx, rx) = mpsc::channel::<u8>(1);
+    let weak = tx.downgrade();
+    let weak2 = weak.clone();
+    assert_eq!((tx.strong_count(), tx.weak_count()), (1, 2));
+    assert_eq!((rx.sender_strong_count(), rx.sender_weak_count()), (1, 2));
+    drop(weak2);
+    let tx2 = weak.upgrade().unwrap();
+    assert_eq!((weak.strong_count(), weak.weak_count()), (2, 1));
+    drop((tx, tx2));
+    assert!(weak.upgrade().is_none());
+    let (utx, urx) = mpsc::unbounded_channel::<u8>();
+    let uweak = utx.downgrade();
+    assert_eq!((urx.sender_strong_count(), urx.sender_weak_count()), (1, 1));
+    drop(utx);
+    assert!(uweak.upgrade().is_none());
+    assert_eq!(uweak.strong_count(), 0);
+}

@@ -429,3 +429,21 @@ fn senders_made_without_a_receiver() {
     tx.send(2).unwrap();
     assert_eq!(rx.try_recv(), Ok(2));
 }
+
+#[test]
+fn broadcast_weak_senders_do_not_keep_the_channel_open() {
+    let (tx, mut rx) = broadcast::channel::<u8>(2);
+    let weak = tx.downgrade();
+    assert_eq!((tx.strong_count(), tx.weak_count()), (1, 1));
+    let weak2 = weak.clone();
+    assert_eq!(rx.sender_weak_count(), 2);
+    let strong = weak.upgrade().expect("a strong sender is alive");
+    assert_eq!(rx.sender_strong_count(), 2);
+    strong.send(1).unwrap();
+    drop((tx, strong));
+    assert!(weak.upgrade().is_none(), "closed for good");
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    drop(weak2);
+    assert_eq!(weak.weak_count(), 1);
+}

@@ -135,6 +135,7 @@ struct Shared<T> {
     state: Mutex<State<T>>,
     mask: u64,
     senders: AtomicUsize,
+    weak: AtomicUsize,
     /// Woken when the last receiver goes (`Sender::closed`).
     no_receivers: Notify,
 }
@@ -170,6 +171,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         }),
         mask: cap as u64 - 1,
         senders: AtomicUsize::new(1),
+        weak: AtomicUsize::new(0),
         no_receivers: Notify::new(),
     });
     (
@@ -304,6 +306,24 @@ impl<T> Sender<T> {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
+    /// A sender that does not keep the channel open ([`WeakSender::upgrade`]).
+    pub fn downgrade(&self) -> WeakSender<T> {
+        self.shared.weak.fetch_add(1, Ordering::Relaxed);
+        WeakSender {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Strong senders alive now.
+    pub fn strong_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Acquire)
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.shared.weak.load(Ordering::Acquire)
+    }
+
     /// Completes when every receiver is gone.
     pub async fn closed(&self) {
         loop {
@@ -338,6 +358,68 @@ impl<T> Drop for Sender<T> {
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+/// A sender that does not keep the channel open: [`upgrade`](Self::upgrade) it to send.
+pub struct WeakSender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A strong sender, if one is still alive somewhere (once the last one went, the
+    /// channel is closed for good).
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        let mut n = self.shared.senders.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match self.shared.senders.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Some(Sender {
+                        shared: self.shared.clone(),
+                    });
+                }
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
+    /// Strong senders alive now.
+    pub fn strong_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Acquire)
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.shared.weak.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        self.shared.weak.fetch_add(1, Ordering::Relaxed);
+        WeakSender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for WeakSender<T> {
+    fn drop(&mut self) {
+        self.shared.weak.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender").finish_non_exhaustive()
     }
 }
 
@@ -407,6 +489,16 @@ impl<T> Receiver<T> {
     /// Receivers alive now.
     pub fn receiver_count(&self) -> usize {
         lock(&self.shared.state).receivers
+    }
+
+    /// Strong senders alive now.
+    pub fn sender_strong_count(&self) -> usize {
+        self.shared.senders.load(Ordering::Acquire)
+    }
+
+    /// Weak senders alive now.
+    pub fn sender_weak_count(&self) -> usize {
+        self.shared.weak.load(Ordering::Acquire)
     }
 
     /// Whether both receivers belong to the same channel.

@@ -224,6 +224,7 @@ impl<T> Sender<T> {
 
     /// A sender that does not keep the channel open ([`WeakSender::upgrade`]).
     pub fn downgrade(&self) -> WeakSender<T> {
+        self.chan.new_weak();
         WeakSender {
             chan: self.chan.clone(),
         }
@@ -231,7 +232,12 @@ impl<T> Sender<T> {
 
     /// Strong senders alive now.
     pub fn strong_count(&self) -> usize {
-        self.chan.senders.load(std::sync::atomic::Ordering::Acquire)
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
     }
 }
 
@@ -274,8 +280,27 @@ impl<T> WeakSender<T> {
     }
 }
 
+impl<T> WeakSender<T> {
+    /// Strong senders alive now.
+    pub fn strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Drop for WeakSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_weak();
+    }
+}
+
 impl<T> Clone for WeakSender<T> {
     fn clone(&self) -> Self {
+        self.chan.new_weak();
         WeakSender {
             chan: self.chan.clone(),
         }
@@ -524,7 +549,12 @@ impl<T> Receiver<T> {
 
     /// Strong senders alive now.
     pub fn sender_strong_count(&self) -> usize {
-        self.chan.senders.load(std::sync::atomic::Ordering::Acquire)
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn sender_weak_count(&self) -> usize {
+        self.chan.weak_count()
     }
 }
 

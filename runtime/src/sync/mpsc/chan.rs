@@ -46,6 +46,8 @@ pub(super) struct Chan<F> {
     pub(super) flavor: F,
     /// Strong senders alive.
     pub(super) senders: AtomicUsize,
+    /// Weak senders alive.
+    pub(super) weak: AtomicUsize,
     rx_state: AtomicU8,
     rx_waker: AtomicWaker,
     /// Woken when the receiver closes or drops (`Sender::closed`).
@@ -57,6 +59,7 @@ impl<F: Flavor> Chan<F> {
         Chan {
             flavor,
             senders: AtomicUsize::new(1),
+            weak: AtomicUsize::new(0),
             rx_state: AtomicU8::new(0),
             rx_waker: AtomicWaker::new(),
             closed: Notify::new(),
@@ -180,6 +183,26 @@ impl<F: Flavor> Chan<F> {
     pub(super) fn clone_tx(&self) {
         // Relaxed: a clone comes from a live sender, so the count cannot be zero here.
         self.senders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Strong senders alive now.
+    pub(super) fn strong_count(&self) -> usize {
+        self.senders.load(Ordering::Acquire)
+    }
+
+    /// Weak senders alive now.
+    pub(super) fn weak_count(&self) -> usize {
+        self.weak.load(Ordering::Acquire)
+    }
+
+    /// A weak sender was made (`downgrade`, or a clone of one).
+    pub(super) fn new_weak(&self) {
+        self.weak.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A weak sender is gone.
+    pub(super) fn drop_weak(&self) {
+        self.weak.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// A strong sender from a weak one, if any strong one is left.

@@ -88,6 +88,7 @@ impl<T> UnboundedSender<T> {
 
     /// A sender that does not keep the channel open.
     pub fn downgrade(&self) -> WeakUnboundedSender<T> {
+        self.chan.new_weak();
         WeakUnboundedSender {
             chan: self.chan.clone(),
         }
@@ -95,7 +96,12 @@ impl<T> UnboundedSender<T> {
 
     /// Strong senders alive now.
     pub fn strong_count(&self) -> usize {
-        self.chan.senders.load(std::sync::atomic::Ordering::Acquire)
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
     }
 }
 
@@ -136,8 +142,27 @@ impl<T> WeakUnboundedSender<T> {
     }
 }
 
+impl<T> WeakUnboundedSender<T> {
+    /// Strong senders alive now.
+    pub fn strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Drop for WeakUnboundedSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_weak();
+    }
+}
+
 impl<T> Clone for WeakUnboundedSender<T> {
     fn clone(&self) -> Self {
+        self.chan.new_weak();
         WeakUnboundedSender {
             chan: self.chan.clone(),
         }
@@ -253,7 +278,12 @@ impl<T> UnboundedReceiver<T> {
 
     /// Strong senders alive now.
     pub fn sender_strong_count(&self) -> usize {
-        self.chan.senders.load(std::sync::atomic::Ordering::Acquire)
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn sender_weak_count(&self) -> usize {
+        self.chan.weak_count()
     }
 }
 
