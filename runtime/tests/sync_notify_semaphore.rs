@@ -442,3 +442,29 @@ fn a_panicking_waker_does_not_strand_the_waiters_woken_with_it() {
     assert!(poll(y.as_mut(), &w1).is_ready());
     assert!(poll(x.as_mut(), &w1).is_ready());
 }
+
+#[test]
+fn owned_notified_behaves_as_notified() {
+    fn assert_static_send<T: Send + Sync + 'static>(_: &T) {}
+    let notify = Arc::new(Notify::new());
+    let (c1, w1) = waker();
+    let (c2, w2) = waker();
+    let mut b = pin!(notify.clone().notified_owned());
+    {
+        let a = notify.clone().notified_owned();
+        assert_send_sync(&a);
+        assert_static_send(&a);
+        let mut a = pin!(a);
+        assert!(poll(a.as_mut(), &w1).is_pending());
+        assert!(poll(b.as_mut(), &w2).is_pending());
+        notify.notify_one(); // picks `a`, dropped unconsumed: passed on to `b`
+        assert_eq!(woken(&c1), 1);
+    }
+    assert_eq!(woken(&c2), 1);
+    assert!(poll(b.as_mut(), &w2).is_ready());
+    let mut c = pin!(notify.clone().notified_owned());
+    assert!(!c.as_mut().enable());
+    drop(notify.clone());
+    notify.notify_waiters();
+    assert!(poll(c.as_mut(), &w1).is_ready());
+}

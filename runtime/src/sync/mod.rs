@@ -62,11 +62,12 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use cancel::{CancellationToken, DropGuard, WaitForCancellationFuture};
 #[cfg(not(loom))]
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
-pub use notify::{Notified, Notify};
+pub use notify::{Notified, Notify, OwnedNotified};
 
-/// Named futures of this module, at tokio's path (`tokio::sync::futures::Notified`).
+/// Named futures of this module, at tokio's path (`tokio::sync::futures::{Notified,
+/// OwnedNotified}`).
 pub mod futures {
-    pub use super::notify::Notified;
+    pub use super::notify::{Notified, OwnedNotified};
 }
 #[cfg(not(loom))]
 pub use once_cell::{OnceCell, SetError, SetOnce, SetOnceError};

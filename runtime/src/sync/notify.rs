@@ -20,9 +20,10 @@
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::waiters::{WaitState, Waiter, WaiterList};
@@ -89,10 +90,14 @@ impl Notify {
     /// dropped after a `notify_one` picked it, the notification goes to the next waiter.
     pub fn notified(&self) -> Notified<'_> {
         Notified {
-            notify: self,
-            generation: self.generation.load(Ordering::SeqCst),
-            stage: Stage::Init,
-            waiter: Waiter::new(),
+            inner: Wait::new(self),
+        }
+    }
+
+    /// As [`notified`](Self::notified), owning an `Arc` of this `Notify` (`'static`).
+    pub fn notified_owned(self: Arc<Self>) -> OwnedNotified {
+        OwnedNotified {
+            inner: Wait::new(self),
         }
     }
 
@@ -200,21 +205,24 @@ enum Stage {
     Done,
 }
 
-/// Future of [`Notify::notified`]. `!Unpin` (it holds a list node); `Send + Sync`.
-#[must_use = "futures do nothing unless awaited"]
-pub struct Notified<'a> {
-    notify: &'a Notify,
+/// The waiting state shared by [`Notified`] and [`OwnedNotified`] (`N` reaches the
+/// `Notify`: a reference or an `Arc`).
+struct Wait<N: Deref<Target = Notify>> {
+    notify: N,
     generation: usize,
     stage: Stage,
     waiter: Waiter,
 }
 
-impl Notified<'_> {
-    /// Queues this future as a waiter without polling it, so that a later `notify_one`
-    /// picks it (a `notify_waiters` already reaches it from its creation). Returns `true`
-    /// if it is already notified (its next poll completes).
-    pub fn enable(self: Pin<&mut Self>) -> bool {
-        self.register(Waker::noop())
+impl<N: Deref<Target = Notify>> Wait<N> {
+    fn new(notify: N) -> Self {
+        let generation = notify.generation.load(Ordering::SeqCst);
+        Wait {
+            notify,
+            generation,
+            stage: Stage::Init,
+            waiter: Waiter::new(),
+        }
     }
 
     /// Registers `waker`; `true` when notified.
@@ -227,7 +235,7 @@ impl Notified<'_> {
         }
         // Cloned before locking (invariant 3).
         let waker = waker.clone();
-        let notify = this.notify;
+        let notify: &Notify = &this.notify;
         let mut st = lock(&notify.state);
         // SAFETY: the node is pinned inside this future, used only with this `Notify`'s
         // list, whose lock we hold; `Drop` unlinks it under the same lock (waiters.rs rules
@@ -271,11 +279,44 @@ impl Notified<'_> {
     }
 }
 
-impl Future for Notified<'_> {
+/// Future of [`Notify::notified`]. `!Unpin` (it holds a list node); `Send + Sync`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Notified<'a> {
+    inner: Wait<&'a Notify>,
+}
+
+impl Notified<'_> {
+    /// Queues this future as a waiter without polling it, so that a later `notify_one`
+    /// picks it (a `notify_waiters` already reaches it from its creation). Returns `true`
+    /// if it is already notified (its next poll completes).
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        // SAFETY: `inner` is structurally pinned: never moved out; this wrapper has no
+        // `Drop` and no `Unpin` impl of its own.
+        unsafe { self.map_unchecked_mut(|s| &mut s.inner) }.register(Waker::noop())
+    }
+}
+
+/// Future of [`Notify::notified_owned`]: as [`Notified`], owning an `Arc<Notify>`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct OwnedNotified {
+    inner: Wait<Arc<Notify>>,
+}
+
+impl OwnedNotified {
+    /// As [`Notified::enable`].
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        // SAFETY: as in `Notified::enable`.
+        unsafe { self.map_unchecked_mut(|s| &mut s.inner) }.register(Waker::noop())
+    }
+}
+
+impl Future for OwnedNotified {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.register(cx.waker()) {
+        // SAFETY: as in `Notified::enable`.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        if inner.register(cx.waker()) {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -283,12 +324,34 @@ impl Future for Notified<'_> {
     }
 }
 
-impl Drop for Notified<'_> {
+impl fmt::Debug for OwnedNotified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedNotified")
+            .field("stage", &self.inner.stage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: as in `Notified::enable`.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        if inner.register(cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<N: Deref<Target = Notify>> Drop for Wait<N> {
     fn drop(&mut self) {
         if self.stage != Stage::Waiting {
             return;
         }
-        let notify = self.notify;
+        let notify: &Notify = &self.notify;
         let (pass_on, waker) = {
             let mut st = lock(&notify.state);
             // SAFETY: `drop` runs on the pinned future in place, before the node dies; the
@@ -312,7 +375,7 @@ impl Drop for Notified<'_> {
 impl fmt::Debug for Notified<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Notified")
-            .field("stage", &self.stage)
+            .field("stage", &self.inner.stage)
             .finish_non_exhaustive()
     }
 }
