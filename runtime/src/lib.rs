@@ -10,8 +10,9 @@
 //! The code is laid out in layers, each importing only from those below it:
 //! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
 //!   state machine (`core/task/`), run queue, remote queue, orphans, shutdown;
-//! - `time/`, `io/`, `sync/`: timers, the reactor, channels (each owns its own
-//!   "current on this thread" slot where it needs one);
+//! - `time/`, `io/`, `sync/`: timers, the reactor, tokio's `sync` (channels, `Notify`,
+//!   `Semaphore`, `Mutex`, ...) and the same-thread channels (each owns its own "current on
+//!   this thread" slot where it needs one; `sync/` uses `time/` for `send_timeout` only);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
 //!   frames, sockets, signals (a self-pipe socket per listener);
