@@ -102,15 +102,36 @@ def _qualify(parent):
     return NESTED.get(parent, parent)
 
 
+PUBLIC_TYPES = set()
+
+
+def set_public_types(root):
+    """Names of tickslab's public structs and enums (to name the type a user holds)."""
+    import os
+    for dirpath, _, names in os.walk(root):
+        if "/target" in dirpath or "/tokio-compat" in dirpath or "/.git" in dirpath:
+            continue
+        for n in names:
+            if n.endswith(".rs"):
+                try:
+                    text = open(os.path.join(dirpath, n), errors="replace").read()
+                except OSError:
+                    continue
+                PUBLIC_TYPES.update(re.findall(r"\bpub (?:struct|enum) (\w+)", text))
+
+
 def _holder(diag):
-    """The outermost tickslab type a Send/Sync/UnwindSafe failure comes from."""
+    """The tickslab type a user holds that a Send/Sync/UnwindSafe failure comes from: the
+    first public tickslab type on rustc's "required because it appears within" chain,
+    innermost first."""
     chain = []
     for c in _children(diag):
         for m in re.finditer(r"(?:within|within the type|required for|not implemented for) `([^`]+)`", c):
             chain.append(m.group(1))
-    ours = [t for t in chain if re.match(r"(?:&(?:mut )?)?tickslab", t) and "{" not in t]
-    if ours:
-        return _tidy(ours[-1])
+    for t in chain:
+        name = _strip_generics(t).split("::")[-1].strip()
+        if name in PUBLIC_TYPES:
+            return _tidy(t)
     inner = [re.findall(r"tickslab(?:_runtime)?((?:::\w+)+)", t) for t in chain]
     inner = [i[0] for i in inner if i]
     if inner:

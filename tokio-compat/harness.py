@@ -652,6 +652,7 @@ def finish(args, st):
                                                st["timing"], st["mode"])
     feats, tests_dir = st["features"], st["tests_dir"]
     excluded = {f: EXCLUDED.get(f, why) for f, why in excluded.items()}
+    gaps.set_public_types(TICKSLAB)
     rows = summarize(files, refc, built, results)
 
     ex_rows = []
