@@ -254,23 +254,57 @@ def build(dir_, test_names, example_names):
 RESULT = re.compile(r"^test (\S+)(?: - should panic)? \.\.\. (ok|FAILED|ignored)", re.M)
 
 
-def list_tests(exe, cwd):
-    r = run([exe, "--list", "--format", "terse"], cwd=cwd, capture_output=True)
+def list_tests(exe, cwd, filt=None):
+    r = run([exe, "--list", "--format", "terse", *([filt] if filt else [])], cwd=cwd,
+            capture_output=True)
     return [l[: -len(": test")] for l in r.stdout.splitlines() if l.endswith(": test")]
 
 
-def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns):
-    """Run one test binary; tests it never reports (hang, abort) are re-run one by one."""
-    names = list_tests(exe, cwd)
+IDLE = 20  # seconds without a new test result before a test binary counts as hung
+
+
+def watch(cmd, cwd, env, timeout, idle):
+    """Run a test binary and return its output; kill it when no test has reported for
+    `idle` seconds (a hang) or after `timeout` seconds in all."""
+    import threading
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, errors="replace")
+    lines = []
+    last = [time.monotonic()]
+
+    def pump():
+        for line in p.stdout:
+            lines.append(line)
+            if line.startswith("test "):
+                last[0] = time.monotonic()
+
+    th = threading.Thread(target=pump, daemon=True)
+    th.start()
+    start = time.monotonic()
+    note = ""
+    while p.poll() is None:
+        now = time.monotonic()
+        if now - last[0] > idle or now - start > timeout:
+            note = f"\n[tokio-compat] killed: no test result for {idle} s\n" if now - last[0] > idle \
+                else f"\n[tokio-compat] killed after {timeout} s\n"
+            p.kill()
+            break
+        time.sleep(0.2)
+    p.wait()
+    th.join(timeout=5)
+    return "".join(lines) + note
+
+
+def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns, filt=None):
+    """Run one test binary (or the tests of its module `filt`); tests it never reports
+    (hang, abort) are re-run one by one."""
+    names = list_tests(exe, cwd, filt)
+    if filt:
+        names = [n for n in names if n.startswith(filt)]
     env = dict(os.environ, RUST_BACKTRACE="0")
     status = {}
     output = ""
-    try:
-        r = run([exe], cwd=cwd, capture_output=True, timeout=timeout, env=env)
-        output = r.stdout + r.stderr
-    except subprocess.TimeoutExpired as e:
-        output = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        output += "\n[tokio-compat] binary timed out\n"
+    output = watch([exe, *([filt] if filt else [])], cwd, env, timeout, IDLE)
     for name, st in RESULT.findall(output):
         status[name] = st
     missing = [n for n in names if n not in status]
@@ -286,6 +320,7 @@ def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns):
             status[n] = "hung"
     for n in missing[max_reruns:]:
         status[n] = "hung"
+    status = {n: s for n, s in status.items() if n in names}
     return names, status, output
 
 
@@ -602,13 +637,12 @@ def main():
             for f in alone:
                 built[f[:-3]] = out[f[:-3]]
             if not args.no_run:
-                log("running the one binary")
-                names, status, output = run_tests(exe, SCRATCH, args.timeout * 4, 15, 40)
+                # One process per file (a filter on its module): a test that aborts the
+                # process or raises a signal takes only its own file down, as in `each`.
                 for f in together:
                     t = f[:-3]
-                    results[t] = ([n for n in names if n.split("::")[0] == t],
-                                  {n: s for n, s in status.items() if n.split("::")[0] == t},
-                                  output, t + "::")
+                    log(f"running {t} (one binary, filter {t}::)")
+                    results[t] = (*run_tests(exe, SCRATCH, args.timeout, 15, 40, t + "::"), t + "::")
                 for f in alone:
                     results[f[:-3]] = run_tests(out[f[:-3]]["exe"], SCRATCH, args.timeout, 15, 40)
             for f in files:
