@@ -10,8 +10,9 @@
 //! The code is laid out in layers, each importing only from those below it:
 //! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
 //!   state machine (`core/task/`), run queue, remote queue, orphans, shutdown;
-//! - `time/`, `io/`, `sync/`: timers, the reactor, channels (each owns its own
-//!   "current on this thread" slot where it needs one);
+//! - `time/`, `io/`, `sync/`, `blocking/`, `fs/`: timers, the reactor, channels, the
+//!   blocking pool, files (each owns its own "current on this thread" slot where it needs
+//!   one);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
@@ -22,11 +23,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod blocking;
 mod builder;
 mod context;
 pub mod coop;
 mod core;
 pub mod frame;
+pub mod fs;
 mod handle;
 pub mod io;
 pub mod net;
@@ -39,6 +42,7 @@ pub mod task;
 pub mod time;
 mod yield_now;
 
+pub use blocking::{DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
 pub use builder::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
     DEFAULT_TASK_BUDGET,

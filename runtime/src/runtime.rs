@@ -20,6 +20,7 @@ use crate::context;
 use crate::core::Core;
 use crate::core::task::JoinHandle;
 use crate::frame::{Frame, FrameArena, FrameStats};
+use crate::fs::FsDriver;
 use crate::io::reactor::Reactor;
 use crate::spawn::{SpawnError, expect_slab_spawn};
 use crate::stats::{RuntimeStats, TickReport};
@@ -28,6 +29,8 @@ use crate::time::Timers;
 pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// The park timer's events (see `time/park_timer.rs`).
 pub(crate) const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+/// The io_uring completion eventfd's events (see `fs/uring.rs`).
+pub(crate) const FS_TOKEN: mio::Token = mio::Token(usize::MAX - 2);
 
 /// The driver's precise park timer, where the system has one.
 #[cfg(all(target_os = "linux", not(miri)))]
@@ -48,6 +51,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
+    pub(crate) fs: Rc<FsDriver>,
 }
 
 /// Polls epoll (sockets, remote wakes) and fires timers.
@@ -56,6 +60,7 @@ struct Driver {
     events: mio::Events,
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
+    fs: Rc<FsDriver>,
     park_timer: Option<ParkTimer>,
     park_spin: Duration,
     /// `Core::remote_wake_count` at the last idle spell.
@@ -81,6 +86,8 @@ impl Driver {
     /// Returns how many socket events arrived.
     fn poll_io(&mut self, timeout: Option<Duration>) -> usize {
         self.polls_since_io = 0;
+        // File operations queued since the last pass reach the kernel before we sleep.
+        self.fs.flush();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
@@ -91,6 +98,10 @@ impl Driver {
             match event.token() {
                 WAKE_TOKEN => {}
                 TIMER_TOKEN => self.clear_park_timer(),
+                FS_TOKEN => {
+                    self.fs.on_event();
+                    n += 1;
+                }
                 _ => {
                     self.reactor.dispatch(event);
                     n += 1;
@@ -184,6 +195,8 @@ impl Driver {
             0
         };
         let tasks_polled = core.run_pass();
+        // Submits the file operations this pass queued, reaps finished ones.
+        self.fs.flush();
         self.polls_since_io = self
             .polls_since_io
             .saturating_add(u32::try_from(tasks_polled).unwrap_or(u32::MAX));
@@ -230,6 +243,7 @@ impl Runtime {
                 events: p.events,
                 reactor: p.reactor,
                 timers: p.timers,
+                fs: p.fs,
                 park_timer: p.park_timer,
                 park_spin: p.park_spin,
                 remote_wakes_seen: 0,
@@ -250,7 +264,14 @@ impl Runtime {
     }
 
     fn enter_context(&self) -> context::EnterGuard {
-        context::enter(&self.core, &self.driver.timers, &self.driver.reactor)
+        context::enter(
+            &self.core,
+            context::Parts {
+                timers: &self.driver.timers,
+                reactor: &self.driver.reactor,
+                fs: &self.driver.fs,
+            },
+        )
     }
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
@@ -492,6 +513,7 @@ impl Runtime {
             self.core.stats(),
             self.driver.timers.armed(),
             self.driver.reactor.registered(),
+            self.driver.fs.blocking_pool().counts(),
         )
     }
 }
@@ -558,13 +580,21 @@ fn run_until<F: Future>(
 
 impl Drop for Runtime {
     /// Cancels every task (each future dropped once, on this thread), fails the sockets,
-    /// stops the timers, and retires the slab. User code that panics on the way (a
+    /// stops the timers, and retires the slab. Then the files and the blocking pool: file
+    /// operations in flight complete (io_uring's are waited for, so no kernel write lands in
+    /// a freed buffer), queued `spawn_blocking` jobs are cancelled, running ones are waited
+    /// for, and every blocking thread is joined. User code that panics on the way (a
     /// destructor, a join waker, a job from another thread) cannot stop it halfway: the
     /// first such panic is re-raised after everything is done.
     fn drop(&mut self) {
         let enter = self.enter_context();
         let mut panic = Core::shutdown(&self.core);
         self.driver.timers.shutdown();
+        // The tasks are gone: what file operations they left in flight can only finish now.
+        self.driver.fs.shutdown();
+        if let Some(payload) = self.driver.fs.blocking_pool().shutdown() {
+            panic.get_or_insert(payload);
+        }
         // Sockets that outlive the runtime fail from now on; their waiters are woken.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.driver.reactor.shutdown())) {
             panic.get_or_insert(payload);

@@ -32,7 +32,7 @@
 //! assert_eq!(reply, 42);
 //! ```
 
-mod atomic_waker;
+pub(crate) mod atomic_waker;
 pub mod cross;
 pub mod mpsc;
 pub mod oneshot;
