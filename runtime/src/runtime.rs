@@ -514,6 +514,7 @@ impl Runtime {
             self.driver.timers.armed(),
             self.driver.reactor.registered(),
             self.driver.fs.blocking_pool().counts(),
+            self.driver.fs.ops().len(),
         )
     }
 }

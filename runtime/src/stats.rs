@@ -74,6 +74,8 @@ pub struct RuntimeStats {
     pub blocking_queued: usize,
     /// Blocking-pool threads ever started.
     pub blocking_threads_started: u64,
+    /// File operations in flight (their slots taken; at most `Builder::fs_depth`).
+    pub fs_ops_in_flight: usize,
 }
 
 impl RuntimeStats {
@@ -82,6 +84,7 @@ impl RuntimeStats {
         timers_armed: usize,
         sockets: usize,
         blocking: crate::blocking::PoolCounts,
+        fs_ops_in_flight: usize,
     ) -> Self {
         RuntimeStats {
             tasks_live: core.tasks_live,
@@ -106,6 +109,7 @@ impl RuntimeStats {
             blocking_idle: blocking.idle,
             blocking_queued: blocking.queued,
             blocking_threads_started: blocking.spawned_total,
+            fs_ops_in_flight,
         }
     }
 
@@ -121,6 +125,7 @@ impl RuntimeStats {
             crate::blocking::current_pool()
                 .map(|p| p.counts())
                 .unwrap_or_default(),
+            crate::fs::current_in_flight(),
         ))
     }
 }

@@ -5,8 +5,9 @@
 //! 1. **One owner per field at a time, chosen by `state`.** `QUEUED`: the closure belongs to
 //!    the queue. The worker that moves `QUEUED -> RUNNING` (a compare-exchange, so at most
 //!    one) owns the closure and the output slot until it stores `DONE` (release). Whoever
-//!    moves `QUEUED -> CANCELLED` (the handle's `abort`, or the pool's shutdown) never
-//!    touches the closure: it is dropped with the cell. After `DONE` (acquire) the handle
+//!    moves `QUEUED -> CANCELLED` (the handle's `abort`, or the pool's shutdown) owns the
+//!    closure from then on: after it, it takes the closure and drops it at once
+//!    (a cancelled job's captures are released when it is cancelled). After `DONE` (acquire) the handle
 //!    alone takes the output.
 //! 2. **No lost wake-up.** The handle registers its waker, then reads the state; the worker
 //!    stores the state, then wakes ([`AtomicWaker`]'s protocol orders the two).
@@ -75,7 +76,12 @@ where
             .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
+            // SAFETY: invariant 1: moving to `CANCELLED` made the closure ours.
+            let func = unsafe { (*self.func.get()).take() };
             self.waker.wake();
+            // Dropped now, not with the cell (the handle may keep that for long); its
+            // destructor may panic, after the handle was told.
+            drop(func);
         }
     }
 }

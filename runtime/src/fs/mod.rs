@@ -66,6 +66,11 @@ pub fn backend() -> io::Result<FsBackend> {
     Ok(driver::current()?.backend())
 }
 
+/// File operations in flight on the current runtime (0 outside one).
+pub(crate) fn current_in_flight() -> usize {
+    driver::current().map_or(0, |d| d.ops().len())
+}
+
 pub(crate) fn shut_down_error() -> io::Error {
     io::Error::other("the tickslab runtime these files belong to has shut down")
 }
