@@ -232,7 +232,7 @@ fn main() -> std::io::Result<()> {
 
     let io_bufs = bufs.clone();
     let io = std::thread::spawn(move || -> std::io::Result<(Report, u64)> {
-        let mut rt = Runtime::builder().slab_bounded::<1024>(4).build();
+        let rt = Runtime::builder().slab_bounded::<1024>(4).build();
         rt.block_on(async move {
             let sock = Rc::new(UdpSocket::bind("127.0.0.1:0").await?);
             addr_tx.send(sock.local_addr()?).expect("main thread waits");

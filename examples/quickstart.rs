@@ -14,7 +14,7 @@ const TASKS: u64 = 1_000_000;
 
 fn main() {
     // 1,024 slots of 256 bytes, allocated once, here.
-    let mut rt = Runtime::builder().slab_bounded::<256>(1024).build();
+    let rt = Runtime::builder().slab_bounded::<256>(1024).build();
 
     rt.block_on(async {
         // Warm up, then measure: spawn + poll + complete + join, in the slab.

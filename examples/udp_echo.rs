@@ -210,7 +210,7 @@ fn main() -> std::io::Result<()> {
     let loopback = (Ipv4Addr::LOCALHOST, 0);
 
     let (client_report, server_report) = if same_thread {
-        let mut rt = runtime();
+        let rt = runtime();
         rt.block_on(async {
             let server_sock = UdpSocket::bind(loopback).await?;
             let server_addr = server_sock.local_addr()?;

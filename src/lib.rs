@@ -8,7 +8,7 @@
 //! use tickslab::{Runtime, spawn, spawn_slab, try_claim_slab};
 //!
 //! // 1,024 slots of 256 bytes, allocated once: spawning into them allocates nothing.
-//! let mut rt = Runtime::builder().slab_bounded::<256>(1024).build();
+//! let rt = Runtime::builder().slab_bounded::<256>(1024).build();
 //! let out = rt.block_on(async {
 //!     let h = spawn_slab(async { 40 + 2 });          // zero heap allocation
 //!     let claim = try_claim_slab().expect("room");    // reserve now, build later

@@ -13,7 +13,7 @@
 //! can use [`LocalSpawner`].
 //!
 //! Differences worth knowing: a tickslab `Runtime` is single-threaded and `!Send` (like
-//! `LocalRuntime`), `block_on` takes `&mut self`, and a `JoinHandle` is `!Send`.
+//! `LocalRuntime`), and a `JoinHandle` is `!Send`.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

@@ -27,7 +27,7 @@ macro_rules! on_both {
             fn tickslab() {
                 #[allow(unused_imports)]
                 use tickslab_compat::task;
-                let mut rt = tickslab_compat::runtime::Builder::new_current_thread()
+                let rt = tickslab_compat::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .unwrap();
@@ -149,7 +149,7 @@ mod spawn_traits {
 
     #[test]
     fn local_spawn_and_spawn_run_on_the_current_runtime() {
-        let mut rt = tickslab_runtime::Runtime::builder()
+        let rt = tickslab_runtime::Runtime::builder()
             .slab_bounded::<128>(1)
             .build();
         let count = Rc::new(Cell::new(0));

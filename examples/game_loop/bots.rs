@@ -46,7 +46,7 @@ pub fn bots_thread(
     tcp_server: SocketAddr,
     handle_tx: std_mpsc::Sender<Handle>,
 ) -> BotCounts {
-    let mut rt = Runtime::builder().slab_bounded::<1024>(64).build();
+    let rt = Runtime::builder().slab_bounded::<1024>(64).build();
     if handle_tx.send(rt.handle()).is_err() {
         return BotCounts::default();
     }

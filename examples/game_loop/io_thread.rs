@@ -106,7 +106,7 @@ pub fn io_thread(
 ) -> io::Result<IoSummary> {
     // Everything the thread allocates from here on shows in its reports.
     let thread_start = AllocStats::current_thread();
-    let mut rt = Runtime::builder().slab_bounded::<IO_SLOT>(IO_SLOTS).build();
+    let rt = Runtime::builder().slab_bounded::<IO_SLOT>(IO_SLOTS).build();
     // The game stops this thread with `handle.shutdown()`.
     handle_tx
         .send(rt.handle())

@@ -28,7 +28,7 @@ pub const DEFAULT_REMOTE_QUEUE_CAPACITY: usize = 1024;
 ///
 /// ```
 /// // 1,024 slots of 256 bytes, allocated once.
-/// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
+/// let rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
 /// assert_eq!(rt.block_on(async { 7 }), 7);
 /// ```
 #[derive(Debug)]
@@ -83,7 +83,7 @@ impl Builder {
     /// [`task_size::<F>()`](crate::task_size) bytes.
     ///
     /// ```
-    /// let mut rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
+    /// let rt = tickslab_runtime::Runtime::builder().slab_bounded::<256>(1024).build();
     /// assert_eq!(rt.stats().slab_capacity, Some(1024));
     /// ```
     ///

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use tickslab_runtime::task::coop;
-//! let mut rt = tickslab_runtime::Runtime::new();
+//! let rt = tickslab_runtime::Runtime::new();
 //! rt.block_on(async {
 //!     let mut spins = 0;
 //!     while coop::has_budget_remaining() {

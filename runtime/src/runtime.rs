@@ -6,6 +6,7 @@
 //! `tick`, `frame`) also claim the thread's single drive slot, so that a runtime cannot be
 //! driven from inside another's task, where it would stall both.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
@@ -228,7 +229,15 @@ impl Driver {
 /// ```
 pub struct Runtime {
     core: Arc<Core>,
-    driver: Driver,
+    /// Borrowed mutably only by the drive entry points, which the thread's drive slot
+    /// (`context::drive`) keeps from nesting: `block_on` takes `&self` as tokio's does, and
+    /// a root future that calls `rt.block_on` again panics on that slot before any borrow.
+    driver: RefCell<Driver>,
+    /// The driver's timers and reactor, reachable without borrowing it (`stats`, `enter`).
+    timers: Rc<Timers>,
+    reactor: Rc<Reactor>,
+    /// The driver's files and blocking pool, likewise.
+    fs: Rc<FsDriver>,
     busy: bool,
     frames: FrameDriver,
     _not_send: PhantomData<*const ()>,
@@ -238,7 +247,10 @@ impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
             core: p.core,
-            driver: Driver {
+            timers: Rc::clone(&p.timers),
+            reactor: Rc::clone(&p.reactor),
+            fs: Rc::clone(&p.fs),
+            driver: RefCell::new(Driver {
                 poll: p.poll,
                 events: p.events,
                 reactor: p.reactor,
@@ -251,7 +263,7 @@ impl Runtime {
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
-            },
+            }),
             busy: p.busy,
             frames: FrameDriver {
                 arena: p.arena,
@@ -267,9 +279,9 @@ impl Runtime {
         context::enter(
             &self.core,
             context::Parts {
-                timers: &self.driver.timers,
-                reactor: &self.driver.reactor,
-                fs: &self.driver.fs,
+                timers: &self.timers,
+                reactor: &self.reactor,
+                fs: &self.fs,
             },
         )
     }
@@ -295,7 +307,7 @@ impl Runtime {
     /// user code that the runtime contained meanwhile (a join waker's `wake`, say), once
     /// the runtime is consistent again.
     #[track_caller]
-    pub fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let busy = self.busy;
         self.drive_until(future, busy, false, "Runtime::block_on")
             .expect("only stops for a shutdown when asked to")
@@ -306,7 +318,7 @@ impl Runtime {
     /// future is dropped then; the runtime's tasks stay until the runtime is dropped,
     /// which cancels them: newest first, each future dropped on this thread.
     #[track_caller]
-    pub fn block_on_until_shutdown<F: Future>(&mut self, future: F) -> Option<F::Output> {
+    pub fn block_on_until_shutdown<F: Future>(&self, future: F) -> Option<F::Output> {
         let busy = self.busy;
         self.drive_until(future, busy, true, "Runtime::block_on_until_shutdown")
     }
@@ -314,14 +326,14 @@ impl Runtime {
     /// As [`block_on`](Self::block_on), but never sleeps: when idle it polls sockets
     /// without blocking and tries again. Lowest wake-up latency, one core at 100%.
     #[track_caller]
-    pub fn block_on_busy<F: Future>(&mut self, future: F) -> F::Output {
+    pub fn block_on_busy<F: Future>(&self, future: F) -> F::Output {
         self.drive_until(future, true, false, "Runtime::block_on_busy")
             .expect("only stops for a shutdown when asked to")
     }
 
     #[track_caller]
     fn drive_until<F: Future>(
-        &mut self,
+        &self,
         future: F,
         busy: bool,
         stop_on_shutdown: bool,
@@ -329,7 +341,10 @@ impl Runtime {
     ) -> Option<F::Output> {
         let _drive = context::drive(what);
         let _enter = self.enter_context();
-        run_until(&self.core, &mut self.driver, future, busy, stop_on_shutdown)
+        // The drive slot just claimed rules out a second borrow on this thread, and the
+        // runtime is `!Send`: this cannot fail.
+        let mut driver = self.driver.borrow_mut();
+        run_until(&self.core, &mut driver, future, busy, stop_on_shutdown)
     }
 
     /// A handle for other threads: spawn onto this runtime, ask it to shut down.
@@ -368,7 +383,7 @@ impl Runtime {
         let _drive = context::drive("Runtime::frame");
         let _enter = self.enter_context();
         let core: &Core = &self.core;
-        let driver = &mut self.driver;
+        let driver = self.driver.get_mut();
         let frames = &mut self.frames;
         let busy = self.busy;
         // A frame that unwound last time left its memory: reclaim it now.
@@ -454,9 +469,10 @@ impl Runtime {
     pub fn tick(&mut self) -> TickReport {
         let _drive = context::drive("Runtime::tick");
         let _enter = self.enter_context();
-        self.driver.polls_since_io = self.driver.io_interval; // always look at sockets
-        let mut report = self.driver.pass(&self.core);
-        report.next_timer = self.driver.timers.next_deadline();
+        let driver = self.driver.get_mut();
+        driver.polls_since_io = driver.io_interval; // always look at sockets
+        let mut report = driver.pass(&self.core);
+        report.next_timer = self.timers.next_deadline();
         reraise_contained(&self.core);
         report
     }
@@ -511,10 +527,10 @@ impl Runtime {
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats::from_parts(
             self.core.stats(),
-            self.driver.timers.armed(),
-            self.driver.reactor.registered(),
-            self.driver.fs.blocking_pool().counts(),
-            self.driver.fs.ops().len(),
+            self.timers.armed(),
+            self.reactor.registered(),
+            self.fs.blocking_pool().counts(),
+            self.fs.ops().len(),
         )
     }
 }
@@ -590,14 +606,14 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         let enter = self.enter_context();
         let mut panic = Core::shutdown(&self.core);
-        self.driver.timers.shutdown();
+        self.timers.shutdown();
         // The tasks are gone: what file operations they left in flight can only finish now.
-        self.driver.fs.shutdown();
-        if let Some(payload) = self.driver.fs.blocking_pool().shutdown() {
+        self.fs.shutdown();
+        if let Some(payload) = self.fs.blocking_pool().shutdown() {
             panic.get_or_insert(payload);
         }
         // Sockets that outlive the runtime fail from now on; their waiters are woken.
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.driver.reactor.shutdown())) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.reactor.shutdown())) {
             panic.get_or_insert(payload);
         }
         drop(enter);

@@ -318,7 +318,7 @@ impl Future for ClaimSlab {
 ///
 /// ```compile_fail,E0277
 /// # use tickslab_runtime::*;
-/// let mut rt = Runtime::builder().slab_bounded::<128>(8).build();
+/// let rt = Runtime::builder().slab_bounded::<128>(8).build();
 /// let claim = rt.block_on(async { try_claim_slab().unwrap() });
 /// std::thread::spawn(move || drop(claim)); // error: `SlabClaim` cannot be sent
 /// ```
@@ -413,7 +413,7 @@ impl fmt::Debug for SlabClaim {
 ///
 /// ```compile_fail,E0080
 /// # use tickslab_runtime::*;
-/// # let mut rt = Runtime::builder().slab_bounded::<128>(8).build();
+/// # let rt = Runtime::builder().slab_bounded::<128>(8).build();
 /// rt.block_on(async {
 ///     let big = [0u8; 512];
 ///     // error: the task needs 600 bytes but a slab slot holds 128 bytes
@@ -426,7 +426,7 @@ impl fmt::Debug for SlabClaim {
 ///
 /// ```
 /// # use tickslab_runtime::*;
-/// # let mut rt = Runtime::builder().slab_bounded::<128>(8).build();
+/// # let rt = Runtime::builder().slab_bounded::<128>(8).build();
 /// rt.block_on(async {
 ///     let spawner = SlabSpawner::<128>::current();
 ///     assert_eq!(spawner.spawn(async { 1 }).await.unwrap(), 1);

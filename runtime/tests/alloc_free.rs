@@ -23,7 +23,7 @@ const N: usize = if cfg!(miri) { 200 } else { 100_000 };
 
 #[test]
 fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
-    let mut rt = rt_bounded::<256>(1024);
+    let rt = rt_bounded::<256>(1024);
     let (sum, stats) = rt.block_on(async {
         for i in 0..100u64 {
             spawn_slab(async move { i }).await.unwrap(); // warm-up
@@ -48,7 +48,7 @@ fn slab_spawn_poll_complete_join_allocates_nothing_after_warmup() {
 
 #[test]
 fn slab_batches_and_claims_allocate_nothing_after_warmup() {
-    let mut rt = rt_bounded::<256>(1024);
+    let rt = rt_bounded::<256>(1024);
     let stats = rt.block_on(async {
         let mut handles = Vec::with_capacity(1000);
         let batch = async |handles: &mut Vec<JoinHandle<usize>>| {
@@ -77,7 +77,7 @@ fn slab_batches_and_claims_allocate_nothing_after_warmup() {
 
 #[test]
 fn self_waking_polls_allocate_nothing() {
-    let mut rt = rt_bounded::<256>(16);
+    let rt = rt_bounded::<256>(16);
     let (polls, stats) = rt.block_on(async {
         spawn_slab(async {}).await.unwrap(); // warm-up
         allocs_during(async {
@@ -102,7 +102,7 @@ fn self_waking_polls_allocate_nothing() {
 
 #[test]
 fn cloned_wakers_and_the_root_waker_allocate_nothing() {
-    let mut rt = rt_bounded::<256>(16);
+    let rt = rt_bounded::<256>(16);
     let stats = rt.block_on(async {
         spawn_slab(async {}).await.unwrap();
         let ((), stats) = allocs_during(async {
@@ -133,7 +133,7 @@ fn cloned_wakers_and_the_root_waker_allocate_nothing() {
 
 #[test]
 fn boxed_spawn_costs_one_allocation_each() {
-    let mut rt = rt_bounded::<256>(16);
+    let rt = rt_bounded::<256>(16);
     let stats = rt.block_on(async {
         spawn(async {}).await.unwrap();
         let ((), stats) = allocs_during(async {
@@ -151,7 +151,7 @@ fn boxed_spawn_costs_one_allocation_each() {
 
 #[test]
 fn forbid_alloc_in_slab_polls_reports_an_allocating_task_and_spares_clean_ones() {
-    let mut rt = Runtime::builder()
+    let rt = Runtime::builder()
         .slab_bounded::<256>(16)
         .forbid_alloc_in_slab_polls(true)
         .build();

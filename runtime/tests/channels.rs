@@ -131,7 +131,7 @@ fn game_send<T>(tx: &cross::Sender<T>, mut msg: T) -> Result<(), T> {
 
 #[test]
 fn oneshot_send_then_receive() {
-    let mut rt = rt();
+    let rt = rt();
     let got = rt.block_on(async {
         let (tx, rx) = oneshot::channel();
         assert!(!tx.is_closed());
@@ -143,7 +143,7 @@ fn oneshot_send_then_receive() {
 
 #[test]
 fn oneshot_receiver_waits_for_a_send_from_another_task() {
-    let mut rt = rt();
+    let rt = rt();
     let got = rt.block_on(async {
         let (tx, rx) = oneshot::channel::<u32>();
         spawn_slab(async move {
@@ -159,7 +159,7 @@ fn oneshot_receiver_waits_for_a_send_from_another_task() {
 
 #[test]
 fn oneshot_sender_dropped_without_sending_is_an_error() {
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let (tx, rx) = oneshot::channel::<u32>();
         spawn_slab(async move {
@@ -227,7 +227,7 @@ fn oneshot_close_refuses_sends_but_keeps_a_value_sent_before() {
 
 #[test]
 fn oneshot_sender_closed_future_completes_when_the_receiver_goes() {
-    let mut rt = rt();
+    let rt = rt();
     let done = rt.block_on(async {
         let (mut tx, mut rx) = oneshot::channel::<u8>();
         let waiter = spawn_slab(async move {
@@ -264,7 +264,7 @@ fn oneshot_unreceived_value_drops_with_the_receiver() {
 
 #[test]
 fn mpsc_is_fifo_and_reports_len_and_capacity() {
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(3);
         assert_eq!(
@@ -310,14 +310,14 @@ fn mpsc_try_send_full_and_closed_hand_the_value_back() {
     assert_eq!(rx.try_recv(), Ok("a".to_string()));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     drop(rx);
-    let mut rt = rt();
+    let rt = rt();
     let err = rt.block_on(tx.send("d".into()));
     assert_eq!(err, Err(SendError("d".to_string())));
 }
 
 #[test]
 fn mpsc_waiting_senders_are_served_in_order() {
-    let mut rt = rt();
+    let rt = rt();
     let got = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(1);
         tx.send(0).await.unwrap();
@@ -347,7 +347,7 @@ fn mpsc_waiting_senders_are_served_in_order() {
 
 #[test]
 fn mpsc_recv_drains_then_ends_when_all_senders_are_gone() {
-    let mut rt = rt();
+    let rt = rt();
     let got = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(8);
         let tx2 = tx.clone();
@@ -370,7 +370,7 @@ fn mpsc_recv_drains_then_ends_when_all_senders_are_gone() {
 
 #[test]
 fn mpsc_close_keeps_the_buffer_and_fails_waiting_senders() {
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(2);
         tx.send(1).await.unwrap();
@@ -396,7 +396,7 @@ fn mpsc_close_keeps_the_buffer_and_fails_waiting_senders() {
 #[test]
 fn mpsc_dropped_receiver_drops_buffer_and_wakes_waiting_senders() {
     let drops = Rc::new(Cell::new(0));
-    let mut rt = rt();
+    let rt = rt();
     let d = drops.clone();
     rt.block_on(async move {
         let (tx, rx) = mpsc::channel::<DropCounter>(2);
@@ -493,7 +493,7 @@ fn mpsc_messages_may_hold_senders_of_their_own_channel() {
 fn mpsc_many_producers_counted() {
     let n = scaled(10_000) as u64;
     let producers = 4u64;
-    let mut rt = rt();
+    let rt = rt();
     let (count, sum) = rt.block_on(async move {
         let (tx, mut rx) = mpsc::channel::<u64>(16);
         for p in 0..producers {
@@ -570,7 +570,7 @@ fn cross_try_send_full_and_closed_are_distinct_and_hand_the_value_back() {
         Err(e @ TrySendError::Closed(_)) => assert_eq!(e.into_inner(), "d"),
         other => panic!("expected Closed, got {other:?}"),
     }
-    let mut rt = rt();
+    let rt = rt();
     assert_eq!(
         rt.block_on(tx.send("e".into())),
         Err(SendError("e".to_string()))
@@ -587,7 +587,7 @@ fn cross_recv_drains_then_disconnects_when_all_senders_are_gone() {
     drop((tx, tx2));
     assert!(rx.is_closed());
     assert_eq!(rx.try_recv(), Ok(1));
-    let mut rt = rt();
+    let rt = rt();
     assert_eq!(rt.block_on(rx.recv()), Some(2));
     assert_eq!(rt.block_on(rx.recv()), None);
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
@@ -618,7 +618,7 @@ fn cross_close_keeps_the_buffer_and_refuses_sends() {
     assert_eq!(tx.try_send(2), Err(TrySendError::Closed(2)));
     assert_eq!(rx.try_recv(), Ok(1));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
-    let mut rt = rt();
+    let rt = rt();
     assert_eq!(
         rt.block_on(rx.recv()),
         None,
@@ -698,7 +698,7 @@ fn cross_close_wakes_waiting_senders_with_their_value() {
 
 #[test]
 fn cross_try_send_from_another_thread_wakes_a_parked_runtime() {
-    let mut rt = rt();
+    let rt = rt();
     let (tx, mut rx) = cross::channel::<u32>(4);
     let registered = Arc::new(AtomicBool::new(false));
     let r = registered.clone();
@@ -739,7 +739,7 @@ fn cross_try_send_from_another_thread_wakes_a_parked_runtime() {
 #[test]
 fn cross_async_send_is_woken_by_the_game_threads_receives() {
     let n = scaled(4_000) as u64;
-    let mut rt = rt();
+    let rt = rt();
     let (tx, mut rx) = cross::channel::<u64>(2);
     let game = std::thread::spawn(move || {
         let (mut count, mut sum) = (0u64, 0u64);
@@ -799,7 +799,7 @@ fn cross_two_game_threads_each_way_counted() {
     let n = scaled(20_000) as u64;
     const DOWN: u64 = 1 << 40;
     let ledger = Arc::new(Ledger::default());
-    let mut rt = rt();
+    let rt = rt();
     let (up_tx, mut up_rx) = cross::channel::<Msg>(8);
     let mut downs = Vec::new();
     let mut games = Vec::new();
@@ -904,7 +904,7 @@ fn cross_two_game_threads_each_way_counted() {
 fn cross_game_threads_drop_their_senders_first() {
     let n = scaled(2_000) as u64;
     let ledger = Arc::new(Ledger::default());
-    let mut rt = rt();
+    let rt = rt();
 
     // Case 1: both game threads finish and drop their senders before the runtime even
     // starts receiving: everything is buffered, then the end.
@@ -973,7 +973,7 @@ fn cross_runtime_receiver_drops_first_while_game_threads_send() {
     assert!(n > 40);
     let ledger = Arc::new(Ledger::default());
     let returned = Arc::new(AtomicU64::new(0));
-    let mut rt = rt();
+    let rt = rt();
     let (tx, mut rx) = cross::channel::<Msg>(8);
     let games: Vec<_> = (0..2u64)
         .map(|k| {
@@ -1024,7 +1024,7 @@ fn cross_game_receiver_drops_first_while_runtime_senders_wait() {
     let n = scaled(4_000) as u64;
     let keep = n / 4;
     let ledger = Arc::new(Ledger::default());
-    let mut rt = rt();
+    let rt = rt();
     let (tx, mut rx) = cross::channel::<Msg>(4);
     let game = std::thread::spawn(move || {
         let mut received = 0u64;

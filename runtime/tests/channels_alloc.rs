@@ -32,7 +32,7 @@ fn rt() -> Runtime {
 
 #[test]
 fn local_mpsc_messages_allocate_nothing_after_creation() {
-    let mut rt = rt();
+    let rt = rt();
     let (sum, stats) = rt.block_on(async {
         // Small capacity, three producers: senders keep waiting for room.
         let (tx, mut rx) = mpsc::channel::<u64>(8);
@@ -84,7 +84,7 @@ fn local_mpsc_messages_allocate_nothing_after_creation() {
 
 #[test]
 fn oneshot_allocates_exactly_its_shared_cell() {
-    let mut rt = rt();
+    let rt = rt();
     let (sum, stats) = rt.block_on(async {
         let (tx, rx) = oneshot::channel::<u64>();
         tx.send(0).unwrap();
@@ -168,7 +168,7 @@ async fn runtime_exchange(
 
 #[test]
 fn cross_messages_each_way_allocate_nothing_on_either_thread() {
-    let mut rt = rt();
+    let rt = rt();
     // Small rings so both sides keep meeting a full ring and waiting.
     let (up_tx, mut up_rx) = cross::channel::<u64>(16);
     let (down_tx, mut down_rx) = cross::channel::<u64>(16);

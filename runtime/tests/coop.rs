@@ -22,7 +22,7 @@ fn observer(progress: &Rc<Cell<u32>>) -> JoinHandle<u32> {
 
 #[test]
 fn a_task_draining_a_full_channel_yields_to_others() {
-    let mut rt = rt_bounded::<256>(16);
+    let rt = rt_bounded::<256>(16);
     rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(4096);
         for i in 0..2_000 {
@@ -69,7 +69,7 @@ fn roomy_udp_socket() -> std::net::UdpSocket {
 
 #[test]
 fn a_flooded_socket_cannot_starve_the_other_tasks() {
-    let mut rt = rt_bounded::<1024>(16);
+    let rt = rt_bounded::<1024>(16);
     rt.block_on(async {
         let sock = UdpSocket::from_std(roomy_udp_socket()).unwrap();
         let addr = sock.local_addr().unwrap();
@@ -101,7 +101,7 @@ fn a_flooded_socket_cannot_starve_the_other_tasks() {
 
 #[test]
 fn unconstrained_code_does_not_yield_for_budget() {
-    let mut rt = rt_bounded::<256>(16);
+    let rt = rt_bounded::<256>(16);
     rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<u32>(1024);
         for i in 0..1_000 {
@@ -123,7 +123,7 @@ fn unconstrained_code_does_not_yield_for_budget() {
 
 #[test]
 fn consume_budget_yields_once_spent_and_the_budget_is_fresh_each_poll() {
-    let mut rt = rt_bounded::<256>(16);
+    let rt = rt_bounded::<256>(16);
     rt.block_on(async {
         assert!(coop::has_budget_remaining());
         let spins = Rc::new(Cell::new(0u32));

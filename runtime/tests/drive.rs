@@ -74,7 +74,7 @@ fn tick_takes_in_wakes_from_other_threads() {
 
 #[test]
 fn busy_polling_never_parks() {
-    let mut rt = Runtime::builder().busy_poll(true).build();
+    let rt = Runtime::builder().busy_poll(true).build();
     rt.block_on(async {
         time::sleep(Duration::from_millis(5)).await;
         let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -89,9 +89,29 @@ fn busy_polling_never_parks() {
         t.join().unwrap();
     });
     assert_eq!(rt.stats().parks, 0);
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     rt.block_on_busy(time::sleep(Duration::from_millis(2)));
     assert_eq!(rt.stats().parks, 0);
     rt.block_on(time::sleep(Duration::from_millis(2)));
     assert!(rt.stats().parks >= 1, "plain block_on sleeps in epoll");
+}
+
+/// `block_on` takes `&self` (tokio's signature), so its own future can reach the runtime:
+/// reading stats and spawning work, calling `block_on` again panics (the thread's drive
+/// slot is taken) and leaves the runtime usable.
+#[test]
+fn block_on_by_shared_reference_refuses_to_nest_and_stays_usable() {
+    let rt = Runtime::new();
+    let out = rt.block_on(async {
+        let h = rt.spawn(async { 2 });
+        assert_eq!(rt.stats().tasks_live, 1);
+        let nested =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(async { 1 })));
+        let msg = nested.expect_err("a nested block_on must panic");
+        let msg = msg.downcast_ref::<String>().expect("a formatted message");
+        assert!(msg.contains("already running a tickslab runtime"), "{msg}");
+        h.await.unwrap()
+    });
+    assert_eq!(out, 2);
+    assert_eq!(rt.block_on(async { 3 }), 3, "the runtime is still usable");
 }

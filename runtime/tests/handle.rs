@@ -19,7 +19,7 @@ const ROUNDS: u64 = if cfg!(miri) { 5 } else { 100 };
     ignore = "Miri's epoll reports an eventfd edge only when it turns readable, not on every write as Linux does; repeated unparks would look like a deadlock"
 )]
 fn spawn_from_another_thread_and_join_there() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     let game = std::thread::spawn(move || {
         let mut total = 0u64;
@@ -51,7 +51,7 @@ fn spawn_from_another_thread_and_join_there() {
     ignore = "Miri's epoll reports an eventfd edge only when it turns readable, not on every write as Linux does; repeated unparks would look like a deadlock"
 )]
 fn remote_tasks_can_use_timers_and_panics_are_reported() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     let t = std::thread::spawn(move || {
         // Timers are !Send: build the future on the runtime's thread.
@@ -77,7 +77,7 @@ fn remote_tasks_can_use_timers_and_panics_are_reported() {
 
 #[test]
 fn remote_join_handle_can_be_awaited_on_the_runtime_too() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     let out = rt.block_on(async move {
         let h = handle.spawn(async { 5 }).unwrap();
@@ -88,7 +88,7 @@ fn remote_join_handle_can_be_awaited_on_the_runtime_too() {
 
 #[test]
 fn spawn_after_shutdown_hands_the_future_back() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     handle.shutdown();
     assert!(handle.is_shutdown());
@@ -133,7 +133,7 @@ fn futures_that_never_ran_are_reported_cancelled_when_the_runtime_drops() {
 
 #[test]
 fn pending_remote_tasks_are_cancelled_at_runtime_drop() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     let h = handle.spawn(std::future::pending::<()>()).unwrap();
     rt.block_on(async {
@@ -155,7 +155,7 @@ const PER_THREAD: u64 = if cfg!(miri) { 10 } else { 250 };
     ignore = "Miri's epoll reports an eventfd edge only when it turns readable, not on every write as Linux does; repeated unparks would look like a deadlock"
 )]
 fn many_threads_spawn_concurrently() {
-    let mut rt = rt();
+    let rt = rt();
     let handle = rt.handle();
     let threads: Vec<_> = (0..4)
         .map(|t| {

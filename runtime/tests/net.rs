@@ -635,7 +635,7 @@ fn assert_runtime_gone(e: &io::Error) {
 
 #[test]
 fn sockets_outliving_their_runtime_fail_cleanly() {
-    let mut rt1 = rt();
+    let rt1 = rt();
     let (listener, mut client, server, udp) = rt1.block_on(async {
         let listener = TcpListener::bind(LOCALHOST).await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -100,7 +100,7 @@ fn tcp_ping_pong_allocates_nothing_after_warmup() {
             let mut buf = [0u8; MSG];
             loop {
                 match s.read_exact(&mut buf).await {
-                    Ok(()) => s.write_all(&buf).await.unwrap(),
+                    Ok(_) => s.write_all(&buf).await.unwrap(),
                     Err(e) if e.kind() == ErrorKind::UnexpectedEof => return,
                     Err(e) => panic!("{e}"),
                 }

@@ -13,7 +13,7 @@ use tickslab_runtime::*;
 
 /// Runs `f` on a 4-slot bounded slab, failing (not hanging) if it takes 20 s.
 fn on_four_slots<F: std::future::Future<Output = ()>>(f: F) {
-    let mut rt = rt_bounded::<512>(4);
+    let rt = rt_bounded::<512>(4);
     rt.block_on(async {
         time::timeout(Duration::from_secs(20), f)
             .await
@@ -71,7 +71,7 @@ fn abandoned_accepts_and_readiness_waits_free_their_slots() {
 
 #[test]
 fn many_receivers_on_one_socket_are_all_woken_and_the_rest_keep_waiting() {
-    let mut rt = rt_bounded::<512>(64);
+    let rt = rt_bounded::<512>(64);
     rt.block_on(async {
         let sock = Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let addr = sock.local_addr().unwrap();

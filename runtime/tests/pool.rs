@@ -277,7 +277,7 @@ fn a_panicking_factory_gives_the_slot_back() {
 
 #[test]
 fn alloc_waits_for_a_slot_and_waiters_are_served_in_order() {
-    let mut rt = rt();
+    let rt = rt();
     let order = rt.block_on(async {
         let pool: Pool<u32> = Pool::bounded(1);
         let order = Rc::new(RefCell::new(Vec::new()));
@@ -307,7 +307,7 @@ fn alloc_waits_for_a_slot_and_waiters_are_served_in_order() {
 
 #[test]
 fn a_cancelled_waiter_passes_its_slot_on() {
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let pool: Pool<u32> = Pool::bounded(1);
         let held = pool.try_alloc(0).unwrap();
@@ -348,7 +348,7 @@ fn a_dropped_pending_alloc_unlinks_itself() {
 
 #[test]
 fn boxes_cross_awaits_and_return_when_tasks_finish_or_are_cancelled() {
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let pool: Pool<[u64; 8]> = Pool::bounded(4);
         let p = pool.clone();
@@ -374,7 +374,7 @@ fn boxes_cross_awaits_and_return_when_tasks_finish_or_are_cancelled() {
 #[test]
 fn runtime_dropped_with_tasks_holding_boxes() {
     let pool: Pool<String> = Pool::bounded(2);
-    let mut rt = rt();
+    let rt = rt();
     let p = pool.clone();
     rt.spawn(async move {
         let _b = p.alloc(String::from("held")).await;
@@ -417,7 +417,7 @@ fn buffer_pool_hands_out_fixed_buffers() {
 
 #[test]
 fn buffer_pool_waits_when_all_buffers_are_out() {
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let bufs = BufPool::new(1, 16);
         let held = bufs.try_alloc().unwrap();
@@ -431,7 +431,7 @@ fn buffer_pool_waits_when_all_buffers_are_out() {
 
 #[test]
 fn task_arenas_live_as_long_as_their_task() {
-    let mut rt = rt();
+    let rt = rt();
     let arenas = TaskArenas::new(2, ArenaConfig::DEFAULT);
     rt.block_on(async {
         let a = arenas.clone();
@@ -470,7 +470,7 @@ fn task_arenas_live_as_long_as_their_task() {
 
 #[test]
 fn task_arenas_wait_when_every_scope_is_taken() {
-    let mut rt = rt();
+    let rt = rt();
     let arenas = TaskArenas::new(1, ArenaConfig::DEFAULT);
     rt.block_on(async {
         let held = arenas.try_scope().unwrap();
@@ -487,7 +487,7 @@ fn task_arenas_wait_when_every_scope_is_taken() {
 #[test]
 fn recv_from_into_a_pooled_buffer() {
     use tickslab_runtime::net::UdpSocket;
-    let mut rt = rt();
+    let rt = rt();
     rt.block_on(async {
         let bufs = BufPool::new(4, 1500);
         let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();

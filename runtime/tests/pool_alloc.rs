@@ -78,7 +78,7 @@ fn recycling_pool_keeps_buffers_so_takes_allocate_nothing() {
 
 #[test]
 fn waiting_allocations_allocate_nothing() {
-    let mut rt = support::rt_bounded::<512>(64);
+    let rt = support::rt_bounded::<512>(64);
     let pool: Pool<Msg> = Pool::bounded(2);
     let run = |rounds: usize| {
         let pool = pool.clone();
@@ -127,7 +127,7 @@ fn sync_pool_returns_from_another_thread_without_allocating() {
         }
         AllocStats::current_thread().since(&before)
     });
-    let mut rt = support::rt();
+    let rt = support::rt();
     let p = pool.clone();
     let ((), io) = rt.block_on(allocs_during(async move {
         for i in 0..N {
@@ -190,7 +190,7 @@ fn buffer_pools_allocate_every_buffer_up_front() {
 
 #[test]
 fn task_arenas_allocate_nothing_once_warm() {
-    let mut rt = support::rt_bounded::<512>(64);
+    let rt = support::rt_bounded::<512>(64);
     let arenas = TaskArenas::new(4, ArenaConfig::DEFAULT);
     let run = |tasks: usize| {
         let arenas = arenas.clone();
@@ -218,7 +218,7 @@ fn task_arenas_allocate_nothing_once_warm() {
 #[test]
 fn udp_receive_into_pooled_buffers_allocates_nothing() {
     use tickslab_runtime::net::UdpSocket;
-    let mut rt = support::rt();
+    let rt = support::rt();
     let bufs = BufPool::new(8, 1500);
     let ((), stats) = rt.block_on(async {
         let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();

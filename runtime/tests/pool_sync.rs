@@ -155,7 +155,7 @@ fn alloc_waits_until_another_thread_drops_a_box() {
             std::thread::yield_now();
         }
     });
-    let mut rt = support::rt();
+    let rt = support::rt();
     let p = pool.clone();
     rt.block_on(async move {
         for i in 0..ROUNDS as u64 {
@@ -170,7 +170,7 @@ fn alloc_waits_until_another_thread_drops_a_box() {
 
 #[test]
 fn a_woken_waiter_dropped_before_it_ran_wakes_the_next() {
-    let mut rt = support::rt();
+    let rt = support::rt();
     rt.block_on(async {
         let pool = Arc::new(SyncPool::<u8>::bounded(1));
         let held = pool.try_alloc(0).unwrap();

@@ -1073,7 +1073,7 @@ enum Left {
 /// between), drained and checked between rounds; the last round ends with the runtime
 /// dropped under pending tasks.
 fn run(seed: u64, shape: Shape) {
-    let mut rt = shape.build();
+    let rt = shape.build();
     let mut st = Run::new(seed, shape.capacity());
     let rounds = 1 + st.rng.below(3);
     for round in 0..rounds {

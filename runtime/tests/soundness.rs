@@ -64,7 +64,7 @@ fn forgotten_enter_guard_then_dropped_runtime_gives_clear_errors() {
     let msg = panic_message(slept.expect_err("sleep outside a live runtime panics"));
     assert!(msg.contains("outside of a tickslab runtime"), "{msg}");
     // A new runtime on this thread works as usual (its guard nests over the forgotten one).
-    let mut rt2 = rt_bounded::<256>(4);
+    let rt2 = rt_bounded::<256>(4);
     assert_eq!(
         rt2.block_on(async { spawn_slab(async { 2 }).await.unwrap() }),
         2
@@ -152,7 +152,7 @@ fn join_waker_panicking_during_shutdown_cannot_stop_it() {
 
 #[test]
 fn panicking_join_waker_while_running_is_reraised_after_the_pass() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let mut handle = rt.spawn_slab(async { 42 });
     assert!(poll_once(&mut handle, &panicking_waker()).is_pending());
     let other = rt.spawn_slab(async { 7 });
@@ -213,7 +213,7 @@ fn spawn_with_jobs_pending_at_shutdown_are_cancelled_even_if_their_drop_panics()
 
 #[test]
 fn panicking_spawn_with_closure_is_reported_and_the_queue_runs_on() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let handle = rt.handle();
     let ok_before = handle.spawn_with(|| async { 1 }).unwrap();
     let bad = handle
@@ -328,7 +328,7 @@ fn frame_task_spawned_by_a_destructor_while_the_frame_unwinds_is_cancelled_too()
 #[test]
 fn handles_claims_and_wakers_dropped_after_the_runtime_in_any_order() {
     for order in 0..6 {
-        let mut rt = rt_bounded::<128>(4);
+        let rt = rt_bounded::<128>(4);
         let waker_slot: Rc<Cell<Option<Waker>>> = Rc::new(Cell::new(None));
         let ws = waker_slot.clone();
         let (handle, claim) = rt.block_on(async move {

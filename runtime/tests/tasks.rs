@@ -59,7 +59,7 @@ fn wait_for(flag: Rc<Cell<bool>>, waker: Rc<RefCell<Option<Waker>>>) -> impl Fut
 
 #[test]
 fn slab_and_boxed_tasks_return_their_outputs() {
-    let mut rt = rt_bounded::<256>(64);
+    let rt = rt_bounded::<256>(64);
     let out = rt.block_on(async {
         let a = spawn_slab(async { 40 + 2 });
         let b = spawn(async { String::from("boxed") });
@@ -81,7 +81,7 @@ fn slab_and_boxed_tasks_return_their_outputs() {
 
 #[test]
 fn tasks_can_await_each_other_and_spawn_more() {
-    let mut rt = rt_bounded::<512>(16);
+    let rt = rt_bounded::<512>(16);
     let out = rt.block_on(async {
         let inner = spawn_slab(async {
             let leaf = spawn_slab(async {
@@ -98,7 +98,7 @@ fn tasks_can_await_each_other_and_spawn_more() {
 
 #[test]
 fn unbounded_slab_grows_past_its_first_chunk() {
-    let mut rt = Runtime::builder().slab_unbounded::<256>(4).build();
+    let rt = Runtime::builder().slab_unbounded::<256>(4).build();
     let n = scaled(1000);
     let sum = rt.block_on(async move {
         let handles: Vec<_> = (0..n).map(|i| spawn_slab(async move { i })).collect();
@@ -115,7 +115,7 @@ fn unbounded_slab_grows_past_its_first_chunk() {
 
 #[test]
 fn detached_task_still_runs_to_completion() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     rt.block_on(async move {
@@ -137,7 +137,7 @@ fn detached_task_still_runs_to_completion() {
 
 #[test]
 fn is_finished_tracks_completion() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let h = spawn_slab(async {
             yield_now().await;
@@ -153,7 +153,7 @@ fn is_finished_tracks_completion() {
 
 #[test]
 fn runtime_spawn_methods_work_outside_block_on() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let a = rt.spawn_slab(async { 1 });
     let b = rt.spawn(async { 2 });
     let c = {
@@ -166,7 +166,7 @@ fn runtime_spawn_methods_work_outside_block_on() {
 
 #[test]
 fn leftover_tasks_run_on_the_next_block_on() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let count = Rc::new(Cell::new(0));
     let c = count.clone();
     let h = rt.block_on(async move {
@@ -187,7 +187,7 @@ fn leftover_tasks_run_on_the_next_block_on() {
 
 #[test]
 fn full_bounded_slab_hands_the_future_back() {
-    let mut rt = rt_bounded::<256>(2);
+    let rt = rt_bounded::<256>(2);
     let drops = Rc::new(Cell::new(0));
     let d = drops.clone();
     rt.block_on(async move {
@@ -220,7 +220,7 @@ fn full_bounded_slab_hands_the_future_back() {
 
 #[test]
 fn spawn_slab_on_a_full_slab_panics_with_capacity_and_the_way_out() {
-    let mut rt = rt_bounded::<256>(1);
+    let rt = rt_bounded::<256>(1);
     rt.block_on(async {
         let _held = try_claim_slab().unwrap();
         let msg = panic_message(
@@ -236,7 +236,7 @@ fn spawn_slab_on_a_full_slab_panics_with_capacity_and_the_way_out() {
 
 #[test]
 fn oversized_task_is_rejected_naming_both_sizes() {
-    let mut rt = rt_bounded::<128>(4);
+    let rt = rt_bounded::<128>(4);
     rt.block_on(async {
         let big = [7u8; 512];
         let fut = async move { big.iter().map(|&b| b as u32).sum::<u32>() };
@@ -294,7 +294,7 @@ fn over_aligned_futures_up_to_128_live_in_the_slab_and_beyond_are_refused() {
     struct Aligned128(u8);
     #[repr(align(256))]
     struct Aligned256(u8);
-    let mut rt = rt_bounded::<1024>(4);
+    let rt = rt_bounded::<1024>(4);
     rt.block_on(async {
         let a = Aligned64(3);
         // capture the whole (aligned) value, not just its field
@@ -357,14 +357,14 @@ fn task_size_counts_the_alignment_padding() {
         needed >= std::mem::size_of_val(&aligned) + 56,
         "task_size {needed} includes the worst-case padding"
     );
-    let mut rt = rt_bounded::<512>(8);
+    let rt = rt_bounded::<512>(8);
     assert!(needed <= 512);
     assert_eq!(rt.block_on(async { spawn_slab(aligned).await.unwrap() }), 7);
 }
 
 #[test]
 fn spawn_slab_without_a_slab_says_so() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     rt.block_on(async {
         let err = try_spawn_slab(async { 1 }).unwrap_err();
         assert_eq!(err.kind(), SpawnErrorKind::NoSlab);
@@ -395,7 +395,7 @@ fn spawning_outside_a_runtime_fails_clearly() {
 
 #[test]
 fn panicking_task_is_reported_and_the_runtime_keeps_going() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let out = rt.block_on(async {
         let bad = spawn_slab(async {
             yield_now().await;
@@ -414,7 +414,7 @@ fn panicking_task_is_reported_and_the_runtime_keeps_going() {
 
 #[test]
 fn panic_in_root_future_propagates_and_runtime_stays_usable() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let r = catch_unwind(AssertUnwindSafe(|| rt.block_on(async { panic!("root") })));
     assert!(r.is_err());
     assert_eq!(
@@ -436,7 +436,7 @@ fn panicking_destructor_of_detached_output_is_contained() {
             panic!("output destructor");
         }
     }
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     rt.block_on(async {
         drop(spawn_slab(async { Bomb }));
         yield_now().await;
@@ -449,7 +449,7 @@ fn panicking_destructor_of_detached_output_is_contained() {
 
 #[test]
 fn abort_before_first_poll_drops_the_future_unpolled() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let drops = Rc::new(Cell::new(0));
     let polled = Rc::new(Cell::new(false));
     let (d, p) = (drops.clone(), polled.clone());
@@ -471,7 +471,7 @@ fn abort_before_first_poll_drops_the_future_unpolled() {
 
 #[test]
 fn abort_while_pending_drops_the_future() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let drops = Rc::new(Cell::new(0));
     let d = drops.clone();
     rt.block_on(async move {
@@ -492,7 +492,7 @@ fn abort_while_pending_drops_the_future() {
 
 #[test]
 fn abort_of_the_running_task_takes_effect_after_its_poll() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let slot: Rc<RefCell<Option<JoinHandle<()>>>> = Rc::default();
         let s = slot.clone();
@@ -522,7 +522,7 @@ fn abort_of_the_running_task_takes_effect_after_its_poll() {
 
 #[test]
 fn abort_after_completion_keeps_the_output() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let h = spawn_slab(async { 5 });
         while !h.is_finished() {
@@ -537,7 +537,7 @@ fn abort_after_completion_keeps_the_output() {
 
 #[test]
 fn dropping_a_handle_after_completion_drops_the_output_once() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let drops = Rc::new(Cell::new(0));
     let d = drops.clone();
     rt.block_on(async move {
@@ -554,7 +554,7 @@ fn dropping_a_handle_after_completion_drops_the_output_once() {
 #[test]
 fn waker_woken_long_after_the_task_finished_is_harmless() {
     let kept: Rc<RefCell<Option<Waker>>> = Rc::default();
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let k = kept.clone();
     rt.block_on(async move {
         let h = spawn_slab(poll_fn(move |cx| {
@@ -586,7 +586,7 @@ fn waker_woken_long_after_the_task_finished_is_harmless() {
 fn waker_and_handle_may_outlive_the_runtime() {
     let kept: Rc<RefCell<Option<Waker>>> = Rc::default();
     let drops = Rc::new(Cell::new(0));
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let (k, d) = (kept.clone(), drops.clone());
     let (done, cancelled) = rt.block_on(async move {
         let g = DropCounter(d);
@@ -608,7 +608,7 @@ fn waker_and_handle_may_outlive_the_runtime() {
     assert_eq!(drops.get(), 1, "runtime drop dropped the pending future");
     let waker = kept.borrow_mut().take().unwrap();
     // Join the handles on a second runtime: one has its output, one was cancelled.
-    let mut rt2 = Runtime::new();
+    let rt2 = Runtime::new();
     assert_eq!(rt2.block_on(done).unwrap(), 11);
     assert!(rt2.block_on(cancelled).unwrap_err().is_cancelled());
     // The last reference goes away on another thread: the orphaned slab is retired there.
@@ -617,7 +617,7 @@ fn waker_and_handle_may_outlive_the_runtime() {
 
 #[test]
 fn claim_outliving_the_runtime_is_released_safely() {
-    let mut rt = rt_bounded::<256>(2);
+    let rt = rt_bounded::<256>(2);
     let claim = rt.block_on(async { try_claim_slab().unwrap() });
     drop(rt);
     let err = claim.try_spawn(async { 1 }).map(drop).unwrap_err();
@@ -630,7 +630,7 @@ fn runtime_drop_with_10k_pending_slab_tasks_drops_each_future_once() {
     let n = scaled(10_000);
     let drops = Rc::new(Cell::new(0));
     let kept = {
-        let mut rt = rt_bounded::<256>(n);
+        let rt = rt_bounded::<256>(n);
         let d = drops.clone();
         let kept = rt.block_on(async move {
             let mut kept = Vec::new();
@@ -658,7 +658,7 @@ fn runtime_drop_with_10k_pending_slab_tasks_drops_each_future_once() {
         kept
     };
     assert_eq!(drops.get(), n, "every pending future dropped exactly once");
-    let mut rt2 = Runtime::new();
+    let rt2 = Runtime::new();
     for h in kept {
         assert!(h.is_finished());
         assert!(rt2.block_on(h).unwrap_err().is_cancelled());
@@ -679,7 +679,7 @@ fn destructor_spawning_during_shutdown_is_cancelled_too() {
         }
     }
     let drops = Rc::new(Cell::new(0));
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let d = drops.clone();
     rt.block_on(async move {
         let s = SpawnOnDrop(d);
@@ -697,7 +697,7 @@ fn destructor_spawning_during_shutdown_is_cancelled_too() {
 
 #[test]
 fn wake_from_another_thread_unparks_the_runtime() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     let out = rt.block_on(async move {
@@ -725,7 +725,7 @@ fn wake_from_another_thread_unparks_the_runtime() {
 
 #[test]
 fn root_future_woken_from_another_thread() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     let flag = Arc::new(AtomicBool::new(false));
     let mut started = false;
     let out = rt.block_on(poll_fn(|cx| {
@@ -752,7 +752,7 @@ fn root_future_woken_from_another_thread() {
 fn remote_wake_storm_with_queue_overflow() {
     let tasks = scaled(64).min(64);
     let rounds = scaled(200);
-    let mut rt = Runtime::builder()
+    let rt = Runtime::builder()
         .slab_bounded::<256>(tasks)
         .remote_queue_capacity(2)
         .build();
@@ -818,7 +818,7 @@ fn waker_is_send_and_sync_and_handles_are_not() {
 
 #[test]
 fn yield_now_interleaves_tasks() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
     rt.block_on(async move {
@@ -838,7 +838,7 @@ fn yield_now_interleaves_tasks() {
 
 #[test]
 fn a_busy_task_does_not_starve_the_root() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let spins = Rc::new(Cell::new(0u64));
     let s = spins.clone();
     rt.block_on(async move {
@@ -859,7 +859,7 @@ fn a_busy_task_does_not_starve_the_root() {
 #[test]
 fn producer_with_claim_slab_backpressure_completes_100k_tasks() {
     let total = scaled(100_000);
-    let mut rt = rt_bounded::<256>(256);
+    let rt = rt_bounded::<256>(256);
     let done = Rc::new(Cell::new(0usize));
     let d = done.clone();
     rt.block_on(async move {
@@ -887,7 +887,7 @@ fn producer_with_claim_slab_backpressure_completes_100k_tasks() {
 
 #[test]
 fn many_waiters_for_a_slot_all_get_one() {
-    let mut rt = rt_bounded::<256>(4);
+    let rt = rt_bounded::<256>(4);
     let done = Rc::new(Cell::new(0));
     let d = done.clone();
     rt.block_on(async move {
@@ -912,7 +912,7 @@ fn many_waiters_for_a_slot_all_get_one() {
 
 #[test]
 fn claim_slab_future_dropped_while_waiting_is_fine() {
-    let mut rt = rt_bounded::<256>(1);
+    let rt = rt_bounded::<256>(1);
     rt.block_on(async {
         let held = try_claim_slab().unwrap();
         let mut wait = Box::pin(claim_slab());
@@ -938,7 +938,7 @@ async fn poll_once<F: Future + Unpin>(mut f: F) -> Option<F::Output> {
 
 #[test]
 fn block_on_inside_a_running_runtime_panics_saying_what_to_do() {
-    let mut outer = rt_bounded::<1024>(8); // the task holds a whole Runtime
+    let outer = rt_bounded::<1024>(8); // the task holds a whole Runtime
     let out = outer.block_on(async {
         let h = spawn_slab(async {
             let mut inner = rt_bounded::<256>(8);
@@ -972,7 +972,7 @@ fn block_on_inside_a_running_runtime_panics_saying_what_to_do() {
 #[test]
 fn runtimes_one_after_another_on_one_thread() {
     for i in 0..3 {
-        let mut rt = rt_bounded::<256>(4);
+        let rt = rt_bounded::<256>(4);
         assert_eq!(
             rt.block_on(async move { spawn_slab(async move { i }).await.unwrap() }),
             i
@@ -988,7 +988,7 @@ fn runtime_drop_from_another_threads_point_of_view() {
     let (tx, rx) = std::sync::mpsc::channel::<Waker>();
     let d = drops.clone();
     std::thread::spawn(move || {
-        let mut rt = rt_bounded::<256>(8);
+        let rt = rt_bounded::<256>(8);
         rt.block_on(async move {
             for _ in 0..4 {
                 let g = SyncDropCounter(d.clone());
@@ -1015,7 +1015,7 @@ fn runtime_drop_from_another_threads_point_of_view() {
 
 #[test]
 fn wait_for_helper_wakes() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let flag = Rc::new(Cell::new(false));
     let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
     let (f, w) = (flag.clone(), waker.clone());
@@ -1030,7 +1030,7 @@ fn wait_for_helper_wakes() {
 
 #[test]
 fn slab_spawner_checks_the_slot_size_once_and_hands_back_on_full() {
-    let mut rt = rt_bounded::<256>(1);
+    let rt = rt_bounded::<256>(1);
     rt.block_on(async {
         let sp = SlabSpawner::<256>::current();
         let small = SlabSpawner::<128>::current(); // smaller N is fine: slots are larger

@@ -34,7 +34,7 @@ fn xorshift(seed: &mut u64) -> u64 {
 
 #[test]
 fn a_thousand_short_random_sleeps_never_end_early_and_never_hang() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let start = Instant::now();
     let worst_late = rt.block_on(async {
         let mut seed = 7;
@@ -58,7 +58,7 @@ fn a_thousand_short_random_sleeps_never_end_early_and_never_hang() {
 
 #[test]
 fn sleeps_finish_in_deadline_order() {
-    let mut rt = rt_bounded::<256>(64);
+    let rt = rt_bounded::<256>(64);
     let order = Rc::new(RefCell::new(Vec::new()));
     let o = order.clone();
     rt.block_on(async move {
@@ -82,7 +82,7 @@ fn sleeps_finish_in_deadline_order() {
 
 #[test]
 fn dropping_a_sleep_cancels_its_timer() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let mut s = Box::pin(sleep(Duration::from_secs(3600)));
         assert!(futures_poll_once(s.as_mut()).await.is_none());
@@ -117,7 +117,7 @@ async fn futures_poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> 
 
 #[test]
 fn timeout_fires_and_does_not_fire() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     rt.block_on(async {
         let err = timeout(Duration::from_millis(5), std::future::pending::<()>())
             .await
@@ -139,7 +139,7 @@ fn timeout_fires_and_does_not_fire() {
 
 #[test]
 fn manual_clock_fires_in_deadline_order_only_when_advanced() {
-    let mut rt = paused_rt();
+    let rt = paused_rt();
     let fired = Rc::new(RefCell::new(Vec::new()));
     let f = fired.clone();
     rt.block_on(async move {
@@ -174,7 +174,7 @@ fn manual_clock_fires_in_deadline_order_only_when_advanced() {
 
 #[test]
 fn advance_without_pause_panics_clearly() {
-    let mut rt = rt_bounded::<256>(8);
+    let rt = rt_bounded::<256>(8);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(time::advance(Duration::from_secs(1)))
     }));
@@ -201,7 +201,7 @@ fn sleep_outside_a_runtime_panics_clearly() {
 use std::future::Future as _;
 
 fn interval_ticks(behavior: MissedTickBehavior) -> Vec<u64> {
-    let mut rt = paused_rt();
+    let rt = paused_rt();
     rt.block_on(async move {
         let t0 = time::now();
         let mut iv = time::interval(Duration::from_millis(10));
@@ -247,7 +247,7 @@ fn interval_missed_tick_skip_keeps_the_grid() {
 #[test]
 fn hundred_thousand_concurrent_sleeps_all_complete() {
     let n = 100_000;
-    let mut rt = rt_bounded::<256>(n);
+    let rt = rt_bounded::<256>(n);
     let start = Instant::now();
     let done = Rc::new(std::cell::Cell::new(0));
     let d = done.clone();
@@ -272,7 +272,7 @@ fn hundred_thousand_concurrent_sleeps_all_complete() {
 
 #[test]
 fn sleep_and_timeout_cycles_allocate_nothing_once_warm() {
-    let mut rt = rt_bounded::<256>(64);
+    let rt = rt_bounded::<256>(64);
     let stats = rt.block_on(async {
         // Warm-up: the wheel's entry table reaches its peak size.
         sleep(Duration::from_micros(10)).await;

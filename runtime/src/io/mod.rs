@@ -1,130 +1,45 @@
-//! I/O: the reactor behind the sockets, and small poll-based `AsyncRead` / `AsyncWrite`
-//! traits (like tokio's, over plain byte slices) with `async` helpers.
+//! I/O: tokio's traits and toolbox, and the reactor behind the sockets.
+//!
+//! - The traits take tokio's exact shapes, so code written against `tokio::io` compiles
+//!   with the import renamed: [`AsyncRead`] (`poll_read` into a [`ReadBuf`]),
+//!   [`AsyncWrite`] (`poll_write`, `poll_write_vectored`, `is_write_vectored`,
+//!   `poll_flush`, `poll_shutdown`), [`AsyncBufRead`], [`AsyncSeek`]. They are implemented
+//!   for `&[u8]`, `io::Cursor`, `Vec<u8>`, `Box<T>`, `Pin<P>` and `&mut T` as in tokio.
+//! - The toolbox, with tokio's names and semantics: the extension traits
+//!   ([`AsyncReadExt`]: `read_exact`, `read_u32`, `read_to_end`, ...; [`AsyncWriteExt`],
+//!   [`AsyncBufReadExt`]: `read_line`, `lines`, ...; [`AsyncSeekExt`]), [`BufReader`],
+//!   [`BufWriter`], [`BufStream`], [`copy`], [`copy_buf`], [`copy_bidirectional`],
+//!   [`split`], [`duplex`], [`empty`], [`sink`], [`repeat`]. None allocates per call once
+//!   warm: buffered wrappers allocate their buffer when made, `copy` reuses per-thread
+//!   buffers, `read_to_end` grows the caller's vector only when it is full.
+//! - futures-io: tickslab's I/O types (sockets, [`BufReader`], [`BufWriter`],
+//!   [`BufStream`], [`DuplexStream`]) also implement `futures_io::AsyncRead` /
+//!   `AsyncWrite` (`AsyncBufRead` for the buffered readers), natively.
+//! - `reactor` (crate-private) drives mio and wakes the tasks waiting on sockets.
+//!
+//! Layering: this module imports nothing from `net/` (which implements these traits) nor
+//! from the executor.
 
+mod async_buf_read;
+mod async_read;
+mod async_seek;
+mod async_write;
 pub(crate) mod reactor;
+mod read_buf;
 mod scheduled_io;
+mod util;
 
 pub(crate) use scheduled_io::Direction;
 
-use std::future::{Future, poll_fn};
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-/// Reads bytes asynchronously.
-pub trait AsyncRead {
-    /// Reads into `buf`, returning how many bytes were read; `Ok(0)` means end of stream
-    /// (or an empty `buf`). `Pending` registers the task to be woken when readable.
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>>;
-}
-
-/// Writes bytes asynchronously.
-pub trait AsyncWrite {
-    /// Writes from `buf`, returning how many bytes were written.
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>>;
-
-    /// Flushes buffered data (sockets have none: ready at once).
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-
-    /// Shuts down the write side (for TCP: sends FIN).
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-}
-
-impl<T: AsyncRead + Unpin + ?Sized> AsyncRead for &mut T {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut **self).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin + ?Sized> AsyncWrite for &mut T {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut **self).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut **self).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut **self).poll_shutdown(cx)
-    }
-}
-
-/// `async` helpers for every [`AsyncRead`] (as tokio's `AsyncReadExt`).
-pub trait AsyncReadExt: AsyncRead + Unpin {
-    /// Reads some bytes into `buf`; `Ok(0)` at end of stream.
-    fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        poll_fn(move |cx| Pin::new(&mut *self).poll_read(cx, buf))
-    }
-
-    /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the stream ends first.
-    fn read_exact<'a>(
-        &'a mut self,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + 'a {
-        let mut filled = 0;
-        poll_fn(move |cx| {
-            while filled < buf.len() {
-                let n = std::task::ready!(Pin::new(&mut *self).poll_read(cx, &mut buf[filled..]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
-                }
-                filled += n;
-            }
-            Poll::Ready(Ok(()))
-        })
-    }
-}
-
-impl<T: AsyncRead + Unpin + ?Sized> AsyncReadExt for T {}
-
-/// `async` helpers for every [`AsyncWrite`] (as tokio's `AsyncWriteExt`).
-pub trait AsyncWriteExt: AsyncWrite + Unpin {
-    /// Writes some bytes from `buf`.
-    fn write<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        poll_fn(move |cx| Pin::new(&mut *self).poll_write(cx, buf))
-    }
-
-    /// Writes all of `buf`; `WriteZero` if the stream accepts no more.
-    fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> impl Future<Output = io::Result<()>> + 'a {
-        let mut written = 0;
-        poll_fn(move |cx| {
-            while written < buf.len() {
-                let n = std::task::ready!(Pin::new(&mut *self).poll_write(cx, &buf[written..]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                written += n;
-            }
-            Poll::Ready(Ok(()))
-        })
-    }
-
-    /// Flushes.
-    fn flush(&mut self) -> impl Future<Output = io::Result<()>> + '_ {
-        poll_fn(move |cx| Pin::new(&mut *self).poll_flush(cx))
-    }
-
-    /// Shuts down the write side.
-    fn shutdown(&mut self) -> impl Future<Output = io::Result<()>> + '_ {
-        poll_fn(move |cx| Pin::new(&mut *self).poll_shutdown(cx))
-    }
-}
-
-impl<T: AsyncWrite + Unpin + ?Sized> AsyncWriteExt for T {}
+pub use async_buf_read::AsyncBufRead;
+pub use async_read::AsyncRead;
+pub use async_seek::AsyncSeek;
+pub use async_write::AsyncWrite;
+pub use read_buf::ReadBuf;
+pub use std::io::{Error, ErrorKind, Result};
+pub use util::{
+    AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
+    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat, Sink,
+    Split, Take, Write, WriteAll, WriteHalf, copy, copy_bidirectional, copy_buf, duplex, empty,
+    repeat, sink, split,
+};

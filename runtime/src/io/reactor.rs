@@ -153,6 +153,11 @@ pub(crate) fn current_registered() -> usize {
 pub(crate) struct Registration {
     reactor: Rc<Reactor>,
     index: u32,
+    token: mio::Token,
+    /// For a socket registered for reading only (`Registration::new_read_first`): its fd,
+    /// until a write first finds the socket full and adds writable interest.
+    #[cfg(unix)]
+    lazy_write_fd: Cell<Option<std::os::fd::RawFd>>,
 }
 
 fn shut_down_error() -> io::Error {
@@ -162,6 +167,37 @@ fn shut_down_error() -> io::Error {
 impl Registration {
     /// Registers `source` for reading and writing with the current runtime.
     pub(crate) fn new(source: &mut impl mio::event::Source) -> io::Result<Registration> {
+        let reg = Registration::claim_slot(0)?;
+        reg.reactor.registry.register(
+            source,
+            reg.token,
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )?;
+        Ok(reg)
+    }
+
+    /// Registers a socket for reading only, and counts it writable until a write says
+    /// otherwise (`WouldBlock`), which adds writable interest for good.
+    ///
+    /// For UDP: the kernel reports a writable edge each time a sent datagram leaves the send
+    /// buffer, so a socket registered for both directions costs an event per datagram sent,
+    /// that nobody waits for. Adding the interest later loses no edge: `EPOLL_CTL_MOD`
+    /// reports the socket at once if it became writable in between.
+    #[cfg(unix)]
+    pub(crate) fn new_read_first<S>(source: &mut S) -> io::Result<Registration>
+    where
+        S: mio::event::Source + std::os::fd::AsRawFd,
+    {
+        let reg = Registration::claim_slot(WRITABLE)?;
+        reg.reactor
+            .registry
+            .register(source, reg.token, mio::Interest::READABLE)?;
+        reg.lazy_write_fd.set(Some(source.as_raw_fd()));
+        Ok(reg)
+    }
+
+    /// Takes a free slot of the current runtime's table, starting at `readiness`.
+    fn claim_slot(readiness: u8) -> io::Result<Registration> {
         let reactor = current_reactor().ok_or_else(|| {
             io::Error::other("tickslab sockets must be created inside a tickslab runtime")
         })?;
@@ -175,29 +211,31 @@ impl Registration {
                 let slot = &mut slots[index as usize];
                 reactor.free_head.set(slot.next_free);
                 slot.in_use = true;
+                slot.io.start(readiness);
                 (index, slot.generation)
             } else {
                 let index = u32::try_from(slots.len())
                     .ok()
                     .filter(|&i| i < NO_SLOT - 1)
                     .ok_or_else(|| io::Error::other("too many sockets"))?;
+                let io = ScheduledIo::default();
+                io.start(readiness);
                 slots.push(Slot {
                     generation: 0,
                     in_use: true,
-                    io: ScheduledIo::default(),
+                    io,
                     next_free: NO_SLOT,
                 });
                 (index, 0)
             }
         };
-        let token = mio::Token(((generation as usize) << 32) | index as usize);
-        let reg = Registration { reactor, index };
-        reg.reactor.registry.register(
-            source,
-            token,
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        )?;
-        Ok(reg)
+        Ok(Registration {
+            reactor,
+            index,
+            token: mio::Token(((generation as usize) << 32) | index as usize),
+            #[cfg(unix)]
+            lazy_write_fd: Cell::new(None),
+        })
     }
 
     /// Removes `source` from epoll. Call before the socket is closed.
@@ -206,6 +244,7 @@ impl Registration {
         let _ = self.reactor.registry.deregister(source);
     }
 
+    #[inline]
     fn readiness(&self) -> u8 {
         self.reactor.slots.borrow()[self.index as usize]
             .io
@@ -215,30 +254,30 @@ impl Registration {
     /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,
     /// or its runtime gone); otherwise stores the waker: under `wait`'s key for an `async`
     /// operation, else in the direction's poll-style slot.
+    #[inline]
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
-        wait: Option<&Wait<'_>>,
+        wait: Option<&mut Wait>,
     ) -> Poll<io::Result<()>> {
+        let r = self.readiness();
+        if r & dir.ready_mask() == 0 {
+            return self.park(cx, dir, wait);
+        }
+        if r & SHUTDOWN != 0 {
+            return Poll::Ready(Err(shut_down_error()));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Stores the waker of a task that found `dir` not ready.
+    #[inline(never)]
+    fn park<T>(&self, cx: &mut Context<'_>, dir: Direction, wait: Option<&mut Wait>) -> Poll<T> {
         let replaced = {
             let slots = self.reactor.slots.borrow();
             let io = &slots[self.index as usize].io;
-            let r = io.readiness();
-            if r & SHUTDOWN != 0 {
-                return Poll::Ready(Err(shut_down_error()));
-            }
-            if r & dir.ready_mask() != 0 {
-                return Poll::Ready(Ok(()));
-            }
-            let key = wait.map(|w| match w.key.get() {
-                Some(key) => key,
-                None => {
-                    let key = io.take_key(dir);
-                    w.key.set(Some(key));
-                    key
-                }
-            });
+            let key = wait.map(|w| *w.key.get_or_insert_with(|| io.take_key(dir)));
             io.register(dir, key, cx.waker())
         };
         drop(replaced); // outside the table: dropping a waker may run code
@@ -246,22 +285,27 @@ impl Registration {
     }
 
     /// Runs a non-blocking syscall when `dir` is ready; on `WouldBlock`, clears the
-    /// readiness and waits for the next edge.
+    /// readiness and waits for the next edge. A completed operation spends one unit of the
+    /// task's budget (`crate::coop`).
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
-        wait: Option<&Wait<'_>>,
+        mut wait: Option<&mut Wait>,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        // A completed operation spends one unit of the task's budget (`crate::coop`).
         crate::coop::poll_budgeted(cx, |cx| {
             loop {
-                if let Err(e) = std::task::ready!(self.poll_ready(cx, dir, wait)) {
+                if let Err(e) = std::task::ready!(self.poll_ready(cx, dir, wait.as_deref_mut())) {
                     return Poll::Ready(Err(e));
                 }
                 match op() {
-                    Err(e) if is_would_block(&e) => self.clear(dir),
+                    Err(e) if is_would_block(&e) => {
+                        if let Err(e) = self.clear(dir) {
+                            return Poll::Ready(Err(e));
+                        }
+                    }
                     other => return Poll::Ready(other),
                 }
             }
@@ -283,15 +327,40 @@ impl Registration {
         }
         let out = op();
         if matches!(&out, Err(e) if is_would_block(e)) {
-            self.clear(dir);
+            self.clear(dir)?;
         }
         out
     }
 
-    fn clear(&self, dir: Direction) {
+    /// Forgets `dir`'s readiness after a `WouldBlock`, and makes sure an edge will come: a
+    /// socket registered read-first gains writable interest here, the first time a write
+    /// blocks (an error then means no edge would ever come: the caller fails with it).
+    #[inline]
+    fn clear(&self, dir: Direction) -> io::Result<()> {
         self.reactor.slots.borrow()[self.index as usize]
             .io
             .clear(dir);
+        #[cfg(unix)]
+        if dir == Direction::Write
+            && let Some(fd) = self.lazy_write_fd.get()
+        {
+            self.reactor.registry.reregister(
+                &mut mio::unix::SourceFd(&fd),
+                self.token,
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+            )?;
+            self.lazy_write_fd.set(None);
+        }
+        Ok(())
+    }
+
+    /// Ends an `async` operation's wait: frees its key and drops its waker, if stored.
+    fn end_wait(&self, dir: Direction, key: WaiterKey) {
+        let waker = {
+            let slots = self.reactor.slots.borrow();
+            slots[self.index as usize].io.give_back_key(dir, key)
+        };
+        drop(waker); // outside the table
     }
 }
 
@@ -303,35 +372,20 @@ fn is_would_block(e: &io::Error) -> bool {
 }
 
 /// An `async` operation's place among a socket's waiters, for as long as it waits: its
-/// waker is stored under this key, and dropping the `Wait` (the operation finished, or was
-/// abandoned by a `timeout` or `select!`) removes it, so that an abandoned wait keeps
-/// nothing alive.
-pub(crate) struct Wait<'a> {
-    reg: &'a Registration,
-    dir: Direction,
-    key: Cell<Option<WaiterKey>>,
+/// waker is stored under this key. The operation's future holds it and calls
+/// [`Wait::end`] from its destructor (the operation finished, or was abandoned by a
+/// `timeout` or `select!`), so that an abandoned wait keeps nothing alive.
+#[derive(Default)]
+pub(crate) struct Wait {
+    key: Option<WaiterKey>,
 }
 
-impl<'a> Wait<'a> {
-    pub(crate) fn new(reg: &'a Registration, dir: Direction) -> Self {
-        Wait {
-            reg,
-            dir,
-            key: Cell::new(None),
-        }
-    }
-}
-
-impl Drop for Wait<'_> {
-    fn drop(&mut self) {
+impl Wait {
+    /// Gives the key back, if one was taken (from the waiting future's destructor).
+    #[inline]
+    pub(crate) fn end(&mut self, reg: &Registration, dir: Direction) {
         if let Some(key) = self.key.take() {
-            let waker = {
-                let slots = self.reg.reactor.slots.borrow();
-                slots[self.reg.index as usize]
-                    .io
-                    .give_back_key(self.dir, key)
-            };
-            drop(waker); // outside the table
+            reg.end_wait(dir, key);
         }
     }
 }

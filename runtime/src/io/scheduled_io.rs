@@ -87,6 +87,7 @@ struct DirWaiters {
 }
 
 impl DirWaiters {
+    #[inline]
     fn take_key(&self) -> WaiterKey {
         if !self.first_taken.replace(true) {
             return WaiterKey(0);
@@ -103,6 +104,7 @@ impl DirWaiters {
         WaiterKey(u32::try_from(index + 1).expect("fewer than 2^32 waiters on one socket"))
     }
 
+    #[inline]
     fn give_back_key(&self, key: WaiterKey) -> Option<Waker> {
         let waker = match key.0 {
             0 => {
@@ -124,6 +126,7 @@ impl DirWaiters {
 
     /// Stores `waker` in `slot` unless it already wakes the same task; returns the waker it
     /// replaced, to be dropped by the caller outside the table.
+    #[inline]
     fn store(&self, slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
         match slot {
             Some(old) if old.will_wake(waker) => None,
@@ -136,6 +139,7 @@ impl DirWaiters {
         }
     }
 
+    #[inline]
     fn store_in_cell(&self, cell: &Cell<Option<Waker>>, waker: &Waker) -> Option<Waker> {
         let mut slot = cell.take();
         let replaced = self.store(&mut slot, waker);
@@ -143,6 +147,7 @@ impl DirWaiters {
         replaced
     }
 
+    #[inline]
     fn register(&self, key: Option<WaiterKey>, waker: &Waker) -> Option<Waker> {
         match key {
             None => self.store_in_cell(&self.polled, waker),
@@ -155,6 +160,7 @@ impl DirWaiters {
     }
 
     /// Takes one stored waker out, if any.
+    #[inline]
     fn pop(&self) -> Option<Waker> {
         if self.waiting.get() == 0 {
             return None;
@@ -200,14 +206,22 @@ pub(crate) struct ScheduledIo {
 }
 
 impl ScheduledIo {
+    /// Readies the state for a new socket, which starts with `readiness`.
+    pub(crate) fn start(&self, readiness: u8) {
+        self.readiness.set(readiness);
+    }
+
+    #[inline]
     pub(crate) fn readiness(&self) -> u8 {
         self.readiness.get()
     }
 
+    #[inline]
     pub(crate) fn clear(&self, dir: Direction) {
         self.readiness.set(self.readiness.get() & !dir.edge());
     }
 
+    #[inline]
     fn dir(&self, dir: Direction) -> &DirWaiters {
         match dir {
             Direction::Read => &self.read,
@@ -216,17 +230,20 @@ impl ScheduledIo {
     }
 
     /// A key for an `async` operation that is about to wait in `dir`.
+    #[inline]
     pub(crate) fn take_key(&self, dir: Direction) -> WaiterKey {
         self.dir(dir).take_key()
     }
 
     /// Frees `key`; returns its waker, if stored, for the caller to drop outside the table.
+    #[inline]
     pub(crate) fn give_back_key(&self, dir: Direction, key: WaiterKey) -> Option<Waker> {
         self.dir(dir).give_back_key(key)
     }
 
     /// Stores the waker of a waiter (keyed, or the poll-style slot when `key` is `None`).
     /// Returns a replaced waker for the caller to drop outside the table.
+    #[inline]
     pub(crate) fn register(
         &self,
         dir: Direction,
@@ -238,6 +255,7 @@ impl ScheduledIo {
 
     /// Records readiness; returns how many waiters the directions it makes ready hold
     /// (the most wakers the caller will pop for this edge).
+    #[inline]
     pub(crate) fn set_readiness(&self, bits: u8) -> u32 {
         self.readiness.set(self.readiness.get() | bits);
         [Direction::Read, Direction::Write]
@@ -248,6 +266,7 @@ impl ScheduledIo {
     }
 
     /// Takes out one waker of a direction that `bits` makes ready, if any is left.
+    #[inline]
     pub(crate) fn pop_waker(&self, bits: u8) -> Option<Waker> {
         let pop = |d: Direction| {
             if bits & d.ready_mask() != 0 {

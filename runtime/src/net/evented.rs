@@ -1,7 +1,13 @@
-//! A mio source paired with its reactor registration.
+//! A mio source paired with its reactor registration, and the futures of its operations.
+//!
+//! An `async` operation ([`Evented::io`], [`Evented::ready`]) is a small named future that
+//! holds its [`Wait`]: it takes a waiter key only when it has to wait, and gives it back in
+//! its destructor, so an operation abandoned by a `timeout` or `select!` leaves no waker
+//! behind. When the socket is ready, a poll is the readiness check and the system call.
 
-use std::future::poll_fn;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::io::Direction;
@@ -21,6 +27,17 @@ impl<S: mio::event::Source> Evented<S> {
         Ok(Evented { source, reg })
     }
 
+    /// Registers `source` for reading, adding writable interest when a write first blocks
+    /// (see `Registration::new_read_first`: for UDP, it spares an event per datagram sent).
+    #[cfg(unix)]
+    pub(crate) fn new_read_first(mut source: S) -> io::Result<Self>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        let reg = Registration::new_read_first(&mut source)?;
+        Ok(Evented { source, reg })
+    }
+
     /// The socket, for calls that do not wait (addresses, options).
     pub(crate) fn get(&self) -> &S {
         &self.source
@@ -34,6 +51,7 @@ impl<S: mio::event::Source> Evented<S> {
 
     /// Waits for readiness in `dir`, runs `op`, and waits again on `WouldBlock`
     /// (poll-style).
+    #[inline]
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
@@ -54,20 +72,26 @@ impl<S: mio::event::Source> Evented<S> {
 
     /// Waits until an operation in `dir` is worth trying. Dropping the future while it
     /// waits removes its waker.
-    pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
-        let wait = Wait::new(&self.reg, dir);
-        poll_fn(|cx| crate::coop::poll_budgeted(cx, |cx| self.reg.poll_ready(cx, dir, Some(&wait))))
-            .await
+    pub(crate) fn ready(&self, dir: Direction) -> Ready<'_, S> {
+        Ready {
+            io: self,
+            dir,
+            wait: Wait::default(),
+        }
     }
 
     /// `poll_io` as a future. Dropping it while it waits removes its waker.
-    pub(crate) async fn io<R>(
-        &self,
-        dir: Direction,
-        mut op: impl FnMut(&S) -> io::Result<R>,
-    ) -> io::Result<R> {
-        let wait = Wait::new(&self.reg, dir);
-        poll_fn(|cx| self.reg.poll_io(cx, dir, Some(&wait), || op(&self.source))).await
+    #[inline]
+    pub(crate) fn io<R, F>(&self, dir: Direction, op: F) -> Io<'_, S, F>
+    where
+        F: FnMut(&S) -> io::Result<R> + Unpin,
+    {
+        Io {
+            io: self,
+            dir,
+            wait: Wait::default(),
+            op,
+        }
     }
 }
 
@@ -76,5 +100,59 @@ impl<S: mio::event::Source> Drop for Evented<S> {
         // Out of epoll first; the source (closing the fd) and the registration (freeing
         // the reactor slot) drop after this, as fields.
         self.reg.deregister(&mut self.source);
+    }
+}
+
+/// The future of [`Evented::io`].
+pub(crate) struct Io<'a, S: mio::event::Source, F> {
+    io: &'a Evented<S>,
+    dir: Direction,
+    wait: Wait,
+    op: F,
+}
+
+impl<S, R, F> Future for Io<'_, S, F>
+where
+    S: mio::event::Source,
+    F: FnMut(&S) -> io::Result<R> + Unpin,
+{
+    type Output = io::Result<R>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let this = self.get_mut();
+        let (io, op) = (this.io, &mut this.op);
+        io.reg
+            .poll_io(cx, this.dir, Some(&mut this.wait), || op(&io.source))
+    }
+}
+
+impl<S: mio::event::Source, F> Drop for Io<'_, S, F> {
+    #[inline]
+    fn drop(&mut self) {
+        self.wait.end(&self.io.reg, self.dir);
+    }
+}
+
+/// The future of [`Evented::ready`].
+pub(crate) struct Ready<'a, S: mio::event::Source> {
+    io: &'a Evented<S>,
+    dir: Direction,
+    wait: Wait,
+}
+
+impl<S: mio::event::Source> Future for Ready<'_, S> {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let (reg, dir, wait) = (&this.io.reg, this.dir, &mut this.wait);
+        crate::coop::poll_budgeted(cx, |cx| reg.poll_ready(cx, dir, Some(wait)))
+    }
+}
+
+impl<S: mio::event::Source> Drop for Ready<'_, S> {
+    fn drop(&mut self) {
+        self.wait.end(&self.io.reg, self.dir);
     }
 }

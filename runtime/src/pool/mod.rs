@@ -16,7 +16,7 @@
 //!
 //! struct Packet { bytes: [u8; 1200], len: usize }
 //!
-//! let mut rt = Runtime::builder().slab_bounded::<256>(64).build();
+//! let rt = Runtime::builder().slab_bounded::<256>(64).build();
 //! let packets: Pool<Packet> = Pool::bounded(32);            // allocated once
 //! rt.block_on(async move {
 //!     for i in 0..100 {

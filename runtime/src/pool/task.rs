@@ -22,7 +22,7 @@ use super::{Pool, PoolBox};
 /// use tickslab_runtime::{Runtime, spawn_slab, pool::TaskArenas};
 /// use tickslab_alloc::arena::ArenaConfig;
 ///
-/// let mut rt = Runtime::builder().slab_bounded::<512>(64).build();
+/// let rt = Runtime::builder().slab_bounded::<512>(64).build();
 /// let arenas = TaskArenas::new(16, ArenaConfig::DEFAULT);   // at most 16 scopes at once
 /// let sum = rt.block_on(async move {
 ///     let arenas2 = arenas.clone();
@@ -64,7 +64,7 @@ use super::{Pool, PoolBox};
 ///
 /// ```compile_fail,E0597
 /// # let arenas = tickslab_runtime::pool::TaskArenas::new(1, Default::default());
-/// # let mut rt = tickslab_runtime::Runtime::new();
+/// # let rt = tickslab_runtime::Runtime::new();
 /// rt.block_on(async {
 ///     let mem = arenas.try_scope().unwrap();
 ///     let x = mem.alloc(1u32);

@@ -17,7 +17,7 @@
 //! ```
 //! use tickslab_runtime::{Runtime, spawn, sync::{mpsc, oneshot}};
 //!
-//! let mut rt = Runtime::new();
+//! let rt = Runtime::new();
 //! let reply = rt.block_on(async {
 //!     let (tx, mut rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
 //!     spawn(async move {

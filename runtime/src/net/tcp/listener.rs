@@ -15,7 +15,7 @@ use crate::io::Direction;
 /// # use tickslab_runtime::{Runtime, spawn};
 /// use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
 /// use tickslab_runtime::net::TcpListener;
-/// # let mut rt = Runtime::builder().build();
+/// # let rt = Runtime::builder().build();
 /// rt.block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     loop {

@@ -1,12 +1,12 @@
 //! Borrowed halves: [`TcpStream::split`].
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::super::TcpStream;
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read half of a [`TcpStream::split`]: reads, peeks, waits for readability.
 #[derive(Debug)]
@@ -20,6 +20,10 @@ pub struct WriteHalf<'a>(&'a TcpStream);
 impl<'a> ReadHalf<'a> {
     pub(super) fn new(stream: &'a TcpStream) -> Self {
         ReadHalf(stream)
+    }
+
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.0
     }
 
     /// As [`TcpStream::peek`].
@@ -58,6 +62,10 @@ impl<'a> WriteHalf<'a> {
         WriteHalf(stream)
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.0
+    }
+
     /// As [`TcpStream::writable`].
     pub async fn writable(&self) -> io::Result<()> {
         self.0.writable().await
@@ -80,12 +88,13 @@ impl<'a> WriteHalf<'a> {
 }
 
 impl AsyncRead for ReadHalf<'_> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.poll_read_priv(cx, buf)
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.0.poll_read_buf(cx, buf)
     }
 }
 
@@ -96,6 +105,18 @@ impl AsyncWrite for WriteHalf<'_> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.0.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.0.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -2,14 +2,14 @@
 
 use std::error::Error;
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::super::TcpStream;
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read half of a [`TcpStream::into_split`], owning a share of the stream.
 #[derive(Debug)]
@@ -44,6 +44,10 @@ impl Error for ReuniteError {}
 impl OwnedReadHalf {
     pub(super) fn new(inner: Rc<TcpStream>) -> Self {
         OwnedReadHalf { inner }
+    }
+
+    pub(super) fn stream(&self) -> &TcpStream {
+        &self.inner
     }
 
     /// Puts the stream back together from its two halves (without shutting anything
@@ -99,6 +103,19 @@ impl OwnedWriteHalf {
         }
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        &self.inner
+    }
+
+    /// Shuts the write side down; dropping the half later does not do it again.
+    pub(super) fn close_write(&mut self) -> io::Result<()> {
+        let res = self.inner.shutdown_write();
+        if res.is_ok() {
+            self.shutdown_on_drop = false;
+        }
+        res
+    }
+
     /// Puts the stream back together; see [`OwnedReadHalf::reunite`].
     pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
         other.reunite(self)
@@ -140,12 +157,13 @@ impl Drop for OwnedWriteHalf {
 }
 
 impl AsyncRead for OwnedReadHalf {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_priv(cx, buf)
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.inner.poll_read_buf(cx, buf)
     }
 }
 
@@ -158,6 +176,18 @@ impl AsyncWrite for OwnedWriteHalf {
         self.inner.poll_write_priv(cx, buf)
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
@@ -165,10 +195,6 @@ impl AsyncWrite for OwnedWriteHalf {
     /// Shuts down the stream's write side (sends FIN); dropping the half later does not
     /// shut it down again.
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let res = self.inner.shutdown_write();
-        if res.is_ok() {
-            self.shutdown_on_drop = false;
-        }
-        Poll::Ready(res)
+        Poll::Ready(self.close_write())
     }
 }

@@ -1,7 +1,7 @@
 //! The TCP stream.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -11,7 +11,7 @@ use super::super::evented::Evented;
 use super::super::{ToSocketAddrs, no_addresses};
 use super::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::Direction;
-use crate::io::{AsyncRead, AsyncWrite};
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A TCP connection, as tokio's `TcpStream`.
 ///
@@ -174,6 +174,7 @@ impl TcpStream {
         )
     }
 
+    #[inline]
     pub(crate) fn poll_read_priv(
         &self,
         cx: &mut Context<'_>,
@@ -183,6 +184,31 @@ impl TcpStream {
             return Poll::Ready(Ok(0));
         }
         self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
+    /// Reads straight into `buf`'s unfilled part (initialized once, so a buffer made from an
+    /// `&mut [u8]` costs nothing more than the slice read above), and advances it.
+    #[inline]
+    pub(crate) fn poll_read_buf(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(self.poll_read_priv(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.io
+            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
     }
 
     pub(crate) fn poll_write_priv(
@@ -203,12 +229,13 @@ impl TcpStream {
 }
 
 impl AsyncRead for TcpStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_read_buf(cx, buf)
     }
 }
 
@@ -219,6 +246,18 @@ impl AsyncWrite for TcpStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -3,6 +3,7 @@
 mod batch;
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
@@ -51,7 +52,7 @@ impl UdpSocket {
 
     fn new(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            io: Evented::new(socket)?,
+            io: Evented::new_read_first(socket)?,
         })
     }
 
@@ -95,28 +96,34 @@ impl UdpSocket {
     }
 
     /// Receives a datagram: its length (truncated to `buf`'s) and sender.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.io(Direction::Read, |s| s.recv_from(buf)).await
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        self.io.io(Direction::Read, move |s| s.recv_from(buf))
     }
 
     /// Like [`recv_from`](Self::recv_from), but the datagram stays queued.
-    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.io(Direction::Read, |s| s.peek_from(buf)).await
+    pub fn peek_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        self.io.io(Direction::Read, move |s| s.peek_from(buf))
     }
 
     /// Sends a datagram to the connected peer.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.io(Direction::Write, |s| s.send(buf)).await
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        self.io.io(Direction::Write, move |s| s.send(buf))
     }
 
     /// Receives a datagram from the connected peer.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Direction::Read, |s| s.recv(buf)).await
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        self.io.io(Direction::Read, move |s| s.recv(buf))
     }
 
     /// Like [`recv`](Self::recv), but the datagram stays queued.
-    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Direction::Read, |s| s.peek(buf)).await
+    pub fn peek<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        self.io.io(Direction::Read, move |s| s.peek(buf))
     }
 
     /// Polls a [`send_to`](Self::send_to).
@@ -380,5 +387,39 @@ impl fmt::Debug for UdpSocket {
         f.debug_struct("UdpSocket")
             .field("local_addr", &self.local_addr().ok())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A UDP socket is registered for reading only; the first write that finds the socket
+    /// full adds writable interest, and the edge for it must come (`EPOLL_CTL_MOD` reports a
+    /// socket that is writable by then), or the writer would wait forever. A loopback send
+    /// never fills the send buffer, so the test stages the `WouldBlock`.
+    #[test]
+    fn a_blocked_write_adds_writable_interest_and_its_edge_comes() {
+        let rt = crate::Runtime::new();
+        rt.block_on(async {
+            let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sock.writable()
+                .await
+                .expect("a new socket counts as writable");
+            let staged = sock.io.try_io(Direction::Write, |_| {
+                Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+            });
+            assert_eq!(staged.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+            let edge = crate::time::timeout(Duration::from_secs(10), sock.writable()).await;
+            edge.expect("the writable edge after adding interest")
+                .expect("writable");
+            let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sock.send_to(b"after", peer.local_addr().unwrap())
+                .await
+                .unwrap();
+            let mut buf = [0u8; 8];
+            assert_eq!(peer.recv(&mut buf).await.unwrap(), 5);
+        });
     }
 }
