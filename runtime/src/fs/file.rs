@@ -44,8 +44,8 @@ use super::op::{self, OpCell, OpKind};
 pub struct File {
     std: Arc<std::fs::File>,
     driver: Rc<FsDriver>,
-    /// The cursor of `AsyncRead` / `AsyncWrite` / `AsyncSeek`.
-    pub(super) pos: u64,
+    /// The cursor of `AsyncRead` / `AsyncWrite` / `AsyncSeek` (`cursor.rs`).
+    pub(super) cursor: super::cursor::Cursor,
 }
 
 impl File {
@@ -102,14 +102,22 @@ impl File {
         File {
             std: Arc::new(std),
             driver,
-            pos: 0,
+            cursor: super::cursor::Cursor::default(),
         }
     }
 
     /// The `std::fs::File` inside, once no operation uses it any more; else the file back.
     pub fn try_into_std(self) -> Result<std::fs::File, File> {
-        let File { std, driver, pos } = self;
-        Arc::try_unwrap(std).map_err(|std| File { std, driver, pos })
+        let File {
+            std,
+            driver,
+            cursor,
+        } = self;
+        Arc::try_unwrap(std).map_err(|std| File {
+            std,
+            driver,
+            cursor,
+        })
     }
 
     /// Reads up to `buf`'s capacity ([`IoBuf::bytes_total`]) from `offset` into the start of
@@ -236,7 +244,7 @@ impl File {
         Ok(File::new(clone, Rc::clone(&self.driver)))
     }
 
-    pub(super) fn driver(&self) -> &FsDriver {
+    pub(super) fn driver(&self) -> &Rc<FsDriver> {
         &self.driver
     }
 
@@ -249,7 +257,7 @@ impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("File")
             .field("std", &self.std)
-            .field("pos", &self.pos)
+            .field("pos", &self.cursor.pos)
             .finish()
     }
 }

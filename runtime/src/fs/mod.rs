@@ -22,7 +22,7 @@
 //! | `uring.rs` | the io_uring backend |
 //! | `file.rs` | [`File`], [`OpenOptions`] |
 //! | `dir.rs` | [`read_dir`], [`DirEntry`] |
-//! | `io.rs` | `File`'s `AsyncRead` / `AsyncWrite` / `AsyncSeek` |
+//! | `cursor.rs` | `File`'s `AsyncRead` / `AsyncWrite` / `AsyncSeek` |
 //!
 //! Errors are `std::io::Error`s with the OS's kinds (`NotFound`, `PermissionDenied`,
 //! `IsADirectory`, ...), never a panic.
@@ -31,6 +31,7 @@ mod buf;
 mod dir;
 mod driver;
 mod file;
+mod cursor;
 mod op;
 #[cfg(all(target_os = "linux", not(miri)))]
 mod uring;
