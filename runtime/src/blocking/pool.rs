@@ -146,6 +146,10 @@ impl BlockingPool {
             s.next_id += 1;
             s.threads += 1;
             s.spawned_total += 1;
+            if s.handles.capacity() == 0 {
+                // Once, so that starting threads later does not grow the list.
+                s.handles.reserve_exact(self.max_threads);
+            }
             let pool = Arc::clone(self);
             let spawned = std::thread::Builder::new()
                 .name("tickslab-blocking".into())
