@@ -87,6 +87,17 @@ fn spawn_blocking_allocates_exactly_once() {
         for i in 0..OPS {
             assert_eq!(spawn_blocking(move || i * 2).await.unwrap(), i * 2);
         }
+        // The worker drops its reference to the last job after waking us: wait until it
+        // is idle again (it drops the job before it takes the pool's lock).
+        let start = std::time::Instant::now();
+        loop {
+            let s = tickslab_runtime::RuntimeStats::current().unwrap();
+            if s.blocking_idle == s.blocking_threads {
+                break;
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(30), "a worker never went idle");
+            std::thread::yield_now();
+        }
         AllocStats::process().since(&before)
     });
     println!("spawn_blocking: {OPS} calls: {stats}");

@@ -115,6 +115,11 @@ impl FsDriver {
         }
     }
 
+    /// Whether operations other than positional I/O (opens) should go through the ring.
+    pub(crate) fn uses_uring(&self) -> bool {
+        self.backend() == FsBackend::IoUring
+    }
+
     pub(crate) fn is_shut_down(&self) -> bool {
         self.shut_down.get()
     }

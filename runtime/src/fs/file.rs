@@ -206,6 +206,27 @@ impl File {
         (Ok(()), unsafe { B::from_raw(raw) })
     }
 
+    /// Reads from the file's offset `buf.len()` into `buf`'s spare capacity, growing its
+    /// length by the bytes read (`fs::read`'s loop).
+    pub(super) async fn read_into_spare(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let start = buf.len();
+        let cell = OpCell::new_at(OpKind::Read, &self.std, buf.into_raw(), start, start as u64);
+        let (res, raw) = op::run(&self.driver, cell).await;
+        let mut raw = raw.expect("a read gives its buffer back");
+        if let Ok(n) = res {
+            raw.set_init(start + n);
+        }
+        // SAFETY: `raw` came from `Vec::into_raw` above; its length only grew over bytes the
+        // read wrote.
+        (res, unsafe { Vec::from_raw(raw) })
+    }
+
+    /// The file's size by `fstat` on this thread (no disk I/O: the inode is in memory once
+    /// the file is open).
+    pub(super) fn std_metadata_len(&self) -> io::Result<u64> {
+        Ok(self.std.metadata()?.len())
+    }
+
     /// Flushes data and metadata to the device (`fsync`), as tokio's `sync_all`.
     pub async fn sync_all(&self) -> io::Result<()> {
         let cell = OpCell::new(OpKind::SyncAll, &self.std, None, 0);
@@ -268,10 +289,21 @@ impl std::os::fd::AsRawFd for File {
     }
 }
 
-/// Options for opening a file: `std::fs::OpenOptions`'s, opened on the blocking pool
-/// (tokio's `fs::OpenOptions`).
+/// Options for opening a file: `std::fs::OpenOptions`'s (tokio's `fs::OpenOptions`). On the
+/// io_uring backend the file is opened through the ring (`IORING_OP_OPENAT`), else on the
+/// blocking pool.
 #[derive(Clone, Debug)]
-pub struct OpenOptions(std::fs::OpenOptions);
+pub struct OpenOptions {
+    std: std::fs::OpenOptions,
+    read: bool,
+    write: bool,
+    append: bool,
+    truncate: bool,
+    create: bool,
+    create_new: bool,
+    mode: u32,
+    custom_flags: i32,
+}
 
 impl Default for OpenOptions {
     fn default() -> Self {
@@ -282,68 +314,132 @@ impl Default for OpenOptions {
 impl OpenOptions {
     /// All options off.
     pub fn new() -> OpenOptions {
-        OpenOptions(std::fs::OpenOptions::new())
+        OpenOptions {
+            std: std::fs::OpenOptions::new(),
+            read: false,
+            write: false,
+            append: false,
+            truncate: false,
+            create: false,
+            create_new: false,
+            mode: 0o666,
+            custom_flags: 0,
+        }
+    }
+
+    /// `open(2)`'s flags for these options, with std's validation (`InvalidInput`).
+    fn flags(&self) -> io::Result<i32> {
+        let invalid = |msg| io::Error::new(io::ErrorKind::InvalidInput, msg);
+        let access = match (self.read, self.write, self.append) {
+            (true, false, false) => libc::O_RDONLY,
+            (false, true, false) => libc::O_WRONLY,
+            (true, true, false) => libc::O_RDWR,
+            (false, _, true) => libc::O_WRONLY | libc::O_APPEND,
+            (true, _, true) => libc::O_RDWR | libc::O_APPEND,
+            (false, false, false) => return Err(invalid("no access mode set")),
+        };
+        let writable = self.write || self.append;
+        let creation = match (self.create, self.truncate, self.create_new) {
+            (false, false, false) => 0,
+            _ if !writable => return Err(invalid("creating or truncating needs write access")),
+            (_, _, true) => libc::O_CREAT | libc::O_EXCL,
+            (true, true, false) => libc::O_CREAT | libc::O_TRUNC,
+            (true, false, false) => libc::O_CREAT,
+            (false, true, false) if self.append => {
+                return Err(invalid("truncate and append are exclusive"));
+            }
+            (false, true, false) => libc::O_TRUNC,
+        };
+        Ok(access | creation | libc::O_CLOEXEC | (self.custom_flags & !libc::O_ACCMODE))
     }
 
     /// Read access.
     pub fn read(&mut self, read: bool) -> &mut Self {
-        self.0.read(read);
+        self.std.read(read);
+        self.read = read;
         self
     }
 
     /// Write access.
     pub fn write(&mut self, write: bool) -> &mut Self {
-        self.0.write(write);
+        self.std.write(write);
+        self.write = write;
         self
     }
 
     /// Append mode (positional writes still write at their offset on Linux only without
     /// `O_APPEND`; with it, `write_at` appends, as `pwrite` does).
     pub fn append(&mut self, append: bool) -> &mut Self {
-        self.0.append(append);
+        self.std.append(append);
+        self.append = append;
         self
     }
 
     /// Truncate to 0 bytes when opened.
     pub fn truncate(&mut self, truncate: bool) -> &mut Self {
-        self.0.truncate(truncate);
+        self.std.truncate(truncate);
+        self.truncate = truncate;
         self
     }
 
     /// Create the file if missing.
     pub fn create(&mut self, create: bool) -> &mut Self {
-        self.0.create(create);
+        self.std.create(create);
+        self.create = create;
         self
     }
 
     /// Create the file, failing with `AlreadyExists` if it exists.
     pub fn create_new(&mut self, create_new: bool) -> &mut Self {
-        self.0.create_new(create_new);
+        self.std.create_new(create_new);
+        self.create_new = create_new;
         self
     }
 
     /// Unix permission bits for a created file.
     pub fn mode(&mut self, mode: u32) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::mode(&mut self.0, mode);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut self.std, mode);
+        self.mode = mode;
         self
     }
 
     /// Extra `open(2)` flags (`O_DIRECT`, `O_NOATIME`, ...).
     pub fn custom_flags(&mut self, flags: i32) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut self.0, flags);
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut self.std, flags);
+        self.custom_flags = flags;
         self
     }
 
-    /// Opens `path` with these options (on the blocking pool; the path is copied, one
-    /// allocation, and the job is another).
+    /// Opens `path` with these options: through the ring on the io_uring backend (the
+    /// path's C string is the one allocation, parked with the operation), else on the
+    /// blocking pool (the path's copy and the job). A dropped open never leaks the
+    /// descriptor it may have produced.
     ///
     /// # Errors
-    /// As `std::fs::OpenOptions::open`, or when called outside a runtime.
+    /// As `std::fs::OpenOptions::open` (`NotFound`, `PermissionDenied`, `AlreadyExists`,
+    /// `InvalidInput` for contradictory options, ...), or when called outside a runtime.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let driver = driver::current()?;
-        let path = path.as_ref().to_owned();
-        let options = self.0.clone();
-        let std = asyncify(move || options.open(path)).await?;
+        if !driver.uses_uring() {
+            let path = path.as_ref().to_owned();
+            let options = self.std.clone();
+            let std = asyncify(move || options.open(path)).await?;
+            return Ok(File::new(std, driver));
+        }
+        let flags = self.flags()?;
+        let mut c_path = path.as_ref().as_os_str().as_encoded_bytes().to_vec();
+        if c_path.contains(&0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "file name contained an unexpected NUL byte",
+            ));
+        }
+        c_path.push(0);
+        let cell = OpCell::open_at(c_path.into_raw(), flags, self.mode);
+        let fd = op::run(&driver, cell).await.0?;
+        let fd = std::os::fd::RawFd::try_from(fd).map_err(io::Error::other)?;
+        // SAFETY: the kernel just opened this descriptor for us, and nothing else owns it.
+        let std = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         Ok(File::new(std, driver))
     }
 }

@@ -100,11 +100,44 @@ pub(crate) async fn asyncify<T: Send + 'static>(
 /// }).unwrap();
 /// ```
 ///
+/// On the io_uring backend the open and the read go through the ring (the file's size is
+/// read with `fstat` on the open descriptor, which does no disk I/O), one allocation for
+/// the path and one for the contents; on the blocking pool it is one job, as in tokio.
+///
 /// # Errors
 /// As `std::fs::read`: `NotFound`, `PermissionDenied`, `IsADirectory`, ...
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    if driver::current()?.uses_uring() {
+        let file = OpenOptions::new().read(true).open(path).await?;
+        return read_all(&file).await;
+    }
     let path = path.as_ref().to_owned();
     asyncify(move || std::fs::read(path)).await
+}
+
+/// Reads `file` from its start to its end with positional reads: its size from `fstat`,
+/// then reads until that many bytes or the end (a file that grows meanwhile is read up to
+/// the size it had, plus what a final read finds).
+async fn read_all(file: &File) -> io::Result<Vec<u8>> {
+    let size = file.std_metadata_len()?;
+    let cap = usize::try_from(size).unwrap_or(usize::MAX).saturating_add(1).max(64);
+    let mut buf = Vec::with_capacity(cap);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity());
+        }
+        let spare = buf.capacity() - buf.len();
+        let (res, back) = file.read_into_spare(buf).await;
+        buf = back;
+        match res {
+            Ok(0) => return Ok(buf),
+            // A short read once the size is reached: the end, without one more round trip.
+            Ok(n) if n < spare && buf.len() as u64 >= size => return Ok(buf),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Reads a whole file into a `String` (tokio's `fs::read_to_string`).
@@ -112,6 +145,12 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 /// # Errors
 /// As `std::fs::read_to_string` (`InvalidData` if it is not UTF-8).
 pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
+    if driver::current()?.uses_uring() {
+        let bytes = read(path).await?;
+        return String::from_utf8(bytes).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
+        });
+    }
     let path = path.as_ref().to_owned();
     asyncify(move || std::fs::read_to_string(path)).await
 }
@@ -121,6 +160,10 @@ pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
 /// # Errors
 /// As `std::fs::write`.
 pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    if driver::current()?.uses_uring() {
+        let file = File::create(path).await?;
+        return file.write_all_at(contents.as_ref().to_vec(), 0).await.0;
+    }
     let path = path.as_ref().to_owned();
     let contents = contents.as_ref().to_owned();
     asyncify(move || std::fs::write(path, contents)).await

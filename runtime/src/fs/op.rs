@@ -45,6 +45,11 @@ pub(crate) enum OpKind {
     SyncAll,
     /// `fdatasync`.
     SyncData,
+    /// `openat(AT_FDCWD, io_ptr, flags, mode)`: `io_ptr` is the parked, NUL-terminated path;
+    /// `offset` holds the flags (low 32 bits) and the mode (high 32 bits). The result is
+    /// the new descriptor, which the future takes, or which the cell closes if the future
+    /// was dropped first (no descriptor leaks from a cancelled open).
+    OpenAt,
 }
 
 /// The result code of an operation the runtime refused because it was shutting down.
@@ -57,13 +62,15 @@ pub(crate) struct OpCell {
     /// Bytes transferred (>= 0), or `-errno`, or [`SHUT_DOWN`].
     result: AtomicI64,
     waker: AtomicWaker,
+    /// The future took the result (an opened descriptor is then its to close).
+    taken: AtomicBool,
     pub(crate) kind: OpKind,
     pub(crate) fd: RawFd,
     pub(crate) offset: u64,
     pub(crate) io_ptr: *mut u8,
     pub(crate) io_len: usize,
     buf: UnsafeCell<Option<RawBuf>>,
-    _file: Arc<std::fs::File>,
+    _file: Option<Arc<std::fs::File>>,
     this: UnsafeCell<Option<SyncPoolBox<OpCell>>>,
 }
 
@@ -76,10 +83,28 @@ unsafe impl Send for OpCell {}
 unsafe impl Sync for OpCell {}
 
 impl OpCell {
-    pub(crate) fn new(kind: OpKind, file: &Arc<std::fs::File>, buf: Option<RawBuf>, offset: u64) -> OpCell {
+    pub(crate) fn new(
+        kind: OpKind,
+        file: &Arc<std::fs::File>,
+        buf: Option<RawBuf>,
+        offset: u64,
+    ) -> OpCell {
+        let mut cell = OpCell::raw(kind, buf, offset);
+        cell.fd = file.as_raw_fd();
+        cell._file = Some(Arc::clone(file));
+        cell
+    }
+
+    /// An `openat` of `path` (NUL-terminated, parked in the cell until the completion).
+    pub(crate) fn open_at(path: RawBuf, flags: i32, mode: u32) -> OpCell {
+        let packed = (flags as u32 as u64) | ((mode as u64) << 32);
+        OpCell::raw(OpKind::OpenAt, Some(path), packed)
+    }
+
+    fn raw(kind: OpKind, buf: Option<RawBuf>, offset: u64) -> OpCell {
         let (io_ptr, io_len) = match (&buf, kind) {
             (Some(b), OpKind::Read) => (b.ptr.as_ptr(), b.cap),
-            (Some(b), OpKind::Write) => (b.ptr.as_ptr(), b.len),
+            (Some(b), OpKind::Write | OpKind::OpenAt) => (b.ptr.as_ptr(), b.len),
             _ => (std::ptr::null_mut(), 0),
         };
         OpCell {
@@ -87,19 +112,40 @@ impl OpCell {
             done: AtomicBool::new(false),
             result: AtomicI64::new(0),
             waker: AtomicWaker::new(),
+            taken: AtomicBool::new(false),
             kind,
-            fd: file.as_raw_fd(),
+            fd: -1,
             offset,
             io_ptr,
             io_len,
             buf: UnsafeCell::new(buf),
-            _file: Arc::clone(file),
+            _file: None,
             this: UnsafeCell::new(None),
         }
     }
 }
 
+impl Drop for OpCell {
+    fn drop(&mut self) {
+        // A cancelled open that succeeded: nobody else will ever close this descriptor.
+        if self.kind == OpKind::OpenAt
+            && *self.done.get_mut()
+            && !*self.taken.get_mut()
+            && *self.result.get_mut() >= 0
+        {
+            // SAFETY: the kernel (or `openat`) gave us this descriptor and nothing else
+            // knows it: the future that would have owned it is gone.
+            unsafe { libc::close(*self.result.get_mut() as RawFd) };
+        }
+    }
+}
+
 impl OpCell {
+    /// The flags and mode of an `OpenAt`.
+    pub(crate) fn open_flags(&self) -> (i32, u32) {
+        (self.offset as u32 as i32, (self.offset >> 32) as u32)
+    }
+
     /// An operation on the part of `buf` from byte `start` on (a loop over short reads or
     /// writes): reads fill `start..cap`, writes send `start..len`.
     pub(crate) fn new_at(
@@ -186,6 +232,7 @@ impl InFlight {
             }
         }
         let result = c.result.load(Ordering::Relaxed);
+        c.taken.store(true, Ordering::Relaxed);
         // SAFETY: invariant 3: after `done`, the buffer is the future's.
         let buf = unsafe { (*c.buf.get()).take() };
         self.finished = true;
@@ -255,5 +302,10 @@ fn syscall(c: &OpCell) -> i64 {
             OpKind::SyncAll => unsafe { libc::fsync(c.fd) as i64 },
             // SAFETY: as above.
             OpKind::SyncData => unsafe { libc::fdatasync(c.fd) as i64 },
+            OpKind::OpenAt => {
+                let (flags, mode) = c.open_flags();
+                // SAFETY: `io_ptr` is the parked, NUL-terminated path (invariant 1).
+                unsafe { libc::openat(libc::AT_FDCWD, c.io_ptr.cast(), flags, mode) as i64 }
+            }
         }
 }

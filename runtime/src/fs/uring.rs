@@ -93,6 +93,13 @@ impl Uring {
             OpKind::SyncData => opcode::Fsync::new(fd)
                 .flags(types::FsyncFlags::DATASYNC)
                 .build(),
+            OpKind::OpenAt => {
+                let (flags, mode) = c.open_flags();
+                opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), c.io_ptr.cast_const().cast())
+                    .flags(flags)
+                    .mode(mode)
+                    .build()
+            }
         }
         .user_data(cell.as_ptr().expose_provenance() as u64);
         loop {
