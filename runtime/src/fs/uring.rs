@@ -25,6 +25,10 @@ use io_uring::{IoUring, opcode, types};
 
 use super::op::{OpCell, OpKind};
 
+/// Transfers of at least this many bytes go to the kernel's io-wq workers
+/// (`IOSQE_ASYNC`) instead of being copied inline when the ring is entered.
+const ASYNC_FROM: usize = 64 * 1024;
+
 /// `user_data` of the detection `NOP`.
 const PROBE: u64 = 0;
 
@@ -102,6 +106,14 @@ impl Uring {
             }
         }
         .user_data(cell.as_ptr().expose_provenance() as u64);
+        // A large transfer from the page cache would otherwise be copied inline, on this
+        // thread, when the ring is entered: hand it to the kernel's workers instead, which
+        // run on the other cores while the runtime goes on.
+        let entry = if c.io_len >= ASYNC_FROM && matches!(c.kind, OpKind::Read | OpKind::Write) {
+            entry.flags(io_uring::squeue::Flags::ASYNC)
+        } else {
+            entry
+        };
         loop {
             // SAFETY: the entry's buffer is the parked buffer of `cell`, which lives until
             // the completion is reaped (`op.rs` invariant 1); the descriptor is kept open by
