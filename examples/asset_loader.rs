@@ -129,7 +129,9 @@ async fn run(root: &Path, pack_mib: usize) -> std::io::Result<()> {
         readers.push(spawn_slab(async move {
             let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ r as u64;
             for _ in 0..RECORDS / READERS {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let record = (seed >> 33) as usize % records;
                 let (res, back) = pack.read_at(buf, (record * RECORD) as u64).await;
                 buf = back;
@@ -178,7 +180,11 @@ fn checksum(bytes: &[u8]) -> u64 {
 async fn generate(root: &Path, pack_mib: usize) -> std::io::Result<(usize, u64)> {
     let mut files = 0;
     let mut bytes = 0u64;
-    let kinds: [(&str, usize, usize); 3] = [("tex", 64 << 10, 1 << 20), ("mesh", 16 << 10, 256 << 10), ("bank", 4 << 10, 512 << 10)];
+    let kinds: [(&str, usize, usize); 3] = [
+        ("tex", 64 << 10, 1 << 20),
+        ("mesh", 16 << 10, 256 << 10),
+        ("bank", 4 << 10, 512 << 10),
+    ];
     let mut seed = 42u64;
     for level in 0..4 {
         let dir: PathBuf = root.join(format!("levels/level{level}"));
@@ -187,7 +193,11 @@ async fn generate(root: &Path, pack_mib: usize) -> std::io::Result<(usize, u64)>
             for i in 0..25 {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
                 let len = min + (seed >> 33) as usize % (max - min);
-                fs::write(dir.join(format!("{kind}{i:02}.bin")), vec![(i % 251) as u8; len]).await?;
+                fs::write(
+                    dir.join(format!("{kind}{i:02}.bin")),
+                    vec![(i % 251) as u8; len],
+                )
+                .await?;
                 files += 1;
                 bytes += len as u64;
             }

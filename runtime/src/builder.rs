@@ -6,8 +6,8 @@ use tickslab_alloc::slab::ErasedSlab;
 
 use crate::blocking::{BlockingPool, DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
 use crate::core::{Core, CoreConfig};
-use crate::fs::{DEFAULT_FS_DEPTH, FsBackend, FsDriver};
 use crate::frame::{ArenaConfig, FrameArena};
+use crate::fs::{DEFAULT_FS_DEPTH, FsBackend, FsDriver};
 use crate::io::reactor::Reactor;
 use crate::runtime::{FS_TOKEN, Runtime, RuntimeParts, TIMER_TOKEN, WAKE_TOKEN};
 use crate::time::Timers;

@@ -106,7 +106,11 @@ pub(crate) struct Parts<'a> {
 
 /// Installs `core` and `parts` as this thread's current runtime.
 pub(crate) fn enter(core: &Arc<Core>, parts: Parts<'_>) -> EnterGuard {
-    let Parts { timers, reactor, fs } = parts;
+    let Parts {
+        timers,
+        reactor,
+        fs,
+    } = parts;
     // Registers the thread-exit release (a no-op after the first time; ignored during
     // thread teardown, when nothing may be registered any more).
     let _ = RELEASE_AT_EXIT.try_with(|_| ());

@@ -19,7 +19,7 @@ fn rt_threads(threads: usize) -> Runtime {
 
 #[test]
 fn output_comes_back_from_another_thread() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     let me = std::thread::current().id();
     let (value, other) = rt.block_on(async {
         spawn_blocking(move || (6 * 7, std::thread::current().id()))
@@ -32,7 +32,7 @@ fn output_comes_back_from_another_thread() {
 
 #[test]
 fn a_panic_is_a_join_error() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     let err = rt.block_on(async {
         spawn_blocking(|| -> u32 { panic!("decoder exploded") })
             .await
@@ -42,13 +42,20 @@ fn a_panic_is_a_join_error() {
     let payload = err.into_panic();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"decoder exploded"));
     // The pool survives: the next job runs.
-    assert_eq!(rt.block_on(async { spawn_blocking(|| 1).await.unwrap() }), 1);
+    assert_eq!(
+        rt.block_on(async { spawn_blocking(|| 1).await.unwrap() }),
+        1
+    );
 }
 
 #[test]
 fn threads_start_lazily_and_stay_within_the_bound() {
-    let mut rt = rt_threads(2);
-    assert_eq!(rt.stats().blocking_threads, 0, "no thread before the first job");
+    let rt = rt_threads(2);
+    assert_eq!(
+        rt.stats().blocking_threads,
+        0,
+        "no thread before the first job"
+    );
     let running = Arc::new(AtomicUsize::new(0));
     let peak = Arc::new(AtomicUsize::new(0));
     rt.block_on(async {
@@ -76,7 +83,7 @@ fn threads_start_lazily_and_stay_within_the_bound() {
 
 #[test]
 fn jobs_beyond_the_bound_wait_and_all_run() {
-    let mut rt = rt_threads(2);
+    let rt = rt_threads(2);
     // Two jobs hold both threads until a third, queued behind them, could only run later:
     // the barrier needs the two running ones only.
     let barrier = Arc::new(Barrier::new(2));
@@ -103,7 +110,7 @@ fn jobs_beyond_the_bound_wait_and_all_run() {
 
 #[test]
 fn idle_threads_exit_after_the_keep_alive() {
-    let mut rt = Runtime::builder()
+    let rt = Runtime::builder()
         .thread_keep_alive(Duration::from_millis(5))
         .build();
     rt.block_on(async { spawn_blocking(|| ()).await.unwrap() });
@@ -119,7 +126,7 @@ fn idle_threads_exit_after_the_keep_alive() {
 
 #[test]
 fn abort_before_start_cancels() {
-    let mut rt = rt_threads(1);
+    let rt = rt_threads(1);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let ran = Arc::new(AtomicBool::new(false));
     rt.block_on(async {
@@ -139,7 +146,7 @@ fn abort_before_start_cancels() {
 
 #[test]
 fn a_dropped_handle_detaches() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     let (tx, rx) = mpsc::channel();
     rt.block_on(async {
         drop(spawn_blocking(move || tx.send(5).unwrap()));
@@ -149,7 +156,7 @@ fn a_dropped_handle_detaches() {
 
 #[test]
 fn awaiting_from_a_spawned_task() {
-    let mut rt = Runtime::builder().slab_bounded::<512>(16).build();
+    let rt = Runtime::builder().slab_bounded::<512>(16).build();
     let out = rt.block_on(async {
         let h = tickslab_runtime::spawn_slab(async { spawn_blocking(|| 9).await.unwrap() + 1 });
         h.await.unwrap()
@@ -169,7 +176,7 @@ impl Drop for OnDrop {
 
 #[test]
 fn runtime_drop_cancels_queued_jobs_and_waits_for_running_ones() {
-    let mut rt = rt_threads(1);
+    let rt = rt_threads(1);
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let running_done = Arc::new(AtomicBool::new(false));
     let queued_ran = Arc::new(AtomicBool::new(false));
@@ -201,9 +208,12 @@ fn runtime_drop_cancels_queued_jobs_and_waits_for_running_ones() {
         running_done.load(Ordering::SeqCst),
         "the drop returned before the running job finished"
     );
-    assert!(!queued_ran.load(Ordering::SeqCst), "a queued job ran after shutdown");
+    assert!(
+        !queued_ran.load(Ordering::SeqCst),
+        "a queued job ran after shutdown"
+    );
     // Both handles outlive the runtime and report what happened.
-    let mut other = Runtime::new();
+    let other = Runtime::new();
     other.block_on(async {
         assert!(running.await.is_ok());
         assert!(queued.await.unwrap_err().is_cancelled());
@@ -212,7 +222,7 @@ fn runtime_drop_cancels_queued_jobs_and_waits_for_running_ones() {
 
 #[test]
 fn no_thread_outlives_the_runtime() {
-    let mut rt = rt_threads(4);
+    let rt = rt_threads(4);
     let threads = Arc::new(AtomicUsize::new(0));
     rt.block_on(async {
         let handles: Vec<_> = (0..4)
@@ -259,7 +269,7 @@ fn spawning_after_shutdown_reports_cancelled() {
     std::mem::forget(guard);
     drop(rt);
     let h = spawn_blocking(|| 1);
-    let mut other = Runtime::new();
+    let other = Runtime::new();
     assert!(other.block_on(h).unwrap_err().is_cancelled());
 }
 
@@ -271,7 +281,7 @@ fn spawn_blocking_outside_a_runtime_panics() {
 
 #[test]
 fn stats_outside_and_inside() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     rt.block_on(async {
         spawn_blocking(|| ()).await.unwrap();
         let s = RuntimeStats::current().unwrap();

@@ -470,7 +470,7 @@ both_backends! {
         let path = dir.path("o.bin");
         std::fs::write(&path, pattern(4096, 0)).unwrap();
         let _ = rt;
-        let mut rt2 = runtime(if module_path!().ends_with("uring") { FsBackend::IoUring } else { FsBackend::ThreadPool }, 8).unwrap();
+        let rt2 = runtime(if module_path!().ends_with("uring") { FsBackend::IoUring } else { FsBackend::ThreadPool }, 8).unwrap();
         let file = rt2.block_on(File::open(&path)).unwrap();
         let mut read = Box::pin(file.read_at(Vec::with_capacity(4096), 0));
         let first = rt2.block_on(async {
@@ -478,7 +478,7 @@ both_backends! {
             read.as_mut().poll(&mut std::task::Context::from_waker(waker))
         });
         drop(rt2); // waits for the read in flight
-        let mut other = Runtime::new();
+        let other = Runtime::new();
         let (res, buf) = match first {
             std::task::Poll::Ready(out) => out,
             std::task::Poll::Pending => other.block_on(read),
@@ -526,7 +526,9 @@ both_backends! {
 #[test]
 fn uring_read_dropped_while_the_kernel_holds_it() {
     use std::io::Write;
-    let Some(mut rt) = runtime(FsBackend::IoUring, 8) else { return };
+    let Some(mut rt) = runtime(FsBackend::IoUring, 8) else {
+        return;
+    };
     let dir = TempDir::new("fifo");
     let path = dir.path("pipe");
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -543,7 +545,9 @@ fn uring_read_dropped_while_the_kernel_holds_it() {
         rt.block_on(async {
             let mut read = std::pin::pin!(file.read_at(vec![0u8; 64 << 10], 0));
             let waker = std::task::Waker::noop();
-            let poll = read.as_mut().poll(&mut std::task::Context::from_waker(waker));
+            let poll = read
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker));
             assert!(poll.is_pending(), "an empty FIFO has nothing to read yet");
         });
         rt.tick(); // submitted to the kernel, which waits for data
@@ -557,7 +561,10 @@ fn uring_read_dropped_while_the_kernel_holds_it() {
             std::thread::yield_now();
         }
         for c in &canaries {
-            assert!(c.iter().all(|&b| b == 0x5A), "round {round}: the kernel wrote into reused memory");
+            assert!(
+                c.iter().all(|&b| b == 0x5A),
+                "round {round}: the kernel wrote into reused memory"
+            );
         }
     }
 }
@@ -586,7 +593,7 @@ impl NonBlock for std::fs::OpenOptions {
 /// around is reused; when the worker gets to it, `pread` fills the parked buffer.
 #[test]
 fn pool_read_dropped_while_queued() {
-    let mut rt = Runtime::builder()
+    let rt = Runtime::builder()
         .fs_backend(FsBackend::ThreadPool)
         .max_blocking_threads(1)
         .build();
@@ -598,12 +605,22 @@ fn pool_read_dropped_while_queued() {
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         rt.block_on(async {
             // The only worker is busy until released.
-            drop(tickslab_runtime::task::spawn_blocking(move || release_rx.recv().unwrap()));
+            drop(tickslab_runtime::task::spawn_blocking(move || {
+                release_rx.recv().unwrap()
+            }));
             let mut read = std::pin::pin!(file.read_at(Vec::with_capacity(1 << 20), 0));
             let waker = std::task::Waker::noop();
-            assert!(read.as_mut().poll(&mut std::task::Context::from_waker(waker)).is_pending());
+            assert!(
+                read.as_mut()
+                    .poll(&mut std::task::Context::from_waker(waker))
+                    .is_pending()
+            );
         });
-        assert_eq!(rt.stats().fs_ops_in_flight, 1, "the dropped read is still parked");
+        assert_eq!(
+            rt.stats().fs_ops_in_flight,
+            1,
+            "the dropped read is still parked"
+        );
         let canaries: Vec<Vec<u8>> = (0..4).map(|_| vec![0xC3u8; 1 << 20]).collect();
         release_tx.send(()).unwrap();
         let start = std::time::Instant::now();
@@ -612,15 +629,16 @@ fn pool_read_dropped_while_queued() {
             std::thread::yield_now();
         }
         for c in &canaries {
-            assert!(c.iter().all(|&b| b == 0xC3), "round {round}: pread wrote into reused memory");
+            assert!(
+                c.iter().all(|&b| b == 0xC3),
+                "round {round}: pread wrote into reused memory"
+            );
         }
     }
 }
 
 #[test]
 fn outside_a_runtime_is_an_error_not_a_panic() {
-    let mut other_executor = Runtime::new();
-    drop(other_executor.block_on(async {}));
     // Futures built and polled with no tickslab runtime entered.
     let res = futures_lite_block_on(fs::read("/nonexistent"));
     assert!(res.is_err());
@@ -631,7 +649,9 @@ fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
     let waker = std::task::Waker::noop();
     loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
+        if let std::task::Poll::Ready(v) =
+            f.as_mut().poll(&mut std::task::Context::from_waker(waker))
+        {
             return v;
         }
         std::thread::yield_now();
@@ -640,7 +660,7 @@ fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn auto_picks_a_backend() {
-    let mut rt = Runtime::new();
+    let rt = Runtime::new();
     let b = rt.block_on(async { fs::backend().unwrap() });
     assert!(matches!(b, FsBackend::IoUring | FsBackend::ThreadPool));
     if uring_required() {

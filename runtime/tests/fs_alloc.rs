@@ -44,16 +44,21 @@ fn positional_io_allocates_nothing(backend: FsBackend) {
     };
     let path = temp_file(&format!("{backend:?}"));
     let stats = rt.block_on(async {
-        let f = OpenOptions::new().read(true).write(true).open(&path).await.unwrap();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await
+            .unwrap();
         let mut buf = Vec::with_capacity(4096);
         let mut out = vec![3u8; 4096];
-        let mut round = async |f: &File, i: usize, buf: Vec<u8>, out: Vec<u8>| {
+        let round = async |f: &File, i: usize, buf: Vec<u8>, out: Vec<u8>| {
             let offset = ((i * 7919) % 255) as u64 * 4096;
             let (res, buf) = f.read_at(buf, offset).await;
             assert_eq!(res.unwrap(), 4096);
             let (res, out) = f.write_at(out, offset).await;
             assert_eq!(res.unwrap(), 4096);
-            if i % 100 == 0 {
+            if i.is_multiple_of(100) {
                 f.sync_data().await.unwrap();
             }
             (buf, out)
@@ -67,7 +72,10 @@ fn positional_io_allocates_nothing(backend: FsBackend) {
         }
         AllocStats::process().since(&before)
     });
-    println!("{backend:?}: {OPS} x (read_at + write_at of 4 KiB) + {} sync_data: {stats}", OPS / 100);
+    println!(
+        "{backend:?}: {OPS} x (read_at + write_at of 4 KiB) + {} sync_data: {stats}",
+        OPS / 100
+    );
     assert_eq!(
         stats.allocs + stats.reallocs + stats.deallocs,
         0,
@@ -95,7 +103,10 @@ fn spawn_blocking_allocates_exactly_once() {
             if s.blocking_idle == s.blocking_threads {
                 break;
             }
-            assert!(start.elapsed() < std::time::Duration::from_secs(30), "a worker never went idle");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "a worker never went idle"
+            );
             std::thread::yield_now();
         }
         AllocStats::process().since(&before)

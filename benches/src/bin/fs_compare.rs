@@ -63,17 +63,32 @@ fn main() {
     let paths = &paths;
     let small = |loaders: usize| -> Vec<(&str, Run)> {
         vec![
-            ("tokio::fs", Box::new(move || tokio_small(paths, total, loaders))),
-            ("tickslab io_uring", Box::new(move || tickslab_small(paths, total, FsBackend::IoUring, loaders))),
-            ("tickslab pool", Box::new(move || tickslab_small(paths, total, FsBackend::ThreadPool, loaders))),
+            (
+                "tokio::fs",
+                Box::new(move || tokio_small(paths, total, loaders)),
+            ),
+            (
+                "tickslab io_uring",
+                Box::new(move || tickslab_small(paths, total, FsBackend::IoUring, loaders)),
+            ),
+            (
+                "tickslab pool",
+                Box::new(move || tickslab_small(paths, total, FsBackend::ThreadPool, loaders)),
+            ),
             ("std::fs", Box::new(move || std_small(paths, total))),
         ]
     };
     let (small_all, small_16) = (small(FILES), small(16));
     let random: Vec<(&str, Run)> = vec![
         ("tokio::fs", Box::new(|| tokio_random(&big, &offsets))),
-        ("tickslab io_uring", Box::new(|| tickslab_random(&big, &offsets, FsBackend::IoUring))),
-        ("tickslab pool", Box::new(|| tickslab_random(&big, &offsets, FsBackend::ThreadPool))),
+        (
+            "tickslab io_uring",
+            Box::new(|| tickslab_random(&big, &offsets, FsBackend::IoUring)),
+        ),
+        (
+            "tickslab pool",
+            Box::new(|| tickslab_random(&big, &offsets, FsBackend::ThreadPool)),
+        ),
         ("std::fs", Box::new(|| std_random(&big, &offsets))),
     ];
     println!("\n| workload | contender | best time | throughput | vs tokio::fs |");
@@ -108,7 +123,9 @@ fn generate_small(dir: &Path) -> (Vec<PathBuf>, u64) {
     let mut total = 0;
     let paths = (0..FILES)
         .map(|i| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let unit = (seed >> 11) as f64 / (1u64 << 53) as f64;
             let len = (4096.0 * 256f64.powf(unit)) as usize;
             let path = dir.join(format!("asset{i:04}.bin"));
@@ -123,7 +140,9 @@ fn generate_small(dir: &Path) -> (Vec<PathBuf>, u64) {
 fn generate_big(path: &Path, mib: usize) {
     let f = std::fs::File::create(path).unwrap();
     for c in 0..mib {
-        let chunk: Vec<u8> = (0..1 << 20).map(|i: usize| (((c << 20) + i) / BLOCK % 251) as u8).collect();
+        let chunk: Vec<u8> = (0..1 << 20)
+            .map(|i: usize| (((c << 20) + i) / BLOCK % 251) as u8)
+            .collect();
         f.write_all_at(&chunk, (c << 20) as u64).unwrap();
     }
 }
@@ -133,7 +152,9 @@ fn offsets(mib: usize) -> Vec<u64> {
     let mut seed = 11u64;
     (0..READS)
         .map(|_| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as usize % blocks * BLOCK) as u64
         })
         .collect()
@@ -210,7 +231,10 @@ fn tokio_small(paths: &[PathBuf], total: u64, loaders: usize) -> Duration {
 
 fn std_small(paths: &[PathBuf], total: u64) -> Duration {
     let start = Instant::now();
-    let sum: u64 = paths.iter().map(|p| std::fs::read(p).unwrap().len() as u64).sum();
+    let sum: u64 = paths
+        .iter()
+        .map(|p| std::fs::read(p).unwrap().len() as u64)
+        .sum();
     assert_eq!(sum, total);
     start.elapsed()
 }

@@ -133,11 +133,9 @@ where
         waker: AtomicWaker::new(),
     });
     let job: Arc<dyn Job> = cell.clone();
-    if let Err(work) = pool.submit(Work::Job(job.clone())) {
+    if let Err(Work::Job(job)) = pool.submit(Work::Job(job.clone())) {
         // Shut down: nobody will run it.
-        if let Work::Job(job) = work {
-            job.cancel();
-        }
+        job.cancel();
     }
     BlockingJoinHandle { cell, job }
 }

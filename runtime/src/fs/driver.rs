@@ -25,8 +25,9 @@ pub(crate) enum Backend {
     /// Not chosen yet (`Auto`, nothing done so far).
     Unstarted,
     Threads,
+    /// Boxed: the ring's handle is large, and made once per runtime.
     #[cfg(all(target_os = "linux", not(miri)))]
-    Uring(super::uring::Uring),
+    Uring(Box<super::uring::Uring>),
 }
 
 /// The runtime's file driver.
@@ -88,7 +89,7 @@ impl FsDriver {
         {
             match super::uring::Uring::new(self.depth, &self.registry, self.token) {
                 Ok(ring) => {
-                    *self.backend.borrow_mut() = Backend::Uring(ring);
+                    *self.backend.borrow_mut() = Backend::Uring(Box::new(ring));
                     return Ok(());
                 }
                 Err(e) if self.wanted == FsBackend::IoUring => return Err(e),
@@ -194,7 +195,9 @@ impl FsDriver {
     fn reap(&self) {
         let mut batch = [(NonNull::<OpCell>::dangling(), 0i64); 32];
         loop {
-            let n = self.with_ring(|ring| ring.take_completions(&mut batch)).unwrap_or(0);
+            let n = self
+                .with_ring(|ring| ring.take_completions(&mut batch))
+                .unwrap_or(0);
             for &(cell, result) in &batch[..n] {
                 // SAFETY: a completion of an operation this ring submitted, holding the
                 // executor's reference; each completes once.

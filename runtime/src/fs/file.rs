@@ -178,7 +178,9 @@ impl File {
         let cell = OpCell::new(OpKind::Write, &self.std, Some(buf.into_raw()), offset);
         let (res, raw) = op::run(&self.driver, cell).await;
         // SAFETY: `raw` came from `B::into_raw` above, unchanged by a write.
-        (res, unsafe { B::from_raw(raw.expect("a write gives its buffer back")) })
+        (res, unsafe {
+            B::from_raw(raw.expect("a write gives its buffer back"))
+        })
     }
 
     /// Writes all of `buf`'s initialised bytes at `offset`, looping over short writes.

@@ -28,10 +28,10 @@
 //! `IsADirectory`, ...), never a panic.
 
 mod buf;
+mod cursor;
 mod dir;
 mod driver;
 mod file;
-mod cursor;
 mod op;
 #[cfg(all(target_os = "linux", not(miri)))]
 mod uring;
@@ -41,10 +41,10 @@ use std::path::{Path, PathBuf};
 
 pub use buf::{IoBuf, IoBufMut, RawBuf};
 pub use dir::{DirEntry, ReadDir, read_dir};
-pub(crate) use driver::FsDriver;
 pub use driver::DEFAULT_FS_DEPTH;
-pub use file::{File, OpenOptions};
+pub(crate) use driver::FsDriver;
 pub(crate) use driver::set_current;
+pub use file::{File, OpenOptions};
 
 /// Which machinery runs a runtime's file operations (see the [module docs](self)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -120,7 +120,10 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 /// the size it had, plus what a final read finds).
 async fn read_all(file: &File) -> io::Result<Vec<u8>> {
     let size = file.std_metadata_len()?;
-    let cap = usize::try_from(size).unwrap_or(usize::MAX).saturating_add(1).max(64);
+    let cap = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+        .max(64);
     let mut buf = Vec::with_capacity(cap);
     loop {
         if buf.len() == buf.capacity() {
@@ -148,7 +151,10 @@ pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     if driver::current()?.uses_uring() {
         let bytes = read(path).await?;
         return String::from_utf8(bytes).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
         });
     }
     let path = path.as_ref().to_owned();

@@ -207,7 +207,10 @@ pub(crate) async fn run(driver: &FsDriver, cell: OpCell) -> (io::Result<usize>, 
     // SAFETY: not shared yet: the box moves into its own cell's `this` (the slot does not
     // move; invariant 3: `this` is written once, here, before submission).
     unsafe { *ptr.as_ref().this.get() = Some(boxed) };
-    let in_flight = InFlight { cell: ptr, finished: false };
+    let in_flight = InFlight {
+        cell: ptr,
+        finished: false,
+    };
     driver.submit(ptr);
     let mut in_flight = in_flight;
     poll_fn(|cx| in_flight.poll(cx)).await
@@ -221,7 +224,10 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<(io::Result<usize>, Option<RawBuf>)> {
+    fn poll(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<(io::Result<usize>, Option<RawBuf>)> {
         assert!(!self.finished, "file operation polled after it completed");
         // SAFETY: our reference keeps the cell alive.
         let c = unsafe { self.cell.as_ref() };
@@ -277,7 +283,9 @@ pub(crate) unsafe fn run_blocking(ptr: NonNull<()>) {
             break r;
         };
         if ret < 0 {
-            -(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as i64)
+            -(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO) as i64)
         } else {
             ret
         }
@@ -288,24 +296,24 @@ pub(crate) unsafe fn run_blocking(ptr: NonNull<()>) {
 
 /// The operation's system call (`-1` and `errno` on failure).
 fn syscall(c: &OpCell) -> i64 {
-        match c.kind {
-            // SAFETY: `io_ptr[..io_len]` is the parked buffer's memory (invariant 1 keeps it
-            // alive until `complete`), writable for reads (an `IoBufMut`).
-            OpKind::Read => unsafe {
-                libc::pread64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
-            },
-            // SAFETY: as above, readable for writes.
-            OpKind::Write => unsafe {
-                libc::pwrite64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
-            },
-            // SAFETY: a descriptor kept open by the cell (invariant 4).
-            OpKind::SyncAll => unsafe { libc::fsync(c.fd) as i64 },
-            // SAFETY: as above.
-            OpKind::SyncData => unsafe { libc::fdatasync(c.fd) as i64 },
-            OpKind::OpenAt => {
-                let (flags, mode) = c.open_flags();
-                // SAFETY: `io_ptr` is the parked, NUL-terminated path (invariant 1).
-                unsafe { libc::openat(libc::AT_FDCWD, c.io_ptr.cast(), flags, mode) as i64 }
-            }
+    match c.kind {
+        // SAFETY: `io_ptr[..io_len]` is the parked buffer's memory (invariant 1 keeps it
+        // alive until `complete`), writable for reads (an `IoBufMut`).
+        OpKind::Read => unsafe {
+            libc::pread64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
+        },
+        // SAFETY: as above, readable for writes.
+        OpKind::Write => unsafe {
+            libc::pwrite64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
+        },
+        // SAFETY: a descriptor kept open by the cell (invariant 4).
+        OpKind::SyncAll => unsafe { libc::fsync(c.fd) as i64 },
+        // SAFETY: as above.
+        OpKind::SyncData => unsafe { libc::fdatasync(c.fd) as i64 },
+        OpKind::OpenAt => {
+            let (flags, mode) = c.open_flags();
+            // SAFETY: `io_ptr` is the parked, NUL-terminated path (invariant 1).
+            unsafe { libc::openat(libc::AT_FDCWD, c.io_ptr.cast(), flags, mode) as i64 }
         }
+    }
 }

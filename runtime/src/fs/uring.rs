@@ -17,8 +17,8 @@
 //! `Auto` falls back to the blocking pool.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 use io_uring::{IoUring, opcode, types};
@@ -40,7 +40,11 @@ pub(crate) struct Uring {
 }
 
 impl Uring {
-    pub(crate) fn new(depth: usize, registry: &mio::Registry, token: mio::Token) -> io::Result<Uring> {
+    pub(crate) fn new(
+        depth: usize,
+        registry: &mio::Registry,
+        token: mio::Token,
+    ) -> io::Result<Uring> {
         let entries = u32::try_from(depth.next_power_of_two()).unwrap_or(1 << 15);
         let mut ring: IoUring = IoUring::builder()
             .setup_cqsize(entries * 2)
@@ -91,8 +95,12 @@ impl Uring {
         let fd = types::Fd(c.fd);
         let len = u32::try_from(c.io_len).unwrap_or(u32::MAX);
         let entry = match c.kind {
-            OpKind::Read => opcode::Read::new(fd, c.io_ptr, len).offset(c.offset).build(),
-            OpKind::Write => opcode::Write::new(fd, c.io_ptr, len).offset(c.offset).build(),
+            OpKind::Read => opcode::Read::new(fd, c.io_ptr, len)
+                .offset(c.offset)
+                .build(),
+            OpKind::Write => opcode::Write::new(fd, c.io_ptr, len)
+                .offset(c.offset)
+                .build(),
             OpKind::SyncAll => opcode::Fsync::new(fd).build(),
             OpKind::SyncData => opcode::Fsync::new(fd)
                 .flags(types::FsyncFlags::DATASYNC)
@@ -144,7 +152,10 @@ impl Uring {
             }
             let ptr = std::ptr::with_exposed_provenance_mut::<OpCell>(cqe.user_data() as usize);
             // Invariant 2: the address came from a live cell's `NonNull`.
-            out[n] = (NonNull::new(ptr).expect("user_data is a cell address"), cqe.result() as i64);
+            out[n] = (
+                NonNull::new(ptr).expect("user_data is a cell address"),
+                cqe.result() as i64,
+            );
             n += 1;
             self.in_flight -= 1;
             if n == out.len() {
