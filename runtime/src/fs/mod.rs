@@ -1,5 +1,5 @@
 //! Files: tokio's `fs` (a [`File`], [`OpenOptions`], and the free functions [`read`],
-//! [`write`], [`read_dir`], ...), plus positional reads and writes into owned buffers with
+//! [`write()`], [`read_dir`], ...), plus positional reads and writes into owned buffers with
 //! no allocation once warm ([`File::read_at`], [`File::write_at`]).
 //!
 //! Two backends, chosen per runtime ([`Builder::fs_backend`](crate::Builder::fs_backend)):
