@@ -91,30 +91,36 @@ fn spawn_blocking_allocates_exactly_once() {
         for i in 0..WARMUP {
             assert_eq!(spawn_blocking(move || i).await.unwrap(), i);
         }
+        wait_until_idle();
         let before = AllocStats::process();
         for i in 0..OPS {
             assert_eq!(spawn_blocking(move || i * 2).await.unwrap(), i * 2);
         }
-        // The worker drops its reference to the last job after waking us: wait until it
-        // is idle again (it drops the job before it takes the pool's lock).
-        let start = std::time::Instant::now();
-        loop {
-            let s = tickslab_runtime::RuntimeStats::current().unwrap();
-            if s.blocking_idle == s.blocking_threads {
-                break;
-            }
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(30),
-                "a worker never went idle"
-            );
-            std::thread::yield_now();
-        }
+        wait_until_idle();
         AllocStats::process().since(&before)
     });
     println!("spawn_blocking: {OPS} calls: {stats}");
     assert_eq!(stats.allocs, OPS as u64, "one allocation per call: {stats}");
     assert_eq!(stats.deallocs, OPS as u64, "each freed once: {stats}");
     assert_eq!(stats.reallocs, 0, "{stats}");
+}
+
+/// A worker drops its reference to a job after waking the job's handle: waits until every
+/// worker is idle again (it drops the job before it takes the pool's lock to go idle), so
+/// that no job of before (or of the measured loop) is freed on the wrong side of a count.
+fn wait_until_idle() {
+    let start = std::time::Instant::now();
+    loop {
+        let s = tickslab_runtime::RuntimeStats::current().unwrap();
+        if s.blocking_idle == s.blocking_threads {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "a worker never went idle"
+        );
+        std::thread::yield_now();
+    }
 }
 
 trait BuildChecked {
