@@ -5,9 +5,9 @@
 //! io_uring the kernel reads or writes the buffer after submission: if the operation's
 //! future is dropped mid-flight, the buffer stays parked with the operation until the
 //! completion arrives, and is freed only then. The traits are sealed: the buffer types are
-//! ones whose memory does not move when the value moves (`Vec<u8>`, `Box<[u8]>`, the
-//! pool's [`SyncPoolBuf`](crate::pool::SyncPoolBuf)-like types are not included yet), so no
-//! safe code can hand the kernel a pointer that goes stale.
+//! ones whose memory does not move when the value moves and that may be freed on any thread
+//! (`Vec<u8>`, `Box<[u8]>`, `'static` slices), so no safe code can hand the kernel a pointer
+//! that goes stale.
 //!
 //! Inside the operation a buffer is a [`RawBuf`]: its pointer, length, capacity and a
 //! function that rebuilds (and so frees) it.

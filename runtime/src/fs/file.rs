@@ -27,9 +27,10 @@ use super::op::{self, OpCell, OpKind};
 /// let dir = std::env::temp_dir().join(format!("tickslab-doc-file-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("level1.pak");
-/// let mut rt = Runtime::new();
+/// let rt = Runtime::new();
 /// rt.block_on(async {
-///     let f = File::create(&path).await?;
+///     // Read and write (`File::create` opens for writing only, as tokio's and std's).
+///     let f = File::options().read(true).write(true).create(true).open(&path).await?;
 ///     let (res, _) = f.write_at(b"header:payload".to_vec(), 0).await;
 ///     assert_eq!(res?, 14);
 ///     let buf = Vec::with_capacity(64);                  // reused across reads
