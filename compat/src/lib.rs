@@ -25,6 +25,7 @@ pub use tickslab_runtime as rt;
 
 /// tokio's `task` module.
 pub mod task {
+    pub use tickslab_runtime::task::{BlockingJoinHandle, spawn_blocking};
     pub use tickslab_runtime::{JoinError, JoinHandle, YieldNow, yield_now};
 
     use std::future::Future;
@@ -51,6 +52,9 @@ pub mod task {
         tickslab_runtime::spawn_slab(future)
     }
 }
+
+/// Files, under tokio's path (`tokio::fs`).
+pub use tickslab_runtime::fs;
 
 /// tokio's `runtime` module.
 pub mod runtime {
