@@ -6,6 +6,8 @@
 //!   [`claim_slab`]`().await` waits for a slot; [`try_claim_slab`] reserves one now.
 //! - [`spawn`] puts a task in its own heap block, for futures of any size.
 //! - Every spawn returns a [`JoinHandle`], a future of `Result<T, JoinError>` as in tokio.
+//! - [`fs`] reads and writes files (io_uring, or a blocking pool), and
+//!   [`task::spawn_blocking`] runs blocking work off the runtime's thread.
 //!
 //! The code is laid out in layers, each importing only from those below it:
 //! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
