@@ -637,6 +637,44 @@ fn pool_read_dropped_while_queued() {
     }
 }
 
+/// A runtime that used files (its ring, eventfd, pool threads, open files in flight)
+/// leaves no descriptor behind when dropped.
+#[test]
+fn a_dropped_runtime_leaves_no_descriptor() {
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let dir = TempDir::new("fds");
+    let path = dir.path("x.bin");
+    std::fs::write(&path, pattern(1 << 16, 0)).unwrap();
+    for backend in [FsBackend::ThreadPool, FsBackend::IoUring] {
+        // Other tests of this binary open files meanwhile: retry a few times for a quiet
+        // moment rather than compare against a count they change.
+        let mut last = None;
+        for _ in 0..20 {
+            let before = fds();
+            let Some(mut rt) = runtime(backend, 8) else {
+                return;
+            };
+            let file = std::rc::Rc::new(rt.block_on(File::open(&path)).unwrap());
+            for i in 0..8u64 {
+                let f = file.clone();
+                drop(rt.spawn(async move {
+                    let _ = f.read_at(Vec::with_capacity(4096), i * 4096).await;
+                }));
+            }
+            rt.tick();
+            drop(file);
+            drop(rt);
+            let after = fds();
+            if after <= before {
+                last = None;
+                break;
+            }
+            last = Some((before, after));
+        }
+        assert_eq!(last, None, "{backend:?}: descriptors before and after");
+    }
+}
+
 #[test]
 fn outside_a_runtime_is_an_error_not_a_panic() {
     // Futures built and polled with no tickslab runtime entered.
