@@ -145,6 +145,21 @@ fn abort_before_start_cancels() {
 }
 
 #[test]
+fn a_job_may_spawn_blocking_work() {
+    let rt = rt_threads(2);
+    let out = rt.block_on(async {
+        spawn_blocking(|| {
+            let inner = spawn_blocking(|| 20);
+            // Joined from the blocking thread with any executor: here, a tickslab one.
+            Runtime::new().block_on(inner).unwrap() + 1
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(out, 21);
+}
+
+#[test]
 fn a_dropped_handle_detaches() {
     let rt = Runtime::new();
     let (tx, rx) = mpsc::channel();

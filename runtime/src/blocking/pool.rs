@@ -170,6 +170,8 @@ impl BlockingPool {
     }
 
     fn worker(self: Arc<Self>, id: usize) {
+        // A job may spawn more blocking work (as in tokio): onto this same pool.
+        super::set_current(Some(Arc::clone(&self)));
         let mut s = self.lock();
         loop {
             if let Some(work) = s.queue.pop_front() {
