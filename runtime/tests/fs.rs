@@ -167,22 +167,29 @@ both_backends! {
         let path = dir.path("a.bin");
         run(rt, async {
             let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).await.unwrap();
+            // Short transfers are allowed (Miri makes some, to test that callers cope);
+            // what was transferred must be right.
             let data = pattern(10_000, 0);
-            let (res, back) = f.write_at(data.clone(), 100).await;
-            assert_eq!(res.unwrap(), 10_000);
+            let (res, back) = f.write_all_at(data.clone(), 100).await;
+            res.unwrap();
             assert_eq!(back, data, "the write gave its buffer back unchanged");
             // A Vec with room but no length: its length grows to the bytes read.
             let (res, buf) = f.read_at(Vec::with_capacity(4096), 100).await;
-            assert_eq!(res.unwrap(), 4096);
-            assert_eq!(buf, pattern(4096, 0));
+            let n = res.unwrap();
+            assert!(n > 0 && n <= 4096);
+            assert_eq!(buf, pattern(n, 0));
             // A full Vec keeps its length; the bytes read are at its start.
             let (res, buf) = f.read_at(vec![0xEE; 50], 150).await;
-            assert_eq!(res.unwrap(), 50);
-            assert_eq!(buf, pattern(50, 50));
+            let n = res.unwrap();
+            assert!(n > 0 && n <= 50);
+            assert_eq!(buf[..n], pattern(n, 50)[..]);
+            assert!(buf[n..].iter().all(|&b| b == 0xEE));
+            assert_eq!(buf.len(), 50);
             // The hole before offset 100 reads as zeros.
             let (res, buf) = f.read_at(vec![1u8; 100].into_boxed_slice(), 0).await;
-            assert_eq!(res.unwrap(), 100);
-            assert!(buf.iter().all(|&b| b == 0));
+            let n = res.unwrap();
+            assert!(n > 0 && n <= 100);
+            assert!(buf[..n].iter().all(|&b| b == 0));
         });
     }
 
