@@ -22,6 +22,10 @@ use tickslab_runtime::{Runtime, time::timeout};
 
 /// Only detects hangs.
 const GUARD: Duration = Duration::from_secs(30);
+/// Buffer size and rounds of the in-flight drop tests (smaller under Miri, which runs the
+/// pool backend's ones in CI).
+const BIG: usize = if cfg!(miri) { 8 << 10 } else { 1 << 20 };
+const ROUNDS: usize = if cfg!(miri) { 3 } else { 30 };
 
 /// A fresh directory under the system's temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -430,12 +434,12 @@ both_backends! {
     fn a_read_dropped_in_flight_keeps_its_buffer_until_completion(rt: &mut Runtime) {
         let dir = TempDir::new("drop");
         let path = dir.path("d.bin");
-        std::fs::write(&path, pattern(1 << 20, 0)).unwrap();
+        std::fs::write(&path, pattern(BIG, 0)).unwrap();
         let file = rt.block_on(File::open(&path)).unwrap();
-        for round in 0..50 {
+        for round in 0..ROUNDS {
             // Poll a big read once, then drop it: in flight (queued or submitted).
             rt.block_on(async {
-                let mut read = std::pin::pin!(file.read_at(Vec::with_capacity(1 << 20), 0));
+                let mut read = std::pin::pin!(file.read_at(Vec::with_capacity(BIG), 0));
                 let waker = std::task::Waker::noop();
                 let poll = read.as_mut().poll(&mut std::task::Context::from_waker(waker));
                 if let std::task::Poll::Ready((res, _)) = poll {
@@ -443,7 +447,7 @@ both_backends! {
                 }
             });
             // Memory freed now would be handed out again here: fill it with canaries.
-            let canaries: Vec<Vec<u8>> = (0..4).map(|_| vec![0xA5u8; 1 << 20]).collect();
+            let canaries: Vec<Vec<u8>> = (0..4).map(|_| vec![0xA5u8; BIG]).collect();
             // Drive the runtime until the dropped read completed.
             while rt.stats().fs_ops_in_flight > 0 {
                 rt.tick();
@@ -606,16 +610,16 @@ fn pool_read_dropped_while_queued() {
         .build();
     let dir = TempDir::new("queued");
     let path = dir.path("q.bin");
-    std::fs::write(&path, pattern(1 << 20, 0)).unwrap();
+    std::fs::write(&path, pattern(BIG, 0)).unwrap();
     let file = rt.block_on(File::open(&path)).unwrap();
-    for round in 0..20 {
+    for round in 0..ROUNDS {
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         rt.block_on(async {
             // The only worker is busy until released.
             drop(tickslab_runtime::task::spawn_blocking(move || {
                 release_rx.recv().unwrap()
             }));
-            let mut read = std::pin::pin!(file.read_at(Vec::with_capacity(1 << 20), 0));
+            let mut read = std::pin::pin!(file.read_at(Vec::with_capacity(BIG), 0));
             let waker = std::task::Waker::noop();
             assert!(
                 read.as_mut()
@@ -628,7 +632,7 @@ fn pool_read_dropped_while_queued() {
             1,
             "the dropped read is still parked"
         );
-        let canaries: Vec<Vec<u8>> = (0..4).map(|_| vec![0xC3u8; 1 << 20]).collect();
+        let canaries: Vec<Vec<u8>> = (0..4).map(|_| vec![0xC3u8; BIG]).collect();
         release_tx.send(()).unwrap();
         let start = std::time::Instant::now();
         while rt.stats().fs_ops_in_flight > 0 {
