@@ -16,20 +16,25 @@
 //!   blocking pool, files (each owns its own "current on this thread" slot where it needs
 //!   one);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
-//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
+//!   frames, sockets, signals (a self-pipe socket per listener);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
-//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
+//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop;
+//! - `ecosystem/`: the optional integrations (features `tokio-io`, `hyper`, `quinn`), on top
+//!   of `net/`, `time/` and `spawn.rs`.
 //!
 //! `UNSAFE.md` at the repository's root maps every kind of `unsafe` to its invariant.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
 mod builder;
 mod context;
 pub mod coop;
 mod core;
+pub mod ecosystem;
 pub mod frame;
 pub mod fs;
 mod handle;
@@ -37,6 +42,7 @@ pub mod io;
 pub mod net;
 pub mod pool;
 mod runtime;
+pub mod signal;
 mod spawn;
 mod stats;
 pub mod sync;
@@ -49,9 +55,11 @@ pub use builder::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
     DEFAULT_TASK_BUDGET,
 };
-pub use core::task::{JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
+pub use core::task::{AbortHandle, JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
 pub use frame::{Frame, FrameJoinHandle, FrameStats};
-pub use handle::{Handle, RemoteJoinHandle, RemoteSpawnError};
+pub use handle::{
+    Handle, HandleEnterGuard, RemoteJoinHandle, RemoteSpawnError, RuntimeFlavor, TryCurrentError,
+};
 pub use runtime::{EnterGuard, Runtime};
 pub use spawn::{
     ClaimSlab, SlabClaim, SlabSpawner, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab,
@@ -60,3 +68,13 @@ pub use spawn::{
 pub use stats::{RuntimeStats, TickReport};
 pub use time::{sleep, sleep_until, timeout};
 pub use yield_now::{YieldNow, yield_now};
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use ecosystem::hyper;
+#[cfg(feature = "quinn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quinn")))]
+pub use ecosystem::quinn;
+#[cfg(feature = "tokio-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
+pub use ecosystem::tokio_io;

@@ -53,6 +53,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
     pub(crate) fs: Rc<FsDriver>,
+    pub(crate) park_hooks: crate::builder::ParkHooks,
 }
 
 /// Polls epoll (sockets, remote wakes) and fires timers.
@@ -72,6 +73,8 @@ struct Driver {
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
     passes: u64,
+    /// `on_thread_park` / `on_thread_unpark`.
+    hooks: crate::builder::ParkHooks,
 }
 
 /// The runtime's frame arena and the bookkeeping reused from frame to frame.
@@ -165,15 +168,29 @@ impl Driver {
         if live_remote && !spin_first && self.spin(core) {
             return 0;
         }
-        if !core.prepare_sleep() {
-            // Work arrived from another thread while we got ready to sleep.
-            self.remote_ended_idle = true;
+        // Nothing to do but wait for timers: a paused clock jumps to the next one instead.
+        if self.timers.auto_advance() {
+            self.remote_ended_idle = false;
             return 0;
         }
-        let timeout = self.arm_park(self.timers.park_timeout());
-        let n = self.poll_io(timeout);
-        self.remote_ended_idle = n == 0 && core.has_remote_work();
-        core.unsleep();
+        // User code, called before any state says "sleeping": a panic leaves nothing to undo.
+        if let Some(hook) = &self.hooks.park {
+            hook();
+        }
+        let n = if core.prepare_sleep() {
+            let timeout = self.arm_park(self.timers.park_timeout());
+            let n = self.poll_io(timeout);
+            self.remote_ended_idle = n == 0 && core.has_remote_work();
+            core.unsleep();
+            n
+        } else {
+            // Work arrived from another thread while we got ready to sleep.
+            self.remote_ended_idle = true;
+            0
+        };
+        if let Some(hook) = &self.hooks.unpark {
+            hook();
+        }
         n
     }
 
@@ -238,6 +255,11 @@ pub struct Runtime {
     reactor: Rc<Reactor>,
     /// The driver's files and blocking pool, likewise.
     fs: Rc<FsDriver>,
+    /// How long the drop waits for running blocking jobs (`None`: until they return; set by
+    /// `shutdown_timeout`).
+    blocking_wait: Option<Duration>,
+    /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
+    handle: crate::Handle,
     busy: bool,
     frames: FrameDriver,
     _not_send: PhantomData<*const ()>,
@@ -246,10 +268,12 @@ pub struct Runtime {
 impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
+            handle: crate::Handle::new(p.core.clone()),
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
             fs: Rc::clone(&p.fs),
+            blocking_wait: None,
             driver: RefCell::new(Driver {
                 poll: p.poll,
                 events: p.events,
@@ -263,6 +287,7 @@ impl Runtime {
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
+                hooks: p.park_hooks,
             }),
             busy: p.busy,
             frames: FrameDriver {
@@ -347,9 +372,10 @@ impl Runtime {
         run_until(&self.core, &mut driver, future, busy, stop_on_shutdown)
     }
 
-    /// A handle for other threads: spawn onto this runtime, ask it to shut down.
-    pub fn handle(&self) -> crate::Handle {
-        crate::Handle::new(self.core.clone())
+    /// A handle for other threads: spawn onto this runtime, ask it to shut down. As tokio's,
+    /// it is lent: `rt.handle().clone()` to keep one.
+    pub fn handle(&self) -> &crate::Handle {
+        &self.handle
     }
 
     /// Runs one frame: see [`crate::frame`]. `f` gets a [`Frame`] to allocate frame data
@@ -523,6 +549,22 @@ impl Runtime {
             .map_err(|(refusal, future)| SpawnError::new(refusal.into(), future))
     }
 
+    /// Shuts the runtime down, as tokio's `shutdown_timeout`: every task is cancelled (its
+    /// future dropped, on this thread), then the blocking pool's running jobs get up to
+    /// `timeout` to finish; those still running then are detached (their threads end when
+    /// their jobs return). File operations in flight are still completed or cancelled
+    /// first, as in the drop.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.blocking_wait = Some(timeout);
+        drop(self);
+    }
+
+    /// Shuts the runtime down without waiting for blocking jobs, as tokio's
+    /// `shutdown_background`: `shutdown_timeout(Duration::ZERO)`.
+    pub fn shutdown_background(self) {
+        self.shutdown_timeout(Duration::ZERO);
+    }
+
     /// Counters for a debug overlay: tasks, polls, parks, wakes, slab use.
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats::from_parts(
@@ -587,7 +629,12 @@ fn run_until<F: Future>(
         reraise_contained(core);
         if core.run_queue_len() == 0 && !core.has_remote_work() {
             if busy {
-                driver.poll_io(Some(Duration::ZERO));
+                if driver.poll_io(Some(Duration::ZERO)) == 0
+                    && core.run_queue_len() == 0
+                    && !core.has_remote_work()
+                {
+                    driver.timers.auto_advance();
+                }
             } else {
                 driver.park(core);
             }
@@ -609,7 +656,7 @@ impl Drop for Runtime {
         self.timers.shutdown();
         // The tasks are gone: what file operations they left in flight can only finish now.
         self.fs.shutdown();
-        if let Some(payload) = self.fs.blocking_pool().shutdown() {
+        if let Some(payload) = self.fs.blocking_pool().shutdown(self.blocking_wait) {
             panic.get_or_insert(payload);
         }
         // Sockets that outlive the runtime fail from now on; their waiters are woken.

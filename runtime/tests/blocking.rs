@@ -236,6 +236,30 @@ fn runtime_drop_cancels_queued_jobs_and_waits_for_running_ones() {
 }
 
 #[test]
+fn shutdown_background_does_not_wait_for_running_jobs() {
+    let rt = rt_threads(1);
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let job = rt.block_on(async {
+        spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            done_tx.send(()).unwrap();
+        })
+    });
+    started_rx.recv_timeout(GUARD).unwrap();
+    // Returns while the job is still blocked (it could not return otherwise: the job waits
+    // for the release below).
+    rt.shutdown_background();
+    release_tx.send(()).unwrap();
+    done_rx
+        .recv_timeout(GUARD)
+        .expect("the detached job still ran to its end");
+    assert!(Runtime::new().block_on(job).is_ok());
+}
+
+#[test]
 fn no_thread_outlives_the_runtime() {
     let rt = rt_threads(4);
     let threads = Arc::new(AtomicUsize::new(0));

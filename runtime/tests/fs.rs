@@ -580,6 +580,38 @@ fn uring_read_dropped_while_the_kernel_holds_it() {
     }
 }
 
+/// A runtime dropped while the kernel holds a read no writer will ever feed (a FIFO) does
+/// not wait forever: its shutdown cancels what is in flight, and the buffer is freed only
+/// after the cancellation's completion.
+#[test]
+fn uring_drop_cancels_a_read_that_would_never_complete() {
+    let Some(mut rt) = runtime(FsBackend::IoUring, 8) else {
+        return;
+    };
+    let dir = TempDir::new("fifo-cancel");
+    let path = dir.path("pipe");
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe_free_mkfifo(&c), 0);
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_nonblock()
+        .open(&path)
+        .unwrap();
+    // A writer that stays open and silent: the read can only end by cancellation.
+    let _writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let file = {
+        let _enter = rt.enter();
+        std::rc::Rc::new(File::from_std(reader))
+    };
+    let f = file.clone();
+    let reader = rt.spawn(async move { f.read_at(vec![0u8; 4096], 0).await.0 });
+    rt.tick();
+    rt.tick();
+    assert_eq!(rt.stats().fs_ops_in_flight, 1);
+    drop(reader);
+    drop(rt); // must return
+}
+
 /// `mkfifo` without `unsafe` in the test: through the `mkfifo` command.
 fn unsafe_free_mkfifo(path: &std::ffi::CStr) -> i32 {
     let status = std::process::Command::new("mkfifo")

@@ -692,3 +692,33 @@ fn copy_flushes_while_the_reader_waits_and_at_the_end() {
         );
     });
 }
+
+#[test]
+fn simplex_is_a_one_way_pipe_with_backpressure_and_end_of_stream() {
+    run(async {
+        let (mut r, mut w) = tio::simplex(4);
+        let writer = spawn(async move {
+            w.write_all(b"0123456789").await.unwrap();
+            w.shutdown().await.unwrap();
+            let err = w.write_all(b"x").await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+        });
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        assert_eq!(
+            got, b"0123456789",
+            "a 4-byte pipe carried 10 bytes in order"
+        );
+        writer.await.unwrap();
+        // futures-io on the halves too.
+        let (mut r, mut w) = tio::simplex(8);
+        futures_util::io::AsyncWriteExt::write_all(&mut w, b"fio")
+            .await
+            .unwrap();
+        let mut three = [0u8; 3];
+        futures_util::io::AsyncReadExt::read_exact(&mut r, &mut three)
+            .await
+            .unwrap();
+        assert_eq!(&three, b"fio");
+    });
+}

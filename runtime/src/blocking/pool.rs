@@ -90,6 +90,8 @@ struct State {
 pub(crate) struct BlockingPool {
     state: Mutex<State>,
     cond: Condvar,
+    /// Signalled when the last worker leaves (a shutdown with a timeout waits on it).
+    exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
 }
@@ -117,6 +119,7 @@ impl BlockingPool {
                 spawned_total: 0,
             }),
             cond: Condvar::new(),
+            exited: Condvar::new(),
             max_threads: max_threads.max(1),
             keep_alive,
         })
@@ -202,12 +205,20 @@ impl BlockingPool {
             }
         }
         s.threads -= 1;
+        if s.threads == 0 {
+            self.exited.notify_all();
+        }
     }
 
     /// Stops the pool (invariant 3): cancels queued jobs, lets queued operations and
     /// running jobs finish, and joins every worker. Returns the first panic of a cancelled
     /// job's destructor, to re-raise once the runtime is down.
-    pub(crate) fn shutdown(&self) -> Option<Box<dyn std::any::Any + Send>> {
+    ///
+    /// `wait`: `None` waits for running jobs however long they take (a runtime's drop);
+    /// `Some(t)` waits up to `t`, then detaches the workers still running (tokio's
+    /// `shutdown_timeout`; `Duration::ZERO` is `shutdown_background`). A detached worker
+    /// still completes the file operation it runs: the operation's memory lives until then.
+    pub(crate) fn shutdown(&self, wait: Option<Duration>) -> Option<Box<dyn std::any::Any + Send>> {
         let (cancelled, handles) = {
             let mut s = self.lock();
             s.shutdown = true;
@@ -231,6 +242,17 @@ impl BlockingPool {
                 drop(job);
             })) {
                 panic.get_or_insert(p);
+            }
+        }
+        if let Some(limit) = wait {
+            let s = self.lock();
+            let (s, _) = self
+                .exited
+                .wait_timeout_while(s, limit, |s| s.threads > 0)
+                .unwrap_or_else(PoisonError::into_inner);
+            if s.threads > 0 {
+                // Out of time: detach them (dropping the handles), as tokio does.
+                return panic;
             }
         }
         for (_, handle) in handles {

@@ -209,11 +209,16 @@ impl FsDriver {
         }
     }
 
-    /// The runtime is going away: refuse new operations, and wait until the kernel has
-    /// finished every operation in flight (their buffers are freed only then; `op.rs`
+    /// The runtime is going away: refuse new operations, ask the kernel to cancel what is in
+    /// flight, and wait until it has finished every operation (their buffers are freed only then; `op.rs`
     /// invariant 1). Operations on the blocking pool finish in the pool's own shutdown.
     pub(crate) fn shutdown(&self) {
         self.shut_down.set(true);
+        #[cfg(all(target_os = "linux", not(miri)))]
+        self.with_ring(|ring| {
+            ring.submit();
+            ring.cancel_all();
+        });
         #[cfg(all(target_os = "linux", not(miri)))]
         loop {
             let waiting = self.with_ring(|ring| ring.wait_some()).unwrap_or(0);

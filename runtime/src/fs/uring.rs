@@ -31,6 +31,8 @@ const ASYNC_FROM: usize = 64 * 1024;
 
 /// `user_data` of the detection `NOP`.
 const PROBE: u64 = 0;
+/// `user_data` of the shutdown's cancellation request (cells are 8-aligned: never 1).
+const CANCEL: u64 = 1;
 
 pub(crate) struct Uring {
     /// Dropped by `Drop` only when nothing is in flight (invariant 3).
@@ -147,7 +149,7 @@ impl Uring {
     pub(crate) fn take_completions(&mut self, out: &mut [(NonNull<OpCell>, i64)]) -> usize {
         let mut n = 0;
         for cqe in self.ring.completion() {
-            if cqe.user_data() == PROBE {
+            if cqe.user_data() == PROBE || cqe.user_data() == CANCEL {
                 continue;
             }
             let ptr = std::ptr::with_exposed_provenance_mut::<OpCell>(cqe.user_data() as usize);
@@ -170,6 +172,27 @@ impl Uring {
         let mut value = 0u64;
         // SAFETY: reads 8 bytes into a local `u64` from our own non-blocking eventfd.
         let _ = unsafe { libc::read(self.eventfd.as_raw_fd(), (&raw mut value).cast(), 8) };
+    }
+
+    /// Asks the kernel to cancel everything in flight (the runtime is going away): a read of
+    /// a pipe or FIFO that no writer will feed would otherwise keep the shutdown waiting.
+    /// Regular-file operations in progress finish; cancelled ones complete with
+    /// `ECANCELED`. Best effort: a kernel without `IORING_ASYNC_CANCEL_ANY` (before 5.19)
+    /// refuses it, and the shutdown then waits for the operations to finish.
+    pub(crate) fn cancel_all(&mut self) {
+        if self.in_flight == 0 {
+            return;
+        }
+        let cancel = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(CANCEL);
+        // SAFETY: a cancellation request references no memory of ours.
+        if unsafe { self.ring.submission().push(&cancel) }.is_err() {
+            let _ = self.ring.submit();
+            // SAFETY: as above.
+            let _ = unsafe { self.ring.submission().push(&cancel) };
+        }
+        let _ = self.ring.submit();
     }
 
     /// Submits and, if anything is in flight, blocks until at least one completion arrives.

@@ -9,7 +9,7 @@
 //!   ([`AsyncReadExt`]: `read_exact`, `read_u32`, `read_to_end`, ...; [`AsyncWriteExt`],
 //!   [`AsyncBufReadExt`]: `read_line`, `lines`, ...; [`AsyncSeekExt`]), [`BufReader`],
 //!   [`BufWriter`], [`BufStream`], [`copy`], [`copy_buf`], [`copy_bidirectional`],
-//!   [`split`], [`duplex`], [`empty`], [`sink`], [`repeat`]. None allocates per call once
+//!   [`split`], [`duplex`], [`simplex`], [`empty`], [`sink`], [`repeat`]. None allocates per call once
 //!   warm: buffered wrappers allocate their buffer when made, `copy` reuses per-thread
 //!   buffers, `read_to_end` grows the caller's vector only when it is full.
 //! - futures-io: tickslab's I/O types (sockets, [`BufReader`], [`BufWriter`],
@@ -39,7 +39,7 @@ pub use read_buf::ReadBuf;
 pub use std::io::{Error, ErrorKind, Result};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
-    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat, Sink,
-    Split, Take, Write, WriteAll, WriteHalf, copy, copy_bidirectional, copy_buf, duplex, empty,
-    repeat, sink, split,
+    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat,
+    SimplexStream, Sink, Split, Take, Write, WriteAll, WriteHalf, copy, copy_bidirectional,
+    copy_buf, duplex, empty, repeat, simplex, sink, split,
 };

@@ -45,7 +45,7 @@
 //! direction of one socket (two receivers sharing a `&UdpSocket`): all are woken when it is
 //! ready and race for the data; none is lost.
 
-mod evented;
+pub(crate) mod evented;
 pub mod tcp;
 mod udp;
 

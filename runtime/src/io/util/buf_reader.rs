@@ -141,7 +141,7 @@ impl<R: AsyncRead + AsyncSeek> AsyncSeek for BufReader<R> {
         if !*me.seek_pending {
             // The position the user sees: the inner one minus what is buffered.
             let inner = ready!(me.inner.poll_complete(cx))?;
-            return Poll::Ready(Ok(inner - (*me.cap - *me.pos) as u64));
+            return Poll::Ready(Ok(inner.saturating_sub((*me.cap - *me.pos) as u64)));
         }
         let res = ready!(me.inner.poll_complete(cx));
         *me.seek_pending = false;

@@ -6,6 +6,7 @@ pub(super) mod listener;
 mod split;
 mod split_owned;
 pub(super) mod stream;
+mod uninit;
 
 pub use split::{ReadHalf, WriteHalf};
 pub use split_owned::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
