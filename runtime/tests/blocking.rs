@@ -241,13 +241,14 @@ fn shutdown_background_does_not_wait_for_running_jobs() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    let job = rt.block_on(async {
+    let job = {
+        let _enter = rt.enter();
         spawn_blocking(move || {
             started_tx.send(()).unwrap();
             release_rx.recv().unwrap();
             done_tx.send(()).unwrap();
         })
-    });
+    };
     started_rx.recv_timeout(GUARD).unwrap();
     // Returns while the job is still blocked (it could not return otherwise: the job waits
     // for the release below).
