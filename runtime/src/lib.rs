@@ -6,13 +6,16 @@
 //!   [`claim_slab`]`().await` waits for a slot; [`try_claim_slab`] reserves one now.
 //! - [`spawn`] puts a task in its own heap block, for futures of any size.
 //! - Every spawn returns a [`JoinHandle`], a future of `Result<T, JoinError>` as in tokio.
+//! - [`fs`] reads and writes files (io_uring, or a blocking pool), and
+//!   [`task::spawn_blocking`] runs blocking work off the runtime's thread.
 //!
 //! The code is laid out in layers, each importing only from those below it:
 //! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
 //!   state machine (`core/task/`), run queue, remote queue, orphans, shutdown;
-//! - `time/`, `io/`, `sync/`: timers, the reactor, tokio's `sync` (channels, `Notify`,
-//!   `Semaphore`, `Mutex`, ...) and the same-thread channels (each owns its own "current on
-//!   this thread" slot where it needs one; `sync/` uses `time/` for `send_timeout` only);
+//! - `time/`, `io/`, `sync/`, `blocking/`, `fs/`: timers, the reactor, tokio's `sync`
+//!   (channels, `Notify`, `Semaphore`, `Mutex`, ...) and the same-thread channels, the
+//!   blocking pool, files (each owns its own "current on this thread" slot where it needs
+//!   one; `sync/` uses `time/` for `send_timeout` only);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
 //!   frames, sockets, signals (a self-pipe socket per listener);
@@ -27,12 +30,14 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod blocking;
 mod builder;
 mod context;
 pub mod coop;
 mod core;
 pub mod ecosystem;
 pub mod frame;
+pub mod fs;
 mod handle;
 pub mod io;
 pub mod net;
@@ -46,6 +51,7 @@ pub mod task;
 pub mod time;
 mod yield_now;
 
+pub use blocking::{DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
 pub use builder::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
     DEFAULT_TASK_BUDGET,

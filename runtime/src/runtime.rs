@@ -21,6 +21,7 @@ use crate::context;
 use crate::core::Core;
 use crate::core::task::JoinHandle;
 use crate::frame::{Frame, FrameArena, FrameStats};
+use crate::fs::FsDriver;
 use crate::io::reactor::Reactor;
 use crate::spawn::{SpawnError, expect_slab_spawn};
 use crate::stats::{RuntimeStats, TickReport};
@@ -29,6 +30,8 @@ use crate::time::Timers;
 pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// The park timer's events (see `time/park_timer.rs`).
 pub(crate) const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+/// The io_uring completion eventfd's events (see `fs/uring.rs`).
+pub(crate) const FS_TOKEN: mio::Token = mio::Token(usize::MAX - 2);
 
 /// The driver's precise park timer, where the system has one.
 #[cfg(all(target_os = "linux", not(miri)))]
@@ -49,6 +52,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
+    pub(crate) fs: Rc<FsDriver>,
     pub(crate) park_hooks: crate::builder::ParkHooks,
 }
 
@@ -58,6 +62,7 @@ struct Driver {
     events: mio::Events,
     reactor: Rc<Reactor>,
     timers: Rc<Timers>,
+    fs: Rc<FsDriver>,
     park_timer: Option<ParkTimer>,
     park_spin: Duration,
     /// `Core::remote_wake_count` at the last idle spell.
@@ -85,6 +90,8 @@ impl Driver {
     /// Returns how many socket events arrived.
     fn poll_io(&mut self, timeout: Option<Duration>) -> usize {
         self.polls_since_io = 0;
+        // File operations queued since the last pass reach the kernel before we sleep.
+        self.fs.flush();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
@@ -95,6 +102,10 @@ impl Driver {
             match event.token() {
                 WAKE_TOKEN => {}
                 TIMER_TOKEN => self.clear_park_timer(),
+                FS_TOKEN => {
+                    self.fs.on_event();
+                    n += 1;
+                }
                 _ => {
                     self.reactor.dispatch(event);
                     n += 1;
@@ -202,6 +213,8 @@ impl Driver {
             0
         };
         let tasks_polled = core.run_pass();
+        // Submits the file operations this pass queued, reaps finished ones.
+        self.fs.flush();
         self.polls_since_io = self
             .polls_since_io
             .saturating_add(u32::try_from(tasks_polled).unwrap_or(u32::MAX));
@@ -240,6 +253,11 @@ pub struct Runtime {
     /// The driver's timers and reactor, reachable without borrowing it (`stats`, `enter`).
     timers: Rc<Timers>,
     reactor: Rc<Reactor>,
+    /// The driver's files and blocking pool, likewise.
+    fs: Rc<FsDriver>,
+    /// How long the drop waits for running blocking jobs (`None`: until they return; set by
+    /// `shutdown_timeout`).
+    blocking_wait: Option<Duration>,
     /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
     handle: crate::Handle,
     busy: bool,
@@ -254,11 +272,14 @@ impl Runtime {
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
+            fs: Rc::clone(&p.fs),
+            blocking_wait: None,
             driver: RefCell::new(Driver {
                 poll: p.poll,
                 events: p.events,
                 reactor: p.reactor,
                 timers: p.timers,
+                fs: p.fs,
                 park_timer: p.park_timer,
                 park_spin: p.park_spin,
                 remote_wakes_seen: 0,
@@ -280,7 +301,14 @@ impl Runtime {
     }
 
     fn enter_context(&self) -> context::EnterGuard {
-        context::enter(&self.core, &self.timers, &self.reactor)
+        context::enter(
+            &self.core,
+            context::Parts {
+                timers: &self.timers,
+                reactor: &self.reactor,
+                fs: &self.fs,
+            },
+        )
     }
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
@@ -522,17 +550,19 @@ impl Runtime {
     }
 
     /// Shuts the runtime down, as tokio's `shutdown_timeout`: every task is cancelled (its
-    /// future dropped, on this thread) and the runtime is dropped. tickslab has no blocking
-    /// threads to wait for, so this never waits and `timeout` is not needed.
-    pub fn shutdown_timeout(self, timeout: Duration) {
-        let _ = timeout;
+    /// future dropped, on this thread), then the blocking pool's running jobs get up to
+    /// `timeout` to finish; those still running then are detached (their threads end when
+    /// their jobs return). File operations in flight are still completed or cancelled
+    /// first, as in the drop.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.blocking_wait = Some(timeout);
         drop(self);
     }
 
-    /// Shuts the runtime down without waiting, as tokio's `shutdown_background`: the same as
-    /// dropping it (every task is cancelled on this thread; nothing is left running).
+    /// Shuts the runtime down without waiting for blocking jobs, as tokio's
+    /// `shutdown_background`: `shutdown_timeout(Duration::ZERO)`.
     pub fn shutdown_background(self) {
-        drop(self);
+        self.shutdown_timeout(Duration::ZERO);
     }
 
     /// Counters for a debug overlay: tasks, polls, parks, wakes, slab use.
@@ -541,6 +571,8 @@ impl Runtime {
             self.core.stats(),
             self.timers.armed(),
             self.reactor.registered(),
+            self.fs.blocking_pool().counts(),
+            self.fs.ops().len(),
         )
     }
 }
@@ -612,13 +644,21 @@ fn run_until<F: Future>(
 
 impl Drop for Runtime {
     /// Cancels every task (each future dropped once, on this thread), fails the sockets,
-    /// stops the timers, and retires the slab. User code that panics on the way (a
+    /// stops the timers, and retires the slab. Then the files and the blocking pool: file
+    /// operations in flight complete (io_uring's are waited for, so no kernel write lands in
+    /// a freed buffer), queued `spawn_blocking` jobs are cancelled, running ones are waited
+    /// for, and every blocking thread is joined. User code that panics on the way (a
     /// destructor, a join waker, a job from another thread) cannot stop it halfway: the
     /// first such panic is re-raised after everything is done.
     fn drop(&mut self) {
         let enter = self.enter_context();
         let mut panic = Core::shutdown(&self.core);
         self.timers.shutdown();
+        // The tasks are gone: what file operations they left in flight can only finish now.
+        self.fs.shutdown();
+        if let Some(payload) = self.fs.blocking_pool().shutdown(self.blocking_wait) {
+            panic.get_or_insert(payload);
+        }
         // Sockets that outlive the runtime fail from now on; their waiters are woken.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.reactor.shutdown())) {
             panic.get_or_insert(payload);
