@@ -45,16 +45,24 @@
 //! direction of one socket (two receivers sharing a `&UdpSocket`): all are woken when it is
 //! ready and race for the data; none is lost.
 
+mod addr;
 mod evented;
+mod lookup;
 pub mod tcp;
 mod udp;
+#[cfg(unix)]
+pub mod unix;
 
 use std::io;
 
-pub use std::net::ToSocketAddrs;
-pub use tcp::listener::TcpListener;
+pub use addr::ToSocketAddrs;
+pub use lookup::lookup_host;
+pub use tcp::listener::{BACKLOG, TcpListener};
+pub use tcp::socket::TcpSocket;
 pub use tcp::stream::TcpStream;
 pub use udp::{RecvBatch, RecvMeta, SendBatch, UdpSocket};
+#[cfg(unix)]
+// pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// The error for an address that resolved to nothing.
 fn no_addresses() -> io::Error {
@@ -65,6 +73,6 @@ fn no_addresses() -> io::Error {
 }
 
 /// The first address `addr` resolves to.
-fn first_addr(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddr> {
-    addr.to_socket_addrs()?.next().ok_or_else(no_addresses)
+async fn first_addr(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddr> {
+    addr::resolve(addr).await?.next().ok_or_else(no_addresses)
 }

@@ -2,6 +2,7 @@
 //! stream themselves are at [`net`](super)'s root, as in tokio).
 
 pub(super) mod listener;
+pub(super) mod socket;
 mod split;
 mod split_owned;
 pub(super) mod stream;
