@@ -1,1 +1,33 @@
-//! Unix sockets.
+//! Unix domain sockets, as tokio's: [`UnixStream`], [`UnixListener`], [`UnixDatagram`], and
+//! a stream's halves ([`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`]).
+//!
+//! They follow the TCP and UDP types of [`net`](super) in every respect: registered with the
+//! runtime current when created (an error outside one), `!Send`, nothing allocated per read,
+//! write or wait once warm, and an `async` operation dropped while it waits takes its waker
+//! with it. A socket file that [`UnixListener::bind`] or [`UnixDatagram::bind`] created is
+//! not removed when the socket is dropped (as with std and tokio): remove it yourself
+//! before binding the path again.
+//!
+//! ```
+//! use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
+//! use tickslab_runtime::net::UnixStream;
+//! # tickslab_runtime::Runtime::new().block_on(async {
+//! let (mut a, mut b) = UnixStream::pair()?;
+//! a.write_all(b"ping").await?;
+//! let mut buf = [0; 4];
+//! b.read_exact(&mut buf).await?;
+//! assert_eq!(&buf, b"ping");
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod datagram;
+mod listener;
+mod split;
+mod stream;
+
+pub use datagram::UnixDatagram;
+pub use listener::UnixListener;
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
+pub use std::os::unix::net::SocketAddr;
+pub use stream::UnixStream;
