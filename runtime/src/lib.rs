@@ -14,6 +14,7 @@
 //!   "current on this thread" slot where it needs one);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
 //! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
@@ -32,6 +33,8 @@ pub mod io;
 pub mod net;
 pub mod pool;
 mod runtime;
+#[cfg(unix)]
+pub mod signal;
 mod spawn;
 mod stats;
 pub mod sync;

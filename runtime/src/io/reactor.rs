@@ -299,6 +299,12 @@ impl Registration {
         Poll::Pending
     }
 
+    /// Whether this registration's runtime is still running.
+    #[cfg(unix)]
+    pub(crate) fn is_live(&self) -> bool {
+        !self.reactor.shut_down.get()
+    }
+
     /// Whether this registration belongs to the runtime current on this thread (and it is
     /// not shut down).
     #[cfg(unix)]

@@ -91,6 +91,12 @@ impl<S: mio::event::Source> Evented<S> {
         }
     }
 
+    /// Whether the socket's runtime is still running.
+    #[cfg(unix)]
+    pub(crate) fn is_live(&self) -> bool {
+        self.reg.is_live()
+    }
+
     /// Whether the socket is registered with the runtime current on this thread.
     #[cfg(unix)]
     pub(crate) fn is_current(&self) -> bool {

@@ -46,7 +46,7 @@
 //! ready and race for the data; none is lost.
 
 mod addr;
-mod evented;
+pub(crate) mod evented;
 mod lookup;
 pub mod tcp;
 mod udp;
