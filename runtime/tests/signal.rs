@@ -1,0 +1,187 @@
+//! Unix signals, raised on this test process (`raise` delivers to the calling thread,
+//! synchronously: the handler has run when it returns).
+//!
+//! Handlers are process-wide and tests run in parallel threads, so each test owns its own
+//! signal number. `SIGINT` is listened for before it is raised, so the test process never
+//! meets its default action. A file of its own: the handlers stay installed for the life of
+//! the process, which should not change what other test binaries see.
+
+mod support;
+
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use signal_hook::low_level::raise;
+use tickslab_runtime::signal::ctrl_c;
+use tickslab_runtime::signal::unix::{SignalKind, signal};
+use tickslab_runtime::time::timeout;
+use tickslab_runtime::*;
+
+use support::{rt, rt_bounded};
+
+const GUARD: Duration = Duration::from_secs(30);
+
+fn run<F: Future>(f: F) -> F::Output {
+    rt().block_on(async { timeout(GUARD, f).await.expect("the test hung (30 s guard)") })
+}
+
+/// Polls `f` once with the task's waker: `Some` if it completed.
+async fn poll_once<F: Future>(f: F) -> Option<F::Output> {
+    let mut f = pin!(f);
+    poll_fn(|cx| {
+        Poll::Ready(match f.as_mut().poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+#[test]
+fn every_listener_of_a_signal_is_woken() {
+    run(async {
+        let kind = SignalKind::user_defined1();
+        let mut first = signal(kind).unwrap();
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let mut s = signal(kind).unwrap();
+                spawn(async move { s.recv().await })
+            })
+            .collect();
+        // Each task is parked on its listener before the signal comes.
+        yield_now().await;
+        raise(libc_sigusr1()).unwrap();
+        assert_eq!(first.recv().await, Some(()));
+        for h in handles {
+            assert_eq!(h.await.unwrap(), Some(()));
+        }
+        // Nothing more came: the next receive waits.
+        assert_eq!(poll_once(first.recv()).await, None);
+        raise(libc_sigusr1()).unwrap();
+        assert_eq!(first.recv().await, Some(()));
+    });
+}
+
+fn libc_sigusr1() -> i32 {
+    SignalKind::user_defined1().as_raw_value()
+}
+
+#[test]
+fn deliveries_before_a_look_count_as_one() {
+    run(async {
+        let kind = SignalKind::user_defined2();
+        let mut s = signal(kind).unwrap();
+        for _ in 0..3 {
+            raise(kind.as_raw_value()).unwrap();
+        }
+        assert_eq!(s.recv().await, Some(()));
+        assert_eq!(poll_once(s.recv()).await, None, "three deliveries, one wake");
+        // A listener made after a delivery does not see it.
+        let mut late = signal(kind).unwrap();
+        assert_eq!(poll_once(late.recv()).await, None);
+    });
+}
+
+#[test]
+fn ctrl_c_completes_on_sigint() {
+    run(async {
+        // The handler is installed by the first poll of `ctrl_c`, before the raise.
+        let mut wait = pin!(ctrl_c());
+        assert!(poll_once(wait.as_mut()).await.is_none());
+        raise(SignalKind::interrupt().as_raw_value()).unwrap();
+        wait.await.unwrap();
+    });
+}
+
+#[test]
+fn one_delivery_reaches_listeners_in_two_runtimes() {
+    let kind = SignalKind::hangup();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || {
+        run(async move {
+            let mut s = signal(kind).unwrap();
+            ready_tx.send(()).unwrap();
+            s.recv().await
+        })
+    });
+    run(async {
+        let mut s = signal(kind).unwrap();
+        ready_rx.recv().unwrap();
+        raise(kind.as_raw_value()).unwrap();
+        assert_eq!(s.recv().await, Some(()));
+    });
+    assert_eq!(other.join().unwrap(), Some(()));
+}
+
+#[test]
+fn a_listener_outlives_its_runtime_and_serves_the_next() {
+    let kind = SignalKind::window_change();
+    let mut s = run(async move {
+        let mut s = signal(kind).unwrap();
+        raise(kind.as_raw_value()).unwrap();
+        assert_eq!(s.recv().await, Some(()));
+        s
+    });
+    // Outside any runtime it cannot be woken: it says so instead of hanging.
+    assert_eq!(
+        futures_poll_outside(&mut s),
+        Poll::Ready(None),
+        "polled outside a runtime"
+    );
+    run(async {
+        assert_eq!(poll_once(s.recv()).await, None);
+        raise(kind.as_raw_value()).unwrap();
+        assert_eq!(s.recv().await, Some(()));
+    });
+}
+
+fn futures_poll_outside(s: &mut tickslab_runtime::signal::unix::Signal) -> Poll<Option<()>> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    s.poll_recv(&mut cx)
+}
+
+#[test]
+fn signals_that_cannot_be_caught_are_refused() {
+    run(async {
+        for raw in [9, 19, 11, 0, -1, 65, 1000] {
+            let err = signal(SignalKind::from_raw(raw)).unwrap_err();
+            assert!(err.to_string().contains(&raw.to_string()), "{err}");
+        }
+    });
+    let err = signal(SignalKind::quit()).unwrap_err();
+    assert!(err.to_string().contains("inside a tickslab runtime"), "{err}");
+}
+
+/// A `recv` abandoned by a timeout takes its waker with it: the listener outlives 60 tasks
+/// that each waited on it once, on a 4-slot slab.
+#[test]
+fn abandoned_receives_free_their_task_slots() {
+    let rt = rt_bounded::<512>(4);
+    rt.block_on(async {
+        timeout(Duration::from_secs(20), async {
+            let s = Rc::new(RefCell::new(signal(SignalKind::alarm()).unwrap()));
+            for _ in 0..60 {
+                let s = s.clone();
+                claim_slab()
+                    .await
+                    .spawn(async move {
+                        let mut s = s.borrow_mut();
+                        let r = timeout(Duration::from_micros(200), s.recv()).await;
+                        assert!(r.is_err(), "nobody raises SIGALRM");
+                    })
+                    .await
+                    .unwrap();
+            }
+            // Every task is done, the listener lives on: no task's waker may be left in it.
+            assert_eq!(RuntimeStats::current().unwrap().slab_used, 0);
+            drop(s);
+        })
+        .await
+        .expect("an abandoned receive pinned its task's slot");
+    });
+    assert_eq!(rt.stats().slab_used, 0);
+}
