@@ -36,10 +36,12 @@ fn localhost() -> SocketAddr {
 /// Polls `f` once with the task's waker: `Some` if it completed.
 async fn poll_once<F: Future>(f: F) -> Option<F::Output> {
     let mut f = pin!(f);
-    poll_fn(|cx| Poll::Ready(match f.as_mut().poll(cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }))
+    poll_fn(|cx| {
+        Poll::Ready(match f.as_mut().poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
     .await
 }
 
@@ -88,7 +90,10 @@ fn tcp_socket_bound_client_uses_its_local_address() {
         let client = TcpSocket::new_v4().unwrap();
         client.bind(localhost()).unwrap();
         let local = client.local_addr().unwrap();
-        let stream = client.connect(listener.local_addr().unwrap()).await.unwrap();
+        let stream = client
+            .connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
         assert_eq!(stream.local_addr().unwrap(), local);
         let (_server, peer) = listener.accept().await.unwrap();
         assert_eq!(peer, local);
@@ -145,7 +150,10 @@ fn tcp_socket_made_and_configured_outside_a_runtime_fails_only_when_registered()
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(localhost()).unwrap();
     let err = socket.listen(8).unwrap_err();
-    assert!(err.to_string().contains("inside a tickslab runtime"), "{err}");
+    assert!(
+        err.to_string().contains("inside a tickslab runtime"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -209,7 +217,10 @@ fn tcp_ready_reports_what_the_interest_finds() {
         let mut buf = [0; 8];
         assert_eq!(client.try_read(&mut buf).unwrap(), 3);
         // Drained: the next try says WouldBlock and clears readiness.
-        assert_eq!(client.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            client.try_read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
         assert!(poll_once(client.ready(Interest::READABLE)).await.is_none());
 
         // End of stream: read closed.
@@ -290,10 +301,16 @@ fn udp_ready_peek_sender_and_try_peek() {
         let b_addr = b.local_addr().unwrap();
         assert!(b.ready(Interest::WRITABLE).await.unwrap().is_writable());
         assert!(poll_once(b.ready(Interest::READABLE)).await.is_none());
-        assert_eq!(b.try_peek_sender().unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            b.try_peek_sender().unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
 
         a.send_to(b"datagram", b_addr).await.unwrap();
-        let r = b.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
+        let r = b
+            .ready(Interest::READABLE | Interest::WRITABLE)
+            .await
+            .unwrap();
         assert!(r.is_writable());
         assert_eq!(b.peek_sender().await.unwrap(), a.local_addr().unwrap());
         let mut small = [0; 4];
@@ -303,7 +320,10 @@ fn udp_ready_peek_sender_and_try_peek() {
         let mut buf = [0; 16];
         let (n, _) = b.recv_from(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"datagram");
-        assert_eq!(b.try_peek_from(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            b.try_peek_from(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
     });
 }
 
@@ -355,8 +375,14 @@ fn udp_multicast_v4_on_loopback() {
             .unwrap();
         assert_eq!(&buf[..n], b"to the group");
         assert_eq!(from, sender.local_addr().unwrap());
-        receiver.leave_multicast_v4(group, Ipv4Addr::LOCALHOST).unwrap();
-        assert!(receiver.leave_multicast_v4(group, Ipv4Addr::LOCALHOST).is_err());
+        receiver
+            .leave_multicast_v4(group, Ipv4Addr::LOCALHOST)
+            .unwrap();
+        assert!(
+            receiver
+                .leave_multicast_v4(group, Ipv4Addr::LOCALHOST)
+                .is_err()
+        );
     });
 }
 
@@ -365,7 +391,10 @@ fn lookup_host_resolves_numbers_at_once_and_names_off_thread() {
     run(async {
         let addrs: Vec<_> = lookup_host("127.0.0.1:80").await.unwrap().collect();
         assert_eq!(addrs, ["127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
-        let addrs: Vec<_> = lookup_host((Ipv6Addr::LOCALHOST, 7)).await.unwrap().collect();
+        let addrs: Vec<_> = lookup_host((Ipv6Addr::LOCALHOST, 7))
+            .await
+            .unwrap()
+            .collect();
         assert_eq!(addrs, [SocketAddr::from((Ipv6Addr::LOCALHOST, 7))]);
         let slice = [localhost(), "10.0.0.1:1".parse().unwrap()];
         assert_eq!(lookup_host(&slice[..]).await.unwrap().count(), 2);
@@ -373,7 +402,11 @@ fn lookup_host_resolves_numbers_at_once_and_names_off_thread() {
         // A name: looked up on a helper thread (the task waits like for any event).
         let names: Vec<_> = lookup_host(("localhost", 8080)).await.unwrap().collect();
         assert!(!names.is_empty());
-        assert!(names.iter().all(|a| a.ip().is_loopback() && a.port() == 8080));
+        assert!(
+            names
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080)
+        );
 
         // Bad paths: no port, an unknown name.
         assert!(lookup_host("localhost").await.is_err());

@@ -35,10 +35,7 @@ struct TempPath {
 
 impl TempPath {
     fn new(name: &str) -> TempPath {
-        let dir = std::env::temp_dir().join(format!(
-            "tickslab-unix-{}-{name}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("tickslab-unix-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempPath { dir }
@@ -72,7 +69,10 @@ fn stream_connects_accepts_and_echoes() {
     let path = tmp.join("s.sock");
     run(async {
         let listener = UnixListener::bind(&path).unwrap();
-        assert_eq!(listener.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+        assert_eq!(
+            listener.local_addr().unwrap().as_pathname(),
+            Some(path.as_path())
+        );
         let server = spawn(async move {
             let (mut s, addr) = listener.accept().await.unwrap();
             assert!(addr.is_unnamed(), "a connecting socket has no name");
@@ -144,7 +144,9 @@ fn stream_bad_paths() {
     let tmp = TempPath::new("bad");
     run(async {
         // No such file.
-        let err = UnixStream::connect(tmp.join("missing.sock")).await.unwrap_err();
+        let err = UnixStream::connect(tmp.join("missing.sock"))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
         // A socket file nobody listens on any more.
         let stale = tmp.join("stale.sock");
@@ -152,8 +154,14 @@ fn stream_bad_paths() {
         let err = UnixStream::connect(&stale).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
         // The path is in use (the file stays after the listener is dropped, as in std).
-        assert_eq!(UnixListener::bind(&stale).unwrap_err().kind(), ErrorKind::AddrInUse);
-        assert_eq!(UnixDatagram::bind(&stale).unwrap_err().kind(), ErrorKind::AddrInUse);
+        assert_eq!(
+            UnixListener::bind(&stale).unwrap_err().kind(),
+            ErrorKind::AddrInUse
+        );
+        assert_eq!(
+            UnixDatagram::bind(&stale).unwrap_err().kind(),
+            ErrorKind::AddrInUse
+        );
         // The peer is gone: writes fail with BrokenPipe, reads see end of stream.
         let (mut a, b) = UnixStream::pair().unwrap();
         drop(b);
@@ -163,7 +171,10 @@ fn stream_bad_paths() {
     });
     // Outside a runtime: an error saying so, not a panic.
     let err = UnixStream::pair().unwrap_err();
-    assert!(err.to_string().contains("inside a tickslab runtime"), "{err}");
+    assert!(
+        err.to_string().contains("inside a tickslab runtime"),
+        "{err}"
+    );
     assert!(UnixDatagram::unbound().is_err());
 }
 
@@ -210,7 +221,10 @@ fn stream_readiness_and_try_calls() {
         a.readable().await.unwrap();
         let mut buf = [0; 8];
         assert_eq!(a.try_read(&mut buf).unwrap(), 3);
-        assert_eq!(a.try_read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            a.try_read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
         // Fill the pipe: try_write ends with WouldBlock, and writable waits.
         let chunk = [7u8; 64 * 1024];
         let mut written = 0;
@@ -269,7 +283,10 @@ fn datagrams_by_path_pair_and_unbound() {
 
         // A pair, and the try_ forms.
         let (x, y) = UnixDatagram::pair().unwrap();
-        assert_eq!(y.try_recv(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+        assert_eq!(
+            y.try_recv(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
         x.try_send(b"t").unwrap();
         y.readable().await.unwrap();
         assert_eq!(y.try_recv(&mut buf).unwrap(), 1);

@@ -53,7 +53,11 @@ async fn measure(mut round: impl AsyncFnMut(usize)) -> AllocStats {
 
 fn assert_none(what: &str, stats: AllocStats) {
     println!("{what}: {MESSAGES} round trips: {stats}");
-    assert_eq!(stats.allocs + stats.reallocs + stats.deallocs, 0, "{what}: {stats}");
+    assert_eq!(
+        stats.allocs + stats.reallocs + stats.deallocs,
+        0,
+        "{what}: {stats}"
+    );
 }
 
 #[test]

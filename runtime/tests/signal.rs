@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::rc::Rc;
@@ -79,7 +79,11 @@ fn deliveries_before_a_look_count_as_one() {
             raise(kind.as_raw_value()).unwrap();
         }
         assert_eq!(s.recv().await, Some(()));
-        assert_eq!(poll_once(s.recv()).await, None, "three deliveries, one wake");
+        assert_eq!(
+            poll_once(s.recv()).await,
+            None,
+            "three deliveries, one wake"
+        );
         // A listener made after a delivery does not see it.
         let mut late = signal(kind).unwrap();
         assert_eq!(poll_once(late.recv()).await, None);
@@ -153,7 +157,10 @@ fn signals_that_cannot_be_caught_are_refused() {
         }
     });
     let err = signal(SignalKind::quit()).unwrap_err();
-    assert!(err.to_string().contains("inside a tickslab runtime"), "{err}");
+    assert!(
+        err.to_string().contains("inside a tickslab runtime"),
+        "{err}"
+    );
 }
 
 /// A `recv` abandoned by a timeout takes its waker with it: the listener outlives 60 tasks
@@ -163,15 +170,17 @@ fn abandoned_receives_free_their_task_slots() {
     let rt = rt_bounded::<512>(4);
     rt.block_on(async {
         timeout(Duration::from_secs(20), async {
-            let s = Rc::new(RefCell::new(signal(SignalKind::alarm()).unwrap()));
+            // Each task takes the listener, waits on it once, and puts it back.
+            let s = Rc::new(Cell::new(Some(signal(SignalKind::alarm()).unwrap())));
             for _ in 0..60 {
                 let s = s.clone();
                 claim_slab()
                     .await
                     .spawn(async move {
-                        let mut s = s.borrow_mut();
-                        let r = timeout(Duration::from_micros(200), s.recv()).await;
+                        let mut sig = s.take().unwrap();
+                        let r = timeout(Duration::from_micros(200), sig.recv()).await;
                         assert!(r.is_err(), "nobody raises SIGALRM");
+                        s.set(Some(sig));
                     })
                     .await
                     .unwrap();

@@ -145,7 +145,8 @@ impl Ready {
     /// Priority data (tickslab never reports it: it does not register for it).
     pub const PRIORITY: Ready = Ready(PRIORITY);
     /// Every readiness.
-    pub const ALL: Ready = Ready(READABLE | WRITABLE | READ_CLOSED | WRITE_CLOSED | ERROR | PRIORITY);
+    pub const ALL: Ready =
+        Ready(READABLE | WRITABLE | READ_CLOSED | WRITE_CLOSED | ERROR | PRIORITY);
 
     /// Whether nothing is ready.
     pub fn is_empty(self) -> bool {

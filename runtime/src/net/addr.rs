@@ -125,7 +125,7 @@ impl sealed::Resolve for [SocketAddr] {
     fn resolution(&self) -> Resolution {
         match self {
             [a] => one(*a),
-            many => Resolution::Ready(Addrs::Many(many.to_vec().into_iter())),
+            many => Resolution::Ready(Addrs::Many(Vec::from(many).into_iter())),
         }
     }
 }

@@ -10,8 +10,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::io::{Direction, Interest};
 use crate::io::reactor::{Registration, Wait};
+use crate::io::{Direction, Interest};
 
 /// A mio source registered with the current runtime's reactor. Dropping it deregisters the
 /// source from epoll, then closes it.
@@ -195,9 +195,7 @@ impl<S: mio::event::Source> Future for ReadyFor<'_, S> {
         let this = self.get_mut();
         let (reg, interest) = (&this.io.reg, this.interest);
         let (read, write) = (&mut this.read, &mut this.write);
-        crate::coop::poll_budgeted(cx, |cx| {
-            reg.poll_ready_interest(cx, interest, read, write)
-        })
+        crate::coop::poll_budgeted(cx, |cx| reg.poll_ready_interest(cx, interest, read, write))
     }
 }
 

@@ -57,9 +57,8 @@ where
     let spawned = std::thread::Builder::new()
         .name("tickslab-lookup".into())
         .spawn(move || {
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
-                io::Error::other("tickslab: the lookup thread panicked")
-            });
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .map_err(|_| io::Error::other("tickslab: the lookup thread panicked"));
             let waker = {
                 let mut s = theirs.lock().unwrap_or_else(PoisonError::into_inner);
                 s.result = Some(out);

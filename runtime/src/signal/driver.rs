@@ -70,7 +70,9 @@ pub(crate) fn arm() -> io::Result<()> {
 /// Stores the pipe waker for `driver`'s next readable edge; `true` if it is readable now.
 fn watch(driver: &Evented<mio::net::UnixStream>) -> bool {
     let mut cx = Context::from_waker(pipe_waker());
-    crate::coop::with_budget(None, || driver.poll_ready(&mut cx, Direction::Read).is_ready())
+    crate::coop::with_budget(None, || {
+        driver.poll_ready(&mut cx, Direction::Read).is_ready()
+    })
 }
 
 /// The pipe is readable: drain it through this thread's drivers, watch again, broadcast.

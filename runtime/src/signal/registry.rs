@@ -83,14 +83,14 @@ impl Globals {
         let index = usize::try_from(signum)
             .ok()
             .filter(|&i| i > 0 && i < SIGNALS && !signal_hook::consts::FORBIDDEN.contains(&signum))
-            .ok_or_else(|| {
-                io::Error::other(format!("refusing to register signal {signum}"))
-            })?;
+            .ok_or_else(|| io::Error::other(format!("refusing to register signal {signum}")))?;
         let slot = &self.slots[index];
         slot.installed
             .get_or_init(|| self.install(signum, slot).map_err(|e| e.to_string()))
             .clone()
-            .map_err(|msg| io::Error::other(format!("installing a handler for signal {signum}: {msg}")))?;
+            .map_err(|msg| {
+                io::Error::other(format!("installing a handler for signal {signum}: {msg}"))
+            })?;
         Ok(slot)
     }
 

@@ -78,9 +78,7 @@ impl UnixDatagram {
     /// Sends a datagram to the socket at `path`, waiting for room.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
-        self.io
-            .io(Direction::Write, |s| s.send_to(buf, path))
-            .await
+        self.io.io(Direction::Write, |s| s.send_to(buf, path)).await
     }
 
     /// Receives a datagram: its length (truncated to `buf`'s) and sender.
