@@ -96,6 +96,23 @@ pub(crate) async fn resolve(addr: impl ToSocketAddrs) -> io::Result<Addrs> {
     }
 }
 
+/// `addr`'s first address now if it is numeric (`Ok`), else the lookup to run (`Err`):
+/// for `send_to`, whose numeric path then polls no nested future.
+pub(crate) fn first_now(addr: &impl ToSocketAddrs) -> Result<io::Result<SocketAddr>, Query> {
+    match addr.resolution() {
+        Resolution::Ready(mut addrs) => Ok(addrs.next().ok_or_else(super::no_addresses)),
+        Resolution::Lookup(query) => Err(query),
+    }
+}
+
+/// The first address `query` finds, looked up off the runtime's thread.
+pub(crate) async fn first_of(query: Query) -> io::Result<SocketAddr> {
+    super::lookup::off_thread(move || query.run())
+        .await??
+        .next()
+        .ok_or_else(super::no_addresses)
+}
+
 fn one(addr: impl Into<SocketAddr>) -> Resolution {
     Resolution::Ready(Addrs::One(Some(addr.into())))
 }

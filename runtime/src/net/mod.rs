@@ -83,7 +83,3 @@ fn no_addresses() -> io::Error {
     )
 }
 
-/// The first address `addr` resolves to.
-async fn first_addr(addr: impl ToSocketAddrs) -> io::Result<std::net::SocketAddr> {
-    addr::resolve(addr).await?.next().ok_or_else(no_addresses)
-}

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 pub use batch::{RecvBatch, RecvMeta, SendBatch};
 
 use super::evented::{Evented, direction_of};
-use super::{ToSocketAddrs, first_addr, no_addresses};
+use super::{ToSocketAddrs, no_addresses};
 use crate::io::{Direction, Interest, Ready};
 
 /// A UDP socket, as tokio's `UdpSocket`. Every method takes `&self`: share it between a
@@ -89,7 +89,10 @@ impl UdpSocket {
     /// Sends a datagram to `target` (its first address), waiting for room in the send
     /// buffer; returns the bytes sent.
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = first_addr(target).await?;
+        let target = match super::addr::first_now(&target) {
+            Ok(addr) => addr?,
+            Err(query) => super::addr::first_of(query).await?,
+        };
         self.io
             .io(Direction::Write, |s| s.send_to(buf, target))
             .await
