@@ -433,3 +433,28 @@ fn connect_and_bind_take_host_names() {
         v.recv_from(&mut b).await.unwrap();
     });
 }
+
+#[test]
+fn tos_tclass_quickack_and_device_options_round_trip() {
+    run(async {
+        let u = UdpSocket::bind(localhost()).await.unwrap();
+        u.set_tos_v4(0x10).unwrap();
+        assert_eq!(u.tos_v4().unwrap(), 0x10);
+        assert_eq!(u.device().unwrap(), None);
+        let t = TcpSocket::new_v4().unwrap();
+        t.set_tos_v4(0x08).unwrap();
+        assert_eq!(t.tos_v4().unwrap(), 0x08);
+        if let Ok(u6) = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).await {
+            u6.set_tclass_v6(0x20).unwrap();
+            assert_eq!(u6.tclass_v6().unwrap(), 0x20);
+        }
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let s = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        s.set_quickack(true).unwrap();
+        assert!(s.quickack().unwrap());
+        // A device that does not exist: an error, not a silent success.
+        assert!(u.bind_device(Some(b"no-such-dev0")).is_err());
+    });
+}

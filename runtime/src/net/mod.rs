@@ -82,4 +82,3 @@ fn no_addresses() -> io::Error {
         "could not resolve to any address",
     )
 }
-

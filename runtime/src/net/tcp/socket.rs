@@ -143,6 +143,46 @@ impl TcpSocket {
         self.inner.tcp_nodelay()
     }
 
+    /// `IP_TOS` (IPv4 type of service / DSCP and ECN bits).
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.inner.tos_v4()
+    }
+
+    /// Sets `IP_TOS` (IPv4 type of service / DSCP and ECN bits).
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.inner.set_tos_v4(tos)
+    }
+
+    /// `IP_TOS` (tokio's older name for [`tos_v4`](Self::tos_v4)).
+    #[deprecated = "use `tos_v4`, as in tokio"]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// Sets `IP_TOS` (tokio's older name for [`set_tos_v4`](Self::set_tos_v4)).
+    #[deprecated = "use `set_tos_v4`, as in tokio"]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// `IPV6_TCLASS` (IPv6 traffic class).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        self.inner.tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS` (IPv6 traffic class).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        self.inner.set_tclass_v6(tclass)
+    }
+
+    /// The network device this socket is bound to (`SO_BINDTODEVICE`), if any.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        self.inner.device()
+    }
+
     /// Binds to a network device by name (`SO_BINDTODEVICE`; `None` unbinds). Usually
     /// needs `CAP_NET_RAW`.
     #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -116,6 +116,19 @@ impl TcpStream {
         self.io.get().take_error()
     }
 
+    /// Sets `TCP_QUICKACK`: acknowledge at once instead of delaying (Linux clears it again
+    /// on its own; set it after reads that matter).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_tcp_quickack(quickack)
+    }
+
+    /// Whether `TCP_QUICKACK` is set.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn quickack(&self) -> io::Result<bool> {
+        socket2::SockRef::from(self.io.get()).tcp_quickack()
+    }
+
     /// Sets `SO_LINGER`: `Some(d)` lets closing send what is left for up to `d` (in the
     /// background), `Some(0)` resets the connection on close; `None` is the default.
     pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {

@@ -492,6 +492,53 @@ impl UdpSocket {
         self.io.get().multicast_ttl_v4()
     }
 
+    /// `IP_TOS` (IPv4 type of service / DSCP and ECN bits).
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        socket2::SockRef::from(self.io.get()).tos_v4()
+    }
+
+    /// Sets `IP_TOS` (IPv4 type of service / DSCP and ECN bits).
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_tos_v4(tos)
+    }
+
+    /// `IP_TOS` (tokio's older name for [`tos_v4`](Self::tos_v4)).
+    #[deprecated = "use `tos_v4`, as in tokio"]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// Sets `IP_TOS` (tokio's older name for [`set_tos_v4`](Self::set_tos_v4)).
+    #[deprecated = "use `set_tos_v4`, as in tokio"]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// `IPV6_TCLASS` (IPv6 traffic class).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        socket2::SockRef::from(self.io.get()).tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS` (IPv6 traffic class).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_tclass_v6(tclass)
+    }
+
+    /// The network device this socket is bound to (`SO_BINDTODEVICE`), if any.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        socket2::SockRef::from(self.io.get()).device()
+    }
+
+    /// Binds to a network device by name (`SO_BINDTODEVICE`; `None` unbinds). Usually needs
+    /// `CAP_NET_RAW`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn bind_device(&self, interface: Option<&[u8]>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).bind_device(interface)
+    }
+
     /// Sets `IPV6_MULTICAST_LOOP` (see [`set_multicast_loop_v4`](Self::set_multicast_loop_v4)).
     pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
         self.io.get().set_multicast_loop_v6(on)
