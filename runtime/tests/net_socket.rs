@@ -458,3 +458,22 @@ fn tos_tclass_quickack_and_device_options_round_trip() {
         assert!(u.bind_device(Some(b"no-such-dev0")).is_err());
     });
 }
+
+/// An ICMP "port unreachable" on a connected UDP socket is an error readiness: a wait on
+/// `Interest::ERROR` alone completes with it, and `take_error` then reports the refusal.
+#[test]
+fn udp_error_interest_sees_a_refused_datagram() {
+    run(async {
+        let closed = UdpSocket::bind(localhost()).await.unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let s = UdpSocket::bind(localhost()).await.unwrap();
+        s.connect(closed_addr).await.unwrap();
+        s.send(b"anyone?").await.unwrap();
+        let r = s.ready(Interest::ERROR).await.unwrap();
+        assert!(r.is_error(), "{r:?}");
+        assert_eq!(r - Ready::ERROR, Ready::EMPTY, "only what was asked");
+        let err = s.take_error().unwrap().expect("the refusal is pending");
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    });
+}

@@ -194,3 +194,51 @@ fn abandoned_receives_free_their_task_slots() {
     });
     assert_eq!(rt.stats().slab_used, 0);
 }
+
+/// A listener's waker that panics does not stop the broadcast: the other listener is still
+/// woken, then the panic goes on (out of the runtime that dispatched the pipe's event).
+#[test]
+fn a_panicking_waker_does_not_starve_the_other_listeners() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a hostile waker");
+        }
+    }
+    struct Counts(AtomicUsize);
+    impl Wake for Counts {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    let kind = SignalKind::terminate();
+    let rt = rt();
+    let counts = Arc::new(Counts(AtomicUsize::new(0)));
+    let (a, b) = rt.block_on(async {
+        let (mut a, mut b) = (signal(kind).unwrap(), signal(kind).unwrap());
+        let panics = Waker::from(Arc::new(Panics));
+        let counting = Waker::from(counts.clone());
+        assert!(a.poll_recv(&mut Context::from_waker(&panics)).is_pending());
+        assert!(
+            b.poll_recv(&mut Context::from_waker(&counting))
+                .is_pending()
+        );
+        (a, b)
+    });
+    raise(kind.as_raw_value()).unwrap();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(tickslab_runtime::time::sleep(Duration::from_millis(50)))
+    }));
+    assert!(run.is_err(), "the hostile waker's panic goes on");
+    assert_eq!(
+        counts.0.load(Ordering::SeqCst),
+        1,
+        "the other listener was woken"
+    );
+    drop((a, b));
+}

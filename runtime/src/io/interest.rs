@@ -32,8 +32,8 @@ impl Interest {
     pub const READABLE: Interest = Interest(READABLE);
     /// Room to write.
     pub const WRITABLE: Interest = Interest(WRITABLE);
-    /// An error on the socket. tickslab reports errors with either direction's readiness,
-    /// so a wait on this alone waits for an error or a readable socket.
+    /// An error on the socket (tickslab watches for it through the read direction's
+    /// events; a wait on this alone completes only for an error).
     pub const ERROR: Interest = Interest(ERROR);
     /// Priority (out-of-band) data. tickslab does not register for it: a wait on this
     /// alone waits as [`READABLE`](Self::READABLE) does.

@@ -165,8 +165,12 @@ impl Slot {
 
 /// Reports every signal that arrived since the last broadcast: bumps its generation and
 /// wakes its listeners (in every runtime of the process).
+///
+/// A listener's waker that panics does not stop the others: every signal is reported and
+/// every waker woken first, then the first panic goes on.
 pub(crate) fn broadcast() {
     let Ok(globals) = globals() else { return };
+    let mut panic = None;
     for slot in globals.slots.iter() {
         if !slot.pending.swap(false, Ordering::AcqRel) {
             continue;
@@ -191,7 +195,14 @@ pub(crate) fn broadcast() {
                     None => break,
                 }
             };
-            waker.wake(); // outside the lock (invariant 3)
+            // Outside the lock (invariant 3).
+            let woken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+            if let Err(p) = woken {
+                panic.get_or_insert(p);
+            }
         }
+    }
+    if let Some(p) = panic {
+        std::panic::resume_unwind(p);
     }
 }
