@@ -143,6 +143,12 @@ fn current_reactor() -> Option<Rc<Reactor>> {
     CURRENT.try_with(|c| c.borrow().clone()).unwrap_or(None)
 }
 
+/// Whether a runtime that is not shut down is current on this thread.
+#[cfg(unix)]
+pub(crate) fn in_runtime() -> bool {
+    current_reactor().is_some_and(|r| !r.shut_down.get())
+}
+
 /// Sockets registered in the current runtime (0 outside one).
 pub(crate) fn current_registered() -> usize {
     current_reactor()

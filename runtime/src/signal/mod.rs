@@ -21,7 +21,8 @@ use std::io;
 
 /// Waits for Ctrl-C (`SIGINT`), as tokio's `signal::ctrl_c`. The handler is installed when
 /// the future is first polled: from then on, for the rest of the process, `SIGINT` no
-/// longer ends it. Fails outside a runtime.
+/// longer ends it. Panics if first polled outside a tickslab runtime (as tokio's does
+/// outside one of its own).
 ///
 /// ```no_run
 /// # tickslab_runtime::Runtime::new().block_on(async {

@@ -104,7 +104,12 @@ pub struct Signal {
 /// Listens for `kind`, as tokio's `signal::unix::signal`: installs the process-wide handler
 /// the first time (for good: the signal's default action, such as ending the process, no
 /// longer happens) and makes the current runtime watch the signal pipe. Deliveries before
-/// this call are not seen. Fails outside a runtime, and for signals that cannot be caught.
+/// this call are not seen. Fails for signals that cannot be caught (`SIGKILL`, `SIGSTOP`,
+/// `SIGILL`, `SIGFPE`, `SIGSEGV`, numbers out of range).
+///
+/// # Panics
+/// Outside a running tickslab runtime, as tokio's panics outside one of its own (a listener
+/// there could never be woken).
 ///
 /// ```
 /// use tickslab_runtime::signal::unix::{SignalKind, signal};
@@ -118,7 +123,13 @@ pub struct Signal {
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
+#[track_caller]
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
+    assert!(
+        crate::io::reactor::in_runtime(),
+        "tickslab: signal() must be called inside a running tickslab runtime \
+         (Runtime::block_on or one of its tasks)"
+    );
     driver::arm()?;
     let slot = registry::globals()?.slot(kind.0)?;
     let place = slot.take_place();
