@@ -358,3 +358,82 @@ fn abandoned_unix_waits_free_their_slots() {
     });
     assert_eq!(rt.stats().slab_used, 0);
 }
+
+#[test]
+fn unix_socket_binds_listens_connects_and_makes_datagrams() {
+    use tickslab_runtime::net::UnixSocket;
+    let tmp = TempPath::new("socket");
+    let (lp, cp, dp) = (tmp.join("l.sock"), tmp.join("c.sock"), tmp.join("d.sock"));
+    run(async {
+        let l = UnixSocket::new_stream().unwrap();
+        l.bind(&lp).unwrap();
+        let listener = l.listen(64).unwrap();
+        // A client bound to a path of its own before connecting.
+        let c = UnixSocket::new_stream().unwrap();
+        c.bind(&cp).unwrap();
+        let mut client = c.connect(&lp).await.unwrap();
+        let (mut server, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.as_pathname(), Some(cp.as_path()));
+        client.write_all(b"via UnixSocket").await.unwrap();
+        let mut buf = [0; 14];
+        server.read_exact(&mut buf).await.unwrap();
+
+        let d = UnixSocket::new_datagram().unwrap();
+        d.bind(&dp).unwrap();
+        let d = d.datagram().unwrap();
+        UnixDatagram::unbound()
+            .unwrap()
+            .send_to(b"dg", &dp)
+            .await
+            .unwrap();
+        assert_eq!(d.recv(&mut buf).await.unwrap(), 2);
+
+        // The wrong kind for the call: InvalidInput, before anything is registered.
+        let err = UnixSocket::new_datagram().unwrap().listen(8).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = UnixSocket::new_stream().unwrap().datagram().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = UnixSocket::new_datagram()
+            .unwrap()
+            .connect(&lp)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // Nobody at the path.
+        let err = UnixSocket::new_stream()
+            .unwrap()
+            .connect(tmp.join("none.sock"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+    });
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn abstract_names_leave_no_file() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr as StdAddr;
+    run(async {
+        let name = format!("tickslab-test-{}", std::process::id());
+        let addr = StdAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixListener::bind_addr(&addr).unwrap();
+        assert_eq!(
+            listener.local_addr().unwrap().as_abstract_name(),
+            Some(name.as_bytes())
+        );
+        let _client = UnixStream::connect_addr(&addr).await.unwrap();
+        let (_server, _) = listener.accept().await.unwrap();
+        // The name is taken while the listener lives.
+        assert_eq!(
+            UnixListener::bind_addr(&addr).unwrap_err().kind(),
+            ErrorKind::AddrInUse
+        );
+        let d = UnixDatagram::bind_addr(
+            &StdAddr::from_abstract_name(format!("{name}-d").as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let std_addr: StdAddr = d.local_addr().unwrap().into();
+        assert!(std_addr.as_abstract_name().is_some());
+    });
+}

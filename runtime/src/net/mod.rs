@@ -73,7 +73,7 @@ pub use tcp::socket::TcpSocket;
 pub use tcp::stream::TcpStream;
 pub use udp::{RecvBatch, RecvMeta, SendBatch, UdpSocket};
 #[cfg(unix)]
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixSocket, UnixStream};
 
 /// The error for an address that resolved to nothing.
 fn no_addresses() -> io::Error {

@@ -4,10 +4,10 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
-use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
 
+use super::SocketAddr;
 use crate::io::{Direction, Interest, Ready};
 use crate::net::evented::{Evented, direction_of};
 
@@ -36,6 +36,11 @@ impl UnixDatagram {
     /// [`AddrInUse`](io::ErrorKind::AddrInUse)).
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::bind(path)?)
+    }
+
+    /// Binds to `addr` (a path, or on Linux an abstract name).
+    pub fn bind_addr(addr: &std::os::unix::net::SocketAddr) -> io::Result<UnixDatagram> {
+        UnixDatagram::from_mio(mio::net::UnixDatagram::bind_addr(addr)?)
     }
 
     /// A connected pair of sockets (`socketpair`).
@@ -86,7 +91,9 @@ impl UnixDatagram {
         &'a self,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        self.io.io(Direction::Read, move |s| s.recv_from(buf))
+        self.io.io(Direction::Read, move |s| {
+            s.recv_from(buf).map(|(n, a)| (n, SocketAddr(a)))
+        })
     }
 
     /// Sends a datagram to the connected peer.
@@ -117,7 +124,9 @@ impl UnixDatagram {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))
+        self.io.poll_io(cx, Direction::Read, |s| {
+            s.recv_from(buf).map(|(n, a)| (n, SocketAddr(a)))
+        })
     }
 
     /// Polls a [`send`](Self::send).
@@ -138,7 +147,9 @@ impl UnixDatagram {
 
     /// Receives a queued datagram now: `WouldBlock` if none.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.try_io(Direction::Read, |s| s.recv_from(buf))
+        self.io.try_io(Direction::Read, |s| {
+            s.recv_from(buf).map(|(n, a)| (n, SocketAddr(a)))
+        })
     }
 
     /// Sends to the connected peer now, without waiting.
@@ -198,12 +209,12 @@ impl UnixDatagram {
 
     /// The local address (unnamed for [`unbound`](Self::unbound) and pairs).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
+        self.io.get().local_addr().map(SocketAddr)
     }
 
     /// The connected peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().peer_addr()
+        self.io.get().peer_addr().map(SocketAddr)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.

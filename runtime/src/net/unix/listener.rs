@@ -2,11 +2,10 @@
 
 use std::fmt;
 use std::io;
-use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
 
-use super::UnixStream;
+use super::{SocketAddr, UnixStream};
 use crate::io::Direction;
 use crate::net::evented::Evented;
 
@@ -38,6 +37,12 @@ impl UnixListener {
         UnixListener::from_mio(mio::net::UnixListener::bind(path)?)
     }
 
+    /// Binds to `addr` and listens (a path, or on Linux an abstract name, which leaves no
+    /// file behind).
+    pub fn bind_addr(addr: &std::os::unix::net::SocketAddr) -> io::Result<UnixListener> {
+        UnixListener::from_mio(mio::net::UnixListener::bind_addr(addr)?)
+    }
+
     fn from_mio(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: Evented::new(listener)?,
@@ -62,19 +67,19 @@ impl UnixListener {
     /// it waits removes its waker.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
-        UnixStream::from_mio(stream).map(|s| (s, addr))
+        UnixStream::from_mio(stream).map(|s| (s, SocketAddr(addr)))
     }
 
     /// Polls for a connection (one poll-style waker slot, as in tokio).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
-        Poll::Ready(UnixStream::from_mio(stream).map(|s| (s, addr)))
+        Poll::Ready(UnixStream::from_mio(stream).map(|s| (s, SocketAddr(addr))))
     }
 
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
+        self.io.get().local_addr().map(SocketAddr)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.

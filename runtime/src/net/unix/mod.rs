@@ -1,4 +1,5 @@
-//! Unix domain sockets, as tokio's: [`UnixStream`], [`UnixListener`], [`UnixDatagram`], and
+//! Unix domain sockets, as tokio's: [`UnixStream`], [`UnixListener`], [`UnixDatagram`],
+//! [`UnixSocket`] (configured before it connects or listens), their [`SocketAddr`], and
 //! a stream's halves ([`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`]).
 //!
 //! They follow the TCP and UDP types of [`net`](super) in every respect: registered with the
@@ -23,11 +24,14 @@
 
 mod datagram;
 mod listener;
+mod socket;
+mod socketaddr;
 mod split;
 mod stream;
 
 pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
+pub use socket::UnixSocket;
+pub use socketaddr::SocketAddr;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
-pub use std::os::unix::net::SocketAddr;
 pub use stream::UnixStream;

@@ -7,12 +7,11 @@
 use std::error::Error;
 use std::fmt;
 use std::io::{self, IoSlice};
-use std::os::unix::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::UnixStream;
+use super::{SocketAddr, UnixStream};
 use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read half of a [`UnixStream::split`].

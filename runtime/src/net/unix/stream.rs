@@ -3,12 +3,12 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use super::SocketAddr;
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::{AsyncRead, AsyncWrite, Direction, Interest, ReadBuf, Ready};
 use crate::net::evented::{Evented, direction_of};
@@ -24,7 +24,18 @@ impl UnixStream {
     /// [`ConnectionRefused`](io::ErrorKind::ConnectionRefused); no such file:
     /// [`NotFound`](io::ErrorKind::NotFound).
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        UnixStream::connecting(mio::net::UnixStream::connect(path)?).await
+    }
+
+    /// Connects to the socket at `addr` (a path, or on Linux an abstract name made with
+    /// `std::os::linux::net::SocketAddrExt::from_abstract_name`).
+    pub async fn connect_addr(addr: &std::os::unix::net::SocketAddr) -> io::Result<UnixStream> {
+        UnixStream::connecting(mio::net::UnixStream::connect_addr(addr)?).await
+    }
+
+    /// Registers a socket whose connect has started and waits for it to end.
+    pub(crate) async fn connecting(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        let stream = UnixStream::from_mio(stream)?;
         // A Unix connect usually completes at once; when the listener's queue is full it
         // completes later: writable, then `SO_ERROR` says how.
         stream.io.ready(Direction::Write).await?;
@@ -62,12 +73,12 @@ impl UnixStream {
 
     /// The local address (unnamed for a connecting socket or a pair).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().local_addr()
+        self.io.get().local_addr().map(SocketAddr)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get().peer_addr()
+        self.io.get().peer_addr().map(SocketAddr)
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.
