@@ -477,3 +477,55 @@ fn udp_error_interest_sees_a_refused_datagram() {
         assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     });
 }
+
+/// tokio's `BufMut` calls: what they read lands in the buffer's spare capacity, bounded by
+/// it (a datagram longer than the chunk is truncated, as in tokio).
+#[test]
+fn buf_mut_receives_and_reads_append_to_the_buffer() {
+    run(async {
+        let a = UdpSocket::bind(localhost()).await.unwrap();
+        let b = UdpSocket::bind(localhost()).await.unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let mut buf: Vec<u8> = Vec::with_capacity(1500);
+        buf.extend_from_slice(b"kept:");
+        a.send_to(b"first", b_addr).await.unwrap();
+        let (n, from) = b.recv_buf_from(&mut buf).await.unwrap();
+        assert_eq!((n, from), (5, a.local_addr().unwrap()));
+        assert_eq!(buf, b"kept:first");
+        assert_eq!(
+            b.try_recv_buf_from(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        // Connected, and a datagram longer than the spare capacity.
+        a.connect(b_addr).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
+        a.send(&[7u8; 100]).await.unwrap();
+        let mut small = Vec::with_capacity(10);
+        assert_eq!(b.recv_buf(&mut small).await.unwrap(), 10);
+        assert_eq!(small, [7u8; 10]);
+        a.send(b"x").await.unwrap();
+        b.readable().await.unwrap();
+        let mut one = Vec::new();
+        assert_eq!(b.try_recv_buf(&mut one).unwrap(), 1);
+
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let mut c = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (s, _) = listener.accept().await.unwrap();
+        c.write_all(b"stream bytes").await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < 12 {
+            s.readable().await.unwrap();
+            match s.try_read_buf(&mut got) {
+                Ok(n) => assert!(n > 0),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, b"stream bytes");
+        c.shutdown().await.unwrap();
+        s.readable().await.unwrap();
+        assert_eq!(s.try_read_buf(&mut got).unwrap(), 0, "end of stream");
+    });
+}

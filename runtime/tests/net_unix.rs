@@ -437,3 +437,24 @@ fn abstract_names_leave_no_file() {
         assert!(std_addr.as_abstract_name().is_some());
     });
 }
+
+#[test]
+fn unix_buf_mut_calls_append_to_the_buffer() {
+    run(async {
+        let (x, y) = UnixDatagram::pair().unwrap();
+        x.send(b"dgram").await.unwrap();
+        let mut buf = Vec::with_capacity(64);
+        assert_eq!(y.recv_buf(&mut buf).await.unwrap(), 5);
+        assert_eq!(buf, b"dgram");
+        assert_eq!(
+            y.try_recv_buf(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        let (mut a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"abc").await.unwrap();
+        b.readable().await.unwrap();
+        let mut got = Vec::new();
+        assert_eq!(b.try_read_buf(&mut got).unwrap(), 3);
+        assert_eq!(got, b"abc");
+    });
+}

@@ -57,6 +57,7 @@
 //! ready and race for the data; none is lost.
 
 mod addr;
+mod buf_mut;
 pub(crate) mod evented;
 mod lookup;
 pub mod tcp;

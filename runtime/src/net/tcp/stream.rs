@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::super::buf_mut::read_into;
 use super::super::evented::{Evented, direction_of};
 use super::super::{ToSocketAddrs, no_addresses};
 use super::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
@@ -193,6 +194,17 @@ impl TcpStream {
         mut f: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
         self.io.io(direction_of(interest), |_| f()).await
+    }
+
+    /// Reads what is there now into `buf`'s spare capacity, without waiting (tokio's
+    /// `try_read_buf`): `WouldBlock` if nothing is, `Ok(0)` at end of stream. Copies once
+    /// through a per-thread scratch buffer; [`try_read`](Self::try_read) does not.
+    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |mut s| {
+                read_into(buf, |b| s.read(b).map(|n| (n, ())))
+            })
+            .map(|(n, ())| n)
     }
 
     /// As [`try_read`](Self::try_read), into several buffers (`readv`).

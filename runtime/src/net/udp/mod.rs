@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 pub use batch::{RecvBatch, RecvMeta, SendBatch};
 
+use super::buf_mut::read_into;
 use super::evented::{Evented, direction_of};
 use super::{ToSocketAddrs, no_addresses};
 use crate::io::{Direction, Interest, Ready};
@@ -398,6 +399,51 @@ impl UdpSocket {
         mut f: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
         self.io.io(direction_of(interest), |_| f()).await
+    }
+
+    /// Receives a datagram into `buf`'s spare capacity (tokio's `recv_buf_from`): its
+    /// length (at most `buf.chunk_mut().len()`) and sender. Copies once through a
+    /// per-thread scratch buffer; [`recv_from`](Self::recv_from) into a slice does not.
+    pub async fn recv_buf_from<B: bytes::BufMut>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv_from(b).map(|(n, a)| (n, a)))
+            })
+            .await
+    }
+
+    /// Receives a datagram from the connected peer into `buf`'s spare capacity (tokio's
+    /// `recv_buf`).
+    pub async fn recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv(b).map(|n| (n, ())))
+            })
+            .await
+            .map(|(n, ())| n)
+    }
+
+    /// A [`recv_buf_from`](Self::recv_buf_from) now, without waiting: `WouldBlock` if no
+    /// datagram is queued.
+    pub fn try_recv_buf_from<B: bytes::BufMut>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Direction::Read, |s| {
+            read_into(buf, |b| s.recv_from(b).map(|(n, a)| (n, a)))
+        })
+    }
+
+    /// A [`recv_buf`](Self::recv_buf) now, without waiting.
+    pub fn try_recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv(b).map(|n| (n, ())))
+            })
+            .map(|(n, ())| n)
     }
 
     /// Polls a [`peek_from`](Self::peek_from).

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use super::SocketAddr;
 use crate::io::{Direction, Interest, Ready};
+use crate::net::buf_mut::read_into;
 use crate::net::evented::{Evented, direction_of};
 
 /// A Unix datagram socket, as tokio's `UnixDatagram`. Every method takes `&self`.
@@ -137,6 +138,51 @@ impl UnixDatagram {
     /// Polls a [`recv`](Self::recv).
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
+    }
+
+    /// Receives a datagram into `buf`'s spare capacity (tokio's `recv_buf_from`): its
+    /// length (at most `buf.chunk_mut().len()`) and sender. Copies once through a
+    /// per-thread scratch buffer; [`recv_from`](Self::recv_from) into a slice does not.
+    pub async fn recv_buf_from<B: bytes::BufMut>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv_from(b).map(|(n, a)| (n, SocketAddr(a))))
+            })
+            .await
+    }
+
+    /// Receives a datagram from the connected peer into `buf`'s spare capacity (tokio's
+    /// `recv_buf`).
+    pub async fn recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv(b).map(|n| (n, ())))
+            })
+            .await
+            .map(|(n, ())| n)
+    }
+
+    /// A [`recv_buf_from`](Self::recv_buf_from) now, without waiting: `WouldBlock` if no
+    /// datagram is queued.
+    pub fn try_recv_buf_from<B: bytes::BufMut>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Direction::Read, |s| {
+            read_into(buf, |b| s.recv_from(b).map(|(n, a)| (n, SocketAddr(a))))
+        })
+    }
+
+    /// A [`recv_buf`](Self::recv_buf) now, without waiting.
+    pub fn try_recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv(b).map(|n| (n, ())))
+            })
+            .map(|(n, ())| n)
     }
 
     /// Sends to `path` now, without waiting: `WouldBlock` if there is no room.

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use super::SocketAddr;
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::{AsyncRead, AsyncWrite, Direction, Interest, ReadBuf, Ready};
+use crate::net::buf_mut::read_into;
 use crate::net::evented::{Evented, direction_of};
 
 /// A Unix stream socket, as tokio's `UnixStream`: read and write it through
@@ -115,6 +116,17 @@ impl UnixStream {
     /// Reads what is there now: `WouldBlock` if nothing is, `Ok(0)` at end of stream.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.try_io(Direction::Read, |mut s| s.read(buf))
+    }
+
+    /// Reads what is there now into `buf`'s spare capacity, without waiting (tokio's
+    /// `try_read_buf`): `WouldBlock` if nothing is, `Ok(0)` at end of stream. Copies once
+    /// through a per-thread scratch buffer; [`try_read`](Self::try_read) does not.
+    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |mut s| {
+                read_into(buf, |b| s.read(b).map(|n| (n, ())))
+            })
+            .map(|(n, ())| n)
     }
 
     /// As [`try_read`](Self::try_read), into several buffers.
