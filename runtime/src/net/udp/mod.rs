@@ -409,9 +409,7 @@ impl UdpSocket {
         buf: &mut B,
     ) -> io::Result<(usize, SocketAddr)> {
         self.io
-            .io(Direction::Read, |s| {
-                read_into(buf, |b| s.recv_from(b).map(|(n, a)| (n, a)))
-            })
+            .io(Direction::Read, |s| read_into(buf, |b| s.recv_from(b)))
             .await
     }
 
@@ -432,9 +430,8 @@ impl UdpSocket {
         &self,
         buf: &mut B,
     ) -> io::Result<(usize, SocketAddr)> {
-        self.io.try_io(Direction::Read, |s| {
-            read_into(buf, |b| s.recv_from(b).map(|(n, a)| (n, a)))
-        })
+        self.io
+            .try_io(Direction::Read, |s| read_into(buf, |b| s.recv_from(b)))
     }
 
     /// A [`recv_buf`](Self::recv_buf) now, without waiting.
