@@ -296,11 +296,13 @@ impl Registration {
         if !ready.is_empty() {
             return Poll::Ready(Ok(ready));
         }
+        // `park`'s one instantiation, `poll_ready`'s: a second would make LLVM stop
+        // inlining the waiter bookkeeping into the hot one.
         if interest.watches_read() {
-            let _: Poll<()> = self.park(cx, Direction::Read, Some(read));
+            let _: Poll<io::Result<()>> = self.park(cx, Direction::Read, Some(read));
         }
         if interest.is_writable() {
-            let _: Poll<()> = self.park(cx, Direction::Write, Some(write));
+            let _: Poll<io::Result<()>> = self.park(cx, Direction::Write, Some(write));
         }
         Poll::Pending
     }
