@@ -275,3 +275,40 @@ fn dropping_a_runtime_does_not_starve_the_others() {
         Ok(Some(()))
     );
 }
+
+/// A wait dropped before the signal comes loses nothing: the next `recv` sees it.
+#[test]
+fn a_dropped_wait_loses_nothing() {
+    run(async {
+        let kind = SignalKind::child();
+        let mut s = signal(kind).unwrap();
+        {
+            let mut wait = pin!(s.recv());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+        }
+        raise(kind.as_raw_value()).unwrap();
+        assert_eq!(s.recv().await, Some(()));
+    });
+}
+
+/// Raised on another thread while the runtime sleeps in epoll: the pipe wakes it.
+#[test]
+fn a_sleeping_runtime_wakes_for_a_signal_raised_elsewhere() {
+    run(async {
+        let kind = SignalKind::pipe();
+        let mut s = signal(kind).unwrap();
+        let raiser = std::thread::spawn(move || raise(kind.as_raw_value()).unwrap());
+        assert_eq!(s.recv().await, Some(()));
+        raiser.join().unwrap();
+    });
+}
+
+/// `Signal` is `Send` and `Sync`, as tokio's: it can move to another thread's runtime.
+#[test]
+fn a_listener_moves_to_another_thread() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let s = run(async { signal(SignalKind::user_defined2()).unwrap() });
+    send_sync(&s);
+    std::thread::spawn(move || drop(s)).join().unwrap();
+}
