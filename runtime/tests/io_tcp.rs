@@ -133,3 +133,47 @@ fn tcp_halves_read_through_read_buf() {
         assert_eq!(read_uninit(&mut r, 8).await, b"borrowed");
     });
 }
+
+/// futures-io's traits, natively on the stream and its halves, driven by futures-util's
+/// helpers (the traits smol-ecosystem crates and futures codecs take).
+#[test]
+fn tcp_speaks_futures_io_natively() {
+    use futures_util::io::{
+        AsyncBufReadExt as _, AsyncReadExt as FutReadExt, AsyncWriteExt as FutWriteExt, BufReader,
+    };
+    run(async {
+        let (mut client, server) = pair().await;
+        FutWriteExt::write_all(&mut client, b"one\ntwo\n")
+            .await
+            .unwrap();
+        FutWriteExt::flush(&mut client).await.unwrap();
+        // futures-util's BufReader over the owned read half.
+        let (r, mut w) = server.into_split();
+        let mut reader = BufReader::new(r);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        reader.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "one\ntwo\n");
+        FutWriteExt::write_all(&mut w, b"back").await.unwrap();
+        // close = FIN: the peer reads end of stream, and dropping the half does not
+        // shut down again.
+        FutWriteExt::close(&mut w).await.unwrap();
+        drop(w);
+        let mut got = Vec::new();
+        FutReadExt::read_to_end(&mut client, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"back");
+        // Borrowed halves too.
+        let (mut r, mut w) = client.split();
+        FutWriteExt::write_all(&mut w, b"x").await.unwrap();
+        FutWriteExt::close(&mut w).await.unwrap();
+        let mut one = [0u8; 1];
+        assert_eq!(FutReadExt::read(&mut r, &mut one).await.unwrap(), 0);
+        let mut server = reader.into_inner();
+        let mut x = [0u8; 1];
+        FutReadExt::read_exact(&mut server, &mut x).await.unwrap();
+        assert_eq!(&x, b"x");
+        assert_eq!(FutReadExt::read(&mut server, &mut x).await.unwrap(), 0);
+    });
+}

@@ -323,3 +323,40 @@ fn buffered_reads_and_seeks_on_std_types() {
     Pin::new(&mut boxed).consume(1);
     assert_eq!(boxed.position(), 1);
 }
+
+#[test]
+fn read_buf_into_a_buf_mut_and_take_through_a_lent_read_buf() {
+    // `read_buf` lends the vector's spare capacity as a `ReadBuf` (the `unsafe` of
+    // `read_ext.rs`, checked here under Miri).
+    let mut v: Vec<u8> = Vec::with_capacity(4);
+    v.push(b'>');
+    let mut src: &[u8] = b"abcdefgh";
+    let n = now(src.read_buf(&mut v)).unwrap();
+    assert!(n >= 3);
+    assert_eq!(&v[..], &b">abcdefgh"[..n + 1]);
+    // A reader that swaps the lent buffer is refused here too.
+    assert!(panics(|| {
+        let _ = now(Swapper.read_buf(&mut Vec::<u8>::with_capacity(8)));
+    }));
+    // `Take` lends part of an uninitialized buffer to its reader without `unsafe`.
+    let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+    let mut buf = ReadBuf::uninit(&mut storage);
+    let mut t = (&b"0123456789"[..]).take(5);
+    now(std::future::poll_fn(|cx| {
+        Pin::new(&mut t).poll_read(cx, &mut buf)
+    }))
+    .unwrap();
+    assert_eq!(buf.filled(), b"01234");
+    assert_eq!(
+        buf.initialized(),
+        b"01234",
+        "what the inner reader wrote counts"
+    );
+    assert_eq!(t.limit(), 0);
+    let mut t = Swapper.take(4);
+    assert!(panics(|| {
+        let _ = now(std::future::poll_fn(|cx| {
+            Pin::new(&mut t).poll_read(cx, &mut buf)
+        }));
+    }));
+}

@@ -5,7 +5,16 @@
 //!   [`AsyncWrite`] (`poll_write`, `poll_write_vectored`, `is_write_vectored`,
 //!   `poll_flush`, `poll_shutdown`), [`AsyncBufRead`], [`AsyncSeek`]. They are implemented
 //!   for `&[u8]`, `io::Cursor`, `Vec<u8>`, `Box<T>`, `Pin<P>` and `&mut T` as in tokio.
-//! - The extension traits ([`AsyncReadExt`], [`AsyncWriteExt`]) give the `async` methods.
+//! - The toolbox, with tokio's names and semantics: the extension traits
+//!   ([`AsyncReadExt`]: `read_exact`, `read_u32`, `read_to_end`, ...; [`AsyncWriteExt`],
+//!   [`AsyncBufReadExt`]: `read_line`, `lines`, ...; [`AsyncSeekExt`]), [`BufReader`],
+//!   [`BufWriter`], [`BufStream`], [`copy`], [`copy_buf`], [`copy_bidirectional`],
+//!   [`split`], [`duplex`], [`simplex`], [`empty`], [`sink`], [`repeat`]. None allocates per call once
+//!   warm: buffered wrappers allocate their buffer when made, `copy` reuses per-thread
+//!   buffers, `read_to_end` grows the caller's vector only when it is full.
+//! - futures-io: tickslab's I/O types (sockets, [`BufReader`], [`BufWriter`],
+//!   [`BufStream`], [`DuplexStream`]) also implement `futures_io::AsyncRead` /
+//!   `AsyncWrite` (`AsyncBufRead` for the buffered readers), natively.
 //! - [`Interest`] and [`Ready`]: what a socket's `ready` call waits for and finds.
 //! - `reactor` (crate-private) drives mio and wakes the tasks waiting on sockets.
 //!
@@ -31,4 +40,9 @@ pub use async_write::AsyncWrite;
 pub use interest::{Interest, Ready};
 pub use read_buf::ReadBuf;
 pub use std::io::{Error, ErrorKind, Result};
-pub use util::{AsyncReadExt, AsyncWriteExt};
+pub use util::{
+    AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
+    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat,
+    SimplexStream, Sink, Split, Take, Write, WriteAll, WriteHalf, copy, copy_bidirectional,
+    copy_buf, duplex, empty, repeat, simplex, sink, split,
+};

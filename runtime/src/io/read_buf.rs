@@ -110,6 +110,34 @@ impl<'a> ReadBuf<'a> {
         }
     }
 
+    /// Runs `f` on a [`take`](Self::take) of `n` bytes, then counts what it filled and
+    /// initialized there as this buffer's own: how a wrapper (`Take`) lends part of a
+    /// buffer to an inner reader without `unsafe`.
+    ///
+    /// # Panics
+    ///
+    /// If `f` replaced the lent `ReadBuf` by another one (its bytes would not be here).
+    pub(crate) fn with_take<T>(&mut self, n: usize, f: impl FnOnce(&mut ReadBuf<'_>) -> T) -> T {
+        let start = self.filled;
+        let ptr = self.buf[start..].as_ptr();
+        let (out, init, filled) = {
+            let mut sub = self.take(n);
+            let max = sub.capacity();
+            let out = f(&mut sub);
+            // The lent buffer is still `buf[start..start + max]`: its invariant (rule 2)
+            // then says `buf[start..start + sub.initialized]` is initialized.
+            if sub.buf.as_ptr() != ptr || sub.capacity() != max {
+                crate::io::util::swapped();
+            }
+            (out, sub.initialized, sub.filled)
+        };
+        if self.initialized < start + init {
+            self.initialized = start + init;
+        }
+        self.filled = start + filled;
+        out
+    }
+
     /// The initialized part of the buffer (the filled part and maybe more).
     #[inline]
     pub fn initialized(&self) -> &[u8] {
@@ -162,21 +190,26 @@ impl<'a> ReadBuf<'a> {
     #[inline]
     #[track_caller]
     pub fn initialize_unfilled_to(&mut self, n: usize) -> &mut [u8] {
-        assert!(
-            self.remaining() >= n,
-            "ReadBuf::initialize_unfilled_to: n ({n}) is more than remaining ({})",
-            self.remaining()
-        );
+        if n > self.remaining() {
+            too_long("ReadBuf::initialize_unfilled_to", n, self.remaining());
+        }
         let end = self.filled + n;
         if self.initialized < end {
-            for b in &mut self.buf[self.initialized..end] {
-                b.write(0);
-            }
-            self.initialized = end;
+            self.zero_to(end);
         }
         // SAFETY: `buf[..initialized]` is initialized (rule 2) and `end <= initialized`
         // now; the `&mut [u8]` can only write initialized bytes.
         unsafe { self.buf[self.filled..end].assume_init_mut() }
+    }
+
+    /// Zeroes `buf[initialized..end]` and counts it initialized (out of line: the hot
+    /// path reads into buffers that are initialized already).
+    #[inline(never)]
+    fn zero_to(&mut self, end: usize) {
+        for b in &mut self.buf[self.initialized..end] {
+            b.write(0);
+        }
+        self.initialized = end;
     }
 
     /// How many bytes are left to fill.
@@ -199,11 +232,11 @@ impl<'a> ReadBuf<'a> {
     #[inline]
     #[track_caller]
     pub fn advance(&mut self, n: usize) {
-        let new = self
-            .filled
-            .checked_add(n)
-            .expect("ReadBuf::advance: filled overflow");
-        self.set_filled(new);
+        // No overflow: `filled <= initialized` (rule 1).
+        if n > self.initialized - self.filled {
+            past_initialized(self.filled.saturating_add(n), self.initialized);
+        }
+        self.filled += n;
     }
 
     /// Sets how many bytes are filled (shrinking it leaves the bytes initialized).
@@ -214,11 +247,9 @@ impl<'a> ReadBuf<'a> {
     #[inline]
     #[track_caller]
     pub fn set_filled(&mut self, n: usize) {
-        assert!(
-            n <= self.initialized,
-            "ReadBuf: filled ({n}) must not pass the initialized part ({})",
-            self.initialized
-        );
+        if n > self.initialized {
+            past_initialized(n, self.initialized);
+        }
         self.filled = n;
     }
 
@@ -244,12 +275,9 @@ impl<'a> ReadBuf<'a> {
     #[inline]
     #[track_caller]
     pub fn put_slice(&mut self, src: &[u8]) {
-        assert!(
-            self.remaining() >= src.len(),
-            "ReadBuf::put_slice: {} bytes do not fit in the {} remaining",
-            src.len(),
-            self.remaining()
-        );
+        if src.len() > self.remaining() {
+            too_long("ReadBuf::put_slice", src.len(), self.remaining());
+        }
         let end = self.filled + src.len();
         self.buf[self.filled..end].write_copy_of_slice(src);
         if self.initialized < end {
@@ -257,6 +285,20 @@ impl<'a> ReadBuf<'a> {
         }
         self.filled = end;
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn too_long(what: &str, n: usize, remaining: usize) -> ! {
+    panic!("{what}: {n} bytes do not fit in the {remaining} remaining");
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn past_initialized(filled: usize, initialized: usize) -> ! {
+    panic!("ReadBuf: filled ({filled}) must not pass the initialized part ({initialized})");
 }
 
 impl fmt::Debug for ReadBuf<'_> {

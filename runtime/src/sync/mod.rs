@@ -34,6 +34,8 @@
 
 mod atomic_waker;
 pub mod cross;
+mod futures;
 pub mod mpsc;
 pub mod oneshot;
+mod sink;
 pub(crate) mod waiters;

@@ -480,7 +480,10 @@ impl<T> Receiver<T> {
     /// Receives the next message, waiting while the buffer is empty. `None` once every
     /// sender is gone (or the receiver was closed) and the buffer is drained.
     pub fn recv(&mut self) -> Recv<'_, T> {
-        Recv { receiver: self }
+        Recv {
+            receiver: self,
+            done: false,
+        }
     }
 
     /// Polls for the next message (see [`recv`](Self::recv)).
@@ -583,6 +586,8 @@ impl<T> fmt::Debug for Receiver<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Recv<'a, T> {
     receiver: &'a mut Receiver<T>,
+    /// Returned `Ready`: `FusedFuture::is_terminated` (in `sync/futures.rs`).
+    pub(super) done: bool,
 }
 
 impl<T> Future for Recv<'_, T> {
@@ -590,7 +595,9 @@ impl<T> Future for Recv<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         // A completed receive spends one unit of the task's budget (`crate::coop`).
-        crate::coop::poll_budgeted(cx, |cx| self.receiver.poll_recv(cx))
+        let out = crate::coop::poll_budgeted(cx, |cx| self.receiver.poll_recv(cx));
+        self.done = out.is_ready();
+        out
     }
 }
 

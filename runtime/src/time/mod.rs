@@ -19,6 +19,7 @@
 //! wait for sleeps forever (or until woken by I/O or another thread). See also
 //! [`Builder::start_paused`](crate::Builder::start_paused).
 
+mod futures;
 #[cfg(all(target_os = "linux", not(miri)))]
 mod park_timer;
 mod wheel;
@@ -288,6 +289,8 @@ pub struct Sleep {
     deadline: Option<Instant>,
     key: Option<TimerKey>,
     timers: Option<Rc<Timers>>,
+    /// Returned `Ready` (and not reset since): `FusedFuture::is_terminated`.
+    done: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -297,8 +300,14 @@ impl Sleep {
             deadline,
             key: None,
             timers: None,
+            done: false,
             _not_send: PhantomData,
         }
+    }
+
+    /// Whether the sleep returned `Ready` (since it was made or last reset).
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
     }
 
     /// When this sleep ends (far in the future for durations `Instant` cannot hold).
@@ -319,6 +328,7 @@ impl Sleep {
     /// Moves the deadline (the timer is re-armed on the next poll).
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
+        self.done = false;
         self.deadline = Some(deadline);
     }
 
@@ -356,6 +366,7 @@ impl Sleep {
                 wheel.remove(key);
                 drop(wheel);
                 this.key = None;
+                this.done = true;
                 return Poll::Ready(());
             }
             wheel.set_waker(key, cx.waker());
@@ -365,6 +376,7 @@ impl Sleep {
             return Poll::Pending; // beyond any clock: never
         };
         if timers.now() >= deadline {
+            this.done = true;
             return Poll::Ready(());
         }
         this.key = Some(timers.insert(deadline, cx.waker()));

@@ -315,6 +315,16 @@ pub(crate) unsafe fn is_complete(task: TaskRef) -> bool {
     unsafe { task.flags() & flags::COMPLETE != 0 }
 }
 
+/// Whether the join handle already returned the output (`COMPLETE` without `OUTPUT`: the
+/// output is always stored when a task completes, and only `poll_join` takes it).
+///
+/// # Safety
+/// Runtime thread of a live core; the caller holds `HANDLE` on `task`.
+pub(crate) unsafe fn join_taken(task: TaskRef) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe { task.flags() & (flags::COMPLETE | flags::OUTPUT) == flags::COMPLETE }
+}
+
 /// Whether a task taken from the remote queue should be scheduled (it is still `LIVE`).
 ///
 /// # Safety

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::TaskRef;
-use super::harness::{abort_task, drop_join_handle, is_complete, poll_join_budgeted};
+use super::harness::{abort_task, drop_join_handle, is_complete, join_taken, poll_join_budgeted};
 
 /// Why a task produced no output: it was cancelled ([`JoinHandle::abort`], or the runtime
 /// was dropped first) or it panicked.
@@ -162,6 +162,15 @@ impl<T> Future for JoinHandle<T> {
         // SAFETY: the handle holds `HANDLE` (keeping the task live), the task's output type
         // is `T`, and `!Send` keeps us on its thread.
         unsafe { poll_join_budgeted(self.task, cx) }
+    }
+}
+
+/// `futures::select!` takes a `JoinHandle` as it is: terminated once it returned the output.
+impl<T> futures_core::FusedFuture for JoinHandle<T> {
+    fn is_terminated(&self) -> bool {
+        // SAFETY: the handle holds `HANDLE` (keeping the task live), and `!Send` keeps us on
+        // its thread.
+        unsafe { join_taken(self.task) }
     }
 }
 

@@ -1,6 +1,7 @@
 //! TCP: the halves a [`TcpStream`](super::TcpStream) splits into (the listener and the
 //! stream themselves are at [`net`](super)'s root, as in tokio).
 
+mod futures_io;
 pub(super) mod listener;
 pub(super) mod socket;
 mod split;

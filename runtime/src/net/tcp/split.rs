@@ -22,6 +22,10 @@ impl<'a> ReadHalf<'a> {
         ReadHalf(stream)
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.0
+    }
+
     /// As [`TcpStream::peek`].
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.peek(buf).await
@@ -58,6 +62,10 @@ impl<'a> WriteHalf<'a> {
         WriteHalf(stream)
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        self.0
+    }
+
     /// As [`TcpStream::writable`].
     pub async fn writable(&self) -> io::Result<()> {
         self.0.writable().await
@@ -80,6 +88,7 @@ impl<'a> WriteHalf<'a> {
 }
 
 impl AsyncRead for ReadHalf<'_> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

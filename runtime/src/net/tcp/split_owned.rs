@@ -46,6 +46,10 @@ impl OwnedReadHalf {
         OwnedReadHalf { inner }
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        &self.inner
+    }
+
     /// Puts the stream back together from its two halves (without shutting anything
     /// down); [`ReuniteError`] if they belong to different streams.
     pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
@@ -99,6 +103,19 @@ impl OwnedWriteHalf {
         }
     }
 
+    pub(super) fn stream(&self) -> &TcpStream {
+        &self.inner
+    }
+
+    /// Shuts the write side down; dropping the half later does not do it again.
+    pub(super) fn close_write(&mut self) -> io::Result<()> {
+        let res = self.inner.shutdown_write();
+        if res.is_ok() {
+            self.shutdown_on_drop = false;
+        }
+        res
+    }
+
     /// Puts the stream back together; see [`OwnedReadHalf::reunite`].
     pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
         other.reunite(self)
@@ -140,6 +157,7 @@ impl Drop for OwnedWriteHalf {
 }
 
 impl AsyncRead for OwnedReadHalf {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -177,10 +195,6 @@ impl AsyncWrite for OwnedWriteHalf {
     /// Shuts down the stream's write side (sends FIN); dropping the half later does not
     /// shut it down again.
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let res = self.inner.shutdown_write();
-        if res.is_ok() {
-            self.shutdown_on_drop = false;
-        }
-        Poll::Ready(res)
+        Poll::Ready(self.close_write())
     }
 }

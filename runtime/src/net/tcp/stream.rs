@@ -284,6 +284,7 @@ impl TcpStream {
         )
     }
 
+    #[inline]
     pub(crate) fn poll_read_priv(
         &self,
         cx: &mut Context<'_>,
@@ -297,6 +298,7 @@ impl TcpStream {
 
     /// Reads straight into `buf`'s unfilled part (initialized once, so a buffer made from an
     /// `&mut [u8]` costs nothing more than the slice read above), and advances it.
+    #[inline]
     pub(crate) fn poll_read_buf(
         &self,
         cx: &mut Context<'_>,
@@ -337,6 +339,7 @@ impl TcpStream {
 }
 
 impl AsyncRead for TcpStream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -1,0 +1,203 @@
+//! [`BufReader`]: a reader with a buffer, allocated once when it is made.
+//!
+//! Invariant: `pos <= cap <= buf.len()`; `buf[pos..cap]` is what was read from the inner
+//! reader and not yet consumed. Both indices change only after the inner reader returned,
+//! so a reader that panics (or a future dropped mid-read) leaves the state as it was.
+
+use std::io::{self, IoSlice, SeekFrom};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use super::read::poll_read_slice;
+use crate::io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
+
+/// tokio's default buffer size (8 KiB).
+pub(crate) const DEFAULT_BUF_SIZE: usize = 8 * 1024;
+
+pin_project! {
+    /// Adds a buffer to a reader, as tokio's `BufReader`: many small reads (`read_u8`,
+    /// `read_line`) become few large ones. The buffer (8 KiB by default) is allocated once,
+    /// here; reading allocates nothing.
+    ///
+    /// Reads as large as the buffer skip it when it is empty. Also implements
+    /// futures-io's `AsyncRead` / `AsyncBufRead`, and passes writes and seeks through.
+    #[derive(Debug)]
+    pub struct BufReader<R> {
+        #[pin]
+        inner: R,
+        buf: Box<[u8]>,
+        pos: usize,
+        cap: usize,
+        seek_pending: bool,
+    }
+}
+
+impl<R: AsyncRead> BufReader<R> {
+    /// A `BufReader` with an 8 KiB buffer.
+    pub fn new(inner: R) -> Self {
+        Self::with_capacity(DEFAULT_BUF_SIZE, inner)
+    }
+
+    /// A `BufReader` with a buffer of `capacity` bytes (one allocation, zeroed).
+    pub fn with_capacity(capacity: usize, inner: R) -> Self {
+        BufReader {
+            inner,
+            buf: vec![0; capacity].into_boxed_slice(),
+            pos: 0,
+            cap: 0,
+            seek_pending: false,
+        }
+    }
+}
+
+impl<R> BufReader<R> {
+    /// The inner reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The inner reader, mutably (reading it directly skips what is buffered).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The inner reader, pinned.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut R> {
+        self.project().inner
+    }
+
+    /// The inner reader; what was buffered is lost.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// What is buffered and not yet consumed.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..self.cap]
+    }
+}
+
+impl<R: AsyncRead> AsyncRead for BufReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Nothing buffered and a large read: skip the buffer.
+        if self.pos == self.cap && buf.remaining() >= self.buf.len() {
+            let me = self.project();
+            *me.pos = 0;
+            *me.cap = 0;
+            return me.inner.poll_read(cx, buf);
+        }
+        let rem = ready!(self.as_mut().poll_fill_buf(cx))?;
+        let n = rem.len().min(buf.remaining());
+        buf.put_slice(&rem[..n]);
+        self.consume(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<R: AsyncRead> AsyncBufRead for BufReader<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let me = self.project();
+        if *me.pos >= *me.cap {
+            let n = ready!(poll_read_slice(me.inner, cx, me.buf))?;
+            *me.pos = 0;
+            *me.cap = n;
+        }
+        Poll::Ready(Ok(&me.buf[*me.pos..*me.cap]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let me = self.project();
+        *me.pos = (*me.pos + amt).min(*me.cap);
+    }
+}
+
+/// Seeks the inner reader and empties the buffer. `SeekFrom::Current(n)` counts from the
+/// position the user sees (the inner position minus what is buffered), as tokio.
+impl<R: AsyncRead + AsyncSeek> AsyncSeek for BufReader<R> {
+    fn start_seek(self: Pin<&mut Self>, pos: SeekFrom) -> io::Result<()> {
+        let me = self.project();
+        let pos = match pos {
+            SeekFrom::Current(n) => {
+                let buffered = (*me.cap - *me.pos) as i64;
+                SeekFrom::Current(n.checked_sub(buffered).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "seek offset overflows")
+                })?)
+            }
+            other => other,
+        };
+        me.inner.start_seek(pos)?;
+        *me.seek_pending = true;
+        Ok(())
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        let me = self.project();
+        if !*me.seek_pending {
+            // The position the user sees: the inner one minus what is buffered.
+            let inner = ready!(me.inner.poll_complete(cx))?;
+            return Poll::Ready(Ok(inner.saturating_sub((*me.cap - *me.pos) as u64)));
+        }
+        let res = ready!(me.inner.poll_complete(cx));
+        *me.seek_pending = false;
+        *me.pos = 0;
+        *me.cap = 0;
+        Poll::Ready(res)
+    }
+}
+
+/// Writes go straight to the inner stream.
+impl<R: AsyncRead + AsyncWrite> AsyncWrite for BufReader<R> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
+    }
+}
+
+impl<R: AsyncRead> futures_io::AsyncRead for BufReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_slice(self, cx, buf)
+    }
+}
+
+impl<R: AsyncRead> futures_io::AsyncBufRead for BufReader<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        AsyncBufRead::poll_fill_buf(self, cx)
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        AsyncBufRead::consume(self, amt)
+    }
+}

@@ -1,0 +1,154 @@
+//! [`split`]: a read half and a write half over any one stream.
+//!
+//! tokio's halves share the stream behind a lock so that they are `Send`. tickslab runs
+//! every task on the runtime's one thread, so the halves share it through an
+//! `Rc<RefCell<T>>`: no lock, no atomic, `!Send` (the compiler refuses to move one to
+//! another thread). Each poll borrows the stream only for its own duration; a stream
+//! whose `poll_*` reaches the other half of itself (re-entrantly) gets a `RefCell` panic,
+//! never two `&mut`. The stream must be `Unpin` (every tickslab stream is; pin a `!Unpin`
+//! one in a `Box` first).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The read half of a [`split`] stream.
+pub struct ReadHalf<T> {
+    inner: Rc<RefCell<T>>,
+}
+
+/// The write half of a [`split`] stream.
+pub struct WriteHalf<T> {
+    inner: Rc<RefCell<T>>,
+}
+
+/// Splits a stream into a read half and a write half, as tokio's `io::split`, so that one
+/// task can read while another writes. One allocation (the shared `Rc`); the halves are
+/// `!Send` (see the module docs). [`ReadHalf::unsplit`] puts the stream back.
+pub fn split<T: AsyncRead + AsyncWrite + Unpin>(stream: T) -> (ReadHalf<T>, WriteHalf<T>) {
+    let inner = Rc::new(RefCell::new(stream));
+    (
+        ReadHalf {
+            inner: inner.clone(),
+        },
+        WriteHalf { inner },
+    )
+}
+
+impl<T> ReadHalf<T> {
+    /// Whether `other` is the write half of the same stream.
+    pub fn is_pair_of(&self, other: &WriteHalf<T>) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Puts the stream back together.
+    ///
+    /// # Panics
+    ///
+    /// If `wr` is not this half's pair (as tokio).
+    #[track_caller]
+    pub fn unsplit(self, wr: WriteHalf<T>) -> T {
+        assert!(
+            self.is_pair_of(&wr),
+            "tickslab: unsplit of halves from different streams"
+        );
+        drop(wr);
+        match Rc::try_unwrap(self.inner) {
+            Ok(cell) => cell.into_inner(),
+            // The two halves are the only holders and the other one was just dropped.
+            Err(_) => unreachable!("tickslab: an io::split half outlived its pair"),
+        }
+    }
+}
+
+impl<T> WriteHalf<T> {
+    /// Whether `other` is the read half of the same stream.
+    pub fn is_pair_of(&self, other: &ReadHalf<T>) -> bool {
+        other.is_pair_of(self)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for ReadHalf<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner.borrow_mut()).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteHalf<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.inner.borrow_mut()).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.inner.borrow_mut()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.borrow().is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner.borrow_mut()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner.borrow_mut()).poll_shutdown(cx)
+    }
+}
+
+impl<T: AsyncRead + Unpin> futures_io::AsyncRead for ReadHalf<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        super::read::poll_read_slice(self, cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> futures_io::AsyncWrite for WriteHalf<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(self, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(self, cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_shutdown(self, cx)
+    }
+}
+
+impl<T> fmt::Debug for ReadHalf<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadHalf").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for WriteHalf<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteHalf").finish_non_exhaustive()
+    }
+}
