@@ -458,3 +458,37 @@ fn unix_buf_mut_calls_append_to_the_buffer() {
         assert_eq!(got, b"abc");
     });
 }
+
+/// futures-io's traits, natively on the Unix stream and its halves (as on TCP), driven by
+/// futures-util's helpers.
+#[test]
+fn unix_stream_speaks_futures_io_natively() {
+    use futures_util::io::{
+        AsyncBufReadExt as _, AsyncReadExt as FutReadExt, AsyncWriteExt as FutWriteExt, BufReader,
+    };
+    run(async {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        FutWriteExt::write_all(&mut a, b"one\ntwo\n").await.unwrap();
+        let (r, mut w) = b.into_split();
+        let mut reader = BufReader::new(r);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        reader.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "one\ntwo\n");
+        FutWriteExt::write_all(&mut w, b"back").await.unwrap();
+        FutWriteExt::close(&mut w).await.unwrap();
+        drop(w);
+        let mut got = Vec::new();
+        FutReadExt::read_to_end(&mut a, &mut got).await.unwrap();
+        assert_eq!(got, b"back");
+        let (mut r, mut w) = a.split();
+        FutWriteExt::write_all(&mut w, b"x").await.unwrap();
+        FutWriteExt::close(&mut w).await.unwrap();
+        assert_eq!(FutReadExt::read(&mut r, &mut [0u8; 1]).await.unwrap(), 0);
+        let mut x = [0u8; 1];
+        FutReadExt::read_exact(&mut reader.into_inner(), &mut x)
+            .await
+            .unwrap();
+        assert_eq!(&x, b"x");
+    });
+}

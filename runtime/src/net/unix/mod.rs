@@ -23,6 +23,7 @@
 //! ```
 
 mod datagram;
+mod futures_io;
 mod listener;
 mod socket;
 mod socketaddr;

@@ -53,6 +53,10 @@ impl<'a> ReadHalf<'a> {
         ReadHalf(stream)
     }
 
+    pub(super) fn stream(&self) -> &'a UnixStream {
+        self.0
+    }
+
     /// As [`UnixStream::readable`].
     pub async fn readable(&self) -> io::Result<()> {
         self.0.readable().await
@@ -79,6 +83,10 @@ impl<'a> WriteHalf<'a> {
         WriteHalf(stream)
     }
 
+    pub(super) fn stream(&self) -> &'a UnixStream {
+        self.0
+    }
+
     /// As [`UnixStream::writable`].
     pub async fn writable(&self) -> io::Result<()> {
         self.0.writable().await
@@ -103,6 +111,10 @@ impl<'a> WriteHalf<'a> {
 impl OwnedReadHalf {
     pub(super) fn new(inner: Rc<UnixStream>) -> Self {
         OwnedReadHalf { inner }
+    }
+
+    pub(super) fn stream(&self) -> &UnixStream {
+        &self.inner
     }
 
     /// Puts the stream back together (shutting nothing down); [`ReuniteError`] if the
@@ -145,6 +157,19 @@ impl OwnedWriteHalf {
             inner,
             shutdown_on_drop: true,
         }
+    }
+
+    pub(super) fn stream(&self) -> &UnixStream {
+        &self.inner
+    }
+
+    /// Shuts the write side down; dropping the half later does not do it again.
+    pub(super) fn close_write(&mut self) -> io::Result<()> {
+        let res = self.inner.shutdown_write();
+        if res.is_ok() {
+            self.shutdown_on_drop = false;
+        }
+        res
     }
 
     /// Puts the stream back together; see [`OwnedReadHalf::reunite`].
@@ -264,11 +289,7 @@ impl AsyncWrite for OwnedWriteHalf {
     }
 
     /// Shuts the stream's write side down; dropping the half later does not do it again.
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let res = self.inner.shutdown_write();
-        if res.is_ok() {
-            self.shutdown_on_drop = false;
-        }
-        Poll::Ready(res)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.get_mut().close_write())
     }
 }

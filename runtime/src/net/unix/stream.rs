@@ -181,19 +181,23 @@ impl UnixStream {
         )
     }
 
+    pub(crate) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
     pub(crate) fn poll_read_buf(
         &self,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let dst = buf.initialize_unfilled();
-        if dst.is_empty() {
-            return Poll::Ready(Ok(()));
-        }
-        let n = std::task::ready!(
-            self.io
-                .poll_io(cx, Direction::Read, |mut s| s.read(&mut *dst))
-        )?;
+        let n = std::task::ready!(self.poll_read_priv(cx, buf.initialize_unfilled()))?;
         buf.advance(n);
         Poll::Ready(Ok(()))
     }
