@@ -546,3 +546,34 @@ fn an_abandoned_lookup_neither_hangs_nor_panics() {
     });
     drop(rt);
 }
+
+/// The halves speak `ready`, the vectored `try_*` calls and `try_read_buf`, as tokio's.
+#[test]
+fn halves_wait_with_ready_and_use_vectored_tries() {
+    use std::io::{IoSlice, IoSliceMut};
+    run(async {
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let mut a = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (b, _) = listener.accept().await.unwrap();
+        let (ar, aw) = a.split();
+        assert!(aw.ready(Interest::WRITABLE).await.unwrap().is_writable());
+        let n = aw
+            .try_write_vectored(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
+            .unwrap();
+        assert_eq!(n, 4);
+        let (br, mut bw) = b.into_split();
+        assert!(br.ready(Interest::READABLE).await.unwrap().is_readable());
+        let (mut x, mut y) = ([0u8; 1], [0u8; 8]);
+        let n = br
+            .try_read_vectored(&mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)])
+            .unwrap();
+        assert_eq!((n, &x, &y[..3]), (4, b"a", &b"bcd"[..]));
+        bw.write_all(b"z").await.unwrap();
+        assert!(ar.ready(Interest::READABLE).await.unwrap().is_readable());
+        let mut v = Vec::new();
+        assert_eq!(ar.try_read_buf(&mut v).unwrap(), 1);
+        assert!(bw.ready(Interest::WRITABLE).await.unwrap().is_writable());
+    });
+}
