@@ -100,7 +100,7 @@ impl Flavor for Tickslab {
 
     fn interval_at(start: Instant, period: Duration) -> Self::Interval {
         // Missed ticks: `Burst`, the default.
-        tickslab::time::interval_at(start, period)
+        tickslab::time::interval_at(start.into(), period)
     }
 
     async fn tick(interval: &mut Self::Interval) {

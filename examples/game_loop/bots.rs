@@ -7,7 +7,9 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tickslab::time::Instant;
 
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};
 use tickslab::net::{TcpStream, UdpSocket};
@@ -47,7 +49,7 @@ pub fn bots_thread(
     handle_tx: std_mpsc::Sender<Handle>,
 ) -> BotCounts {
     let rt = Runtime::builder().slab_bounded::<1024>(64).build();
-    if handle_tx.send(rt.handle()).is_err() {
+    if handle_tx.send(rt.handle().clone()).is_err() {
         return BotCounts::default();
     }
     let state: BotState = Rc::default();

@@ -11,7 +11,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tickslab::time::Instant;
 
 use tickslab::alloc::counting::AllocStats;
 use tickslab::io::{AsyncReadExt, AsyncWriteExt};
@@ -109,7 +111,7 @@ pub fn io_thread(
     let rt = Runtime::builder().slab_bounded::<IO_SLOT>(IO_SLOTS).build();
     // The game stops this thread with `handle.shutdown()`.
     handle_tx
-        .send(rt.handle())
+        .send(rt.handle().clone())
         .map_err(|_| io::Error::other("the game thread is gone"))?;
 
     let state = Rc::new(IoState {

@@ -1,6 +1,7 @@
 //! `Builder`: how a [`Runtime`] is configured, and its defaults.
 
 use std::io;
+use std::sync::Arc;
 
 use tickslab_alloc::slab::ErasedSlab;
 
@@ -37,10 +38,32 @@ pub struct Builder {
     events_capacity: usize,
     io_interval: u32,
     start_paused: bool,
+    auto_advance: bool,
     busy: bool,
     park_spin: std::time::Duration,
     arena: ArenaConfig,
     forbid_alloc_in_slab_polls: bool,
+    park_hooks: ParkHooks,
+    name: Option<Box<str>>,
+}
+
+/// A callback run by the runtime's thread around its sleeps (tokio's `on_thread_park`).
+pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// `on_thread_park` / `on_thread_unpark` callbacks.
+#[derive(Clone, Default)]
+pub(crate) struct ParkHooks {
+    pub(crate) park: Option<Hook>,
+    pub(crate) unpark: Option<Hook>,
+}
+
+impl std::fmt::Debug for ParkHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParkHooks")
+            .field("park", &self.park.is_some())
+            .field("unpark", &self.unpark.is_some())
+            .finish()
+    }
 }
 
 impl Default for Builder {
@@ -59,10 +82,13 @@ impl Builder {
             events_capacity: 1024,
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
+            auto_advance: true,
             busy: false,
             park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
             forbid_alloc_in_slab_polls: false,
+            park_hooks: ParkHooks::default(),
+            name: None,
         }
     }
 
@@ -129,6 +155,21 @@ impl Builder {
         self
     }
 
+    /// Whether a paused clock jumps to the next timer when the runtime has nothing else to
+    /// do: no task ready, no socket event, no work from other threads (default `true`, as
+    /// tokio). Turn it off to move a paused clock only with
+    /// [`time::advance`](crate::time::advance) (what tokio#4522 asks for): a runtime
+    /// waiting for nothing but timers then sleeps until I/O or another thread wakes it.
+    ///
+    /// Work that another thread is about to send is not seen: a paused, auto-advancing
+    /// clock may jump past a timer that such work would have raced. Only the loops that
+    /// would sleep jump (`block_on` and its kin, `frame`); `tick()` never sleeps, so a game
+    /// that drives the runtime tick by tick moves a paused clock with `advance`.
+    pub fn auto_advance(mut self, auto_advance: bool) -> Self {
+        self.auto_advance = auto_advance;
+        self
+    }
+
     /// How long an idle `block_on` spins, watching for work from other threads, before it
     /// sleeps in epoll (default [`DEFAULT_PARK_SPIN`]; `Duration::ZERO` never spins, for a
     /// battery-bound client). It spins only when wakes from other threads arrived since it
@@ -168,6 +209,33 @@ impl Builder {
         self
     }
 
+    /// Names the runtime ([`Handle::name`](crate::Handle::name)), as tokio's `Builder::name`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into().into_boxed_str());
+        self
+    }
+
+    /// Calls `f` on the runtime's thread just before it sleeps waiting for events, timers or
+    /// wakes from other threads (tokio's `on_thread_park`). Not called by busy polling or
+    /// `tick()`, which never sleep. A panic in `f` propagates out of `block_on`.
+    pub fn on_thread_park<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.park_hooks.park = Some(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` on the runtime's thread just after such a sleep ends (tokio's
+    /// `on_thread_unpark`); called once for every call of the park callback.
+    pub fn on_thread_unpark<F>(mut self, f: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.park_hooks.unpark = Some(Arc::new(f));
+        self
+    }
+
     /// Builds the runtime on this thread (it stays on this thread: `Runtime` is `!Send`).
     ///
     /// # Panics
@@ -191,13 +259,14 @@ impl Builder {
             .remote_capacity
             .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
         let reactor = Reactor::new(poll.registry().try_clone()?);
-        let timers = Timers::new(self.start_paused);
+        let timers = Timers::new(self.start_paused, self.auto_advance);
         let core = Core::new(CoreConfig {
             slab: self.slab,
             budget: self.budget,
             remote_capacity,
             unparker,
             forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
+            name: self.name,
         });
         let park_timer = park_timer(&poll, TIMER_TOKEN);
         Ok(Runtime::from_parts(RuntimeParts {
@@ -211,6 +280,7 @@ impl Builder {
             park_spin: self.park_spin,
             arena: FrameArena::with_config(self.arena),
             park_timer,
+            park_hooks: self.park_hooks,
         }))
     }
 }

@@ -183,3 +183,36 @@ impl Drop for DriveGuard {
         let _ = DRIVING.try_with(|d| d.set(false));
     }
 }
+
+/// A new strong reference to the current runtime's core, if one is entered and alive.
+pub(crate) fn current_core() -> Result<Arc<Core>, NoCore> {
+    let current = CURRENT.with(Cell::get);
+    if current.is_null() {
+        return Err(NoCore::NoRuntime);
+    }
+    // SAFETY: the slot owns a strong count of this `Arc` (see `enter`), so the allocation is
+    // live here (nothing runs between the read and this line); adding one more count and
+    // turning it into an `Arc` is what `increment_strong_count` + `from_raw` allow.
+    let core = unsafe {
+        Arc::increment_strong_count(current);
+        Arc::from_raw(current)
+    };
+    if core.is_shut_down() {
+        return Err(NoCore::ShutDown);
+    }
+    Ok(core)
+}
+
+/// Enters `core` again if it is the runtime current on this thread (a guard that puts back
+/// the same context); `None` otherwise.
+pub(crate) fn reenter(core: &Arc<Core>) -> Option<EnterGuard> {
+    if CURRENT.with(Cell::get) != Arc::as_ptr(core) || core.is_shut_down() {
+        return None;
+    }
+    let timers = time::set_current(None);
+    time::set_current(timers.clone());
+    let reactor = reactor::set_current(None);
+    reactor::set_current(reactor.clone());
+    let (timers, reactor) = (timers?, reactor?);
+    Some(enter(core, &timers, &reactor))
+}

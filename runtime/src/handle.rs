@@ -16,9 +16,9 @@ use crate::core::{Core, RemoteJob};
 ///
 /// ```
 /// let rt = tickslab_runtime::Runtime::new();
-/// let handle = rt.handle();
+/// let handle = rt.handle().clone();
 /// let game = std::thread::spawn(move || {
-///     let job = handle.spawn(async { 6 * 7 }).expect("runtime is up");
+///     let job = handle.spawn(async { 6 * 7 });
 ///     let answer = job.join().unwrap();             // blocks this thread
 ///     handle.shutdown();                            // and stop the I/O thread
 ///     answer
@@ -37,17 +37,37 @@ impl Handle {
         Handle { core }
     }
 
-    /// Spawns a `Send` future onto the runtime from any thread. It runs the next time the
-    /// runtime is driven (a sleeping runtime is woken).
+    /// Spawns a `Send` future onto the runtime from any thread, as tokio's `Handle::spawn`.
+    /// It runs the next time the runtime is driven (a sleeping runtime is woken).
     ///
     /// After [`shutdown`](Self::shutdown) was requested, or once the runtime is gone, the
-    /// future comes back inside the error. (If the runtime shuts down between this call and
-    /// the task's first poll, the future is dropped and the join handle reports it
-    /// cancelled: never lost silently.)
+    /// future is dropped here and the handle reports the task cancelled (tokio's behaviour);
+    /// [`try_spawn`](Self::try_spawn) hands the future back instead.
     ///
     /// Most tickslab futures (timers, sockets, local channels) are not `Send`, since they
     /// belong to the runtime's thread: to run such work, use [`spawn_with`](Self::spawn_with).
-    pub fn spawn<F>(&self, future: F) -> Result<RemoteJoinHandle<F::Output>, RemoteSpawnError<F>>
+    pub fn spawn<F>(&self, future: F) -> RemoteJoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match self.try_spawn(future) {
+            Ok(handle) => handle,
+            Err(refused) => {
+                drop(refused);
+                RemoteJoinHandle::cancelled()
+            }
+        }
+    }
+
+    /// Spawns a `Send` future onto the runtime from any thread, or hands it back inside the
+    /// error after [`shutdown`](Self::shutdown) was requested or once the runtime is gone.
+    /// (If the runtime shuts down between this call and the task's first poll, the future is
+    /// dropped and the join handle reports it cancelled: never lost silently.)
+    pub fn try_spawn<F>(
+        &self,
+        future: F,
+    ) -> Result<RemoteJoinHandle<F::Output>, RemoteSpawnError<F>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -68,7 +88,7 @@ impl Handle {
     /// [`RemoteJoinHandle`] reports it ([`JoinError::is_panic`]).
     ///
     /// Refused (with `make` handed back) after a shutdown request or once the runtime is
-    /// gone, as [`spawn`](Self::spawn).
+    /// gone, as [`try_spawn`](Self::try_spawn).
     pub fn spawn_with<C, F>(
         &self,
         make: C,
@@ -103,7 +123,148 @@ impl Handle {
     pub fn is_shutdown(&self) -> bool {
         self.core.is_shutdown_requested() || self.core.is_shut_down()
     }
+
+    /// The handle of the runtime current on this thread, as tokio's `Handle::current`.
+    ///
+    /// # Panics
+    /// Outside a runtime (not inside `block_on`, a task, or a `Runtime::enter` guard), or
+    /// once the entered runtime was dropped; [`try_current`](Self::try_current) says so
+    /// with an error instead.
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The handle of the runtime current on this thread, or why there is none.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        crate::context::current_core()
+            .map(Handle::new)
+            .map_err(|why| TryCurrentError { why })
+    }
+
+    /// Runs `future` to completion on the calling thread, as tokio's `Handle::block_on` does
+    /// for a current-thread runtime: the calling thread does not drive the runtime, so the
+    /// future may wait on anything that crosses threads (a [`RemoteJoinHandle`], a
+    /// cross-thread channel), while the runtime's own thread runs its tasks.
+    ///
+    /// # Panics
+    /// On the runtime's own thread: nothing would drive the runtime while this thread
+    /// waits. Use [`Runtime::block_on`](crate::Runtime::block_on) there.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            !self.core.is_owner_thread(),
+            "tickslab: `Handle::block_on` called on the runtime's own thread, which would then \
+             wait without driving the runtime: use `Runtime::block_on`, or call it from another \
+             thread"
+        );
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, as tokio's
+    /// `Handle::enter`. A tickslab runtime belongs to one thread, and its handle can enter
+    /// it only there, while it is already current (inside `block_on`, a task, or a
+    /// [`Runtime::enter`](crate::Runtime::enter) guard): the guard then keeps it current even if
+    /// inner guards come and go. From elsewhere use `Runtime::enter`, or
+    /// [`spawn`](Self::spawn) from other threads.
+    ///
+    /// # Panics
+    /// When this runtime is not the one current on this thread.
+    #[track_caller]
+    pub fn enter(&self) -> HandleEnterGuard {
+        match crate::context::reenter(&self.core) {
+            Some(inner) => HandleEnterGuard { _inner: inner },
+            None => panic!(
+                "tickslab: `Handle::enter` outside its runtime: a tickslab runtime lives on the \
+                 thread that built it and is entered there with `Runtime::enter` (or is current \
+                 inside `block_on` and its tasks); other threads reach it with `Handle::spawn`"
+            ),
+        }
+    }
+
+    /// The runtime's name, if the builder gave it one (`Builder::name`, or the `name`
+    /// argument of `#[tickslab::main]`).
+    pub fn name(&self) -> Option<&str> {
+        self.core.name()
+    }
+
+    /// The kind of runtime: always current-thread.
+    pub fn runtime_flavor(&self) -> RuntimeFlavor {
+        RuntimeFlavor::CurrentThread
+    }
 }
+
+/// The kind of runtime, as tokio's `RuntimeFlavor`: tickslab has only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeFlavor {
+    /// One thread runs everything (tokio's current-thread and local runtimes).
+    CurrentThread,
+}
+
+/// Guard from [`Handle::enter`]: restores the previous context on drop. Guards must be
+/// dropped in reverse order of creation, as [`Runtime::enter`](crate::Runtime::enter)'s.
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct HandleEnterGuard {
+    _inner: crate::context::EnterGuard,
+}
+
+impl fmt::Debug for HandleEnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HandleEnterGuard")
+    }
+}
+
+/// Why [`Handle::try_current`] found no runtime.
+#[derive(Debug)]
+pub struct TryCurrentError {
+    why: crate::context::NoCore,
+}
+
+impl TryCurrentError {
+    /// No runtime is entered on this thread.
+    pub fn is_missing_context(&self) -> bool {
+        self.why == crate::context::NoCore::NoRuntime
+    }
+
+    /// The runtime entered on this thread was dropped (a guard outlived it).
+    pub fn is_thread_local_destroyed(&self) -> bool {
+        self.why == crate::context::NoCore::ShutDown
+    }
+}
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.why {
+            crate::context::NoCore::NoRuntime => f.write_str(
+                "there is no tickslab runtime current on this thread: call this inside \
+                 `Runtime::block_on`, one of its tasks, or while a `Runtime::enter` guard lives",
+            ),
+            crate::context::NoCore::ShutDown => {
+                f.write_str("the tickslab runtime entered on this thread has shut down")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -259,6 +420,13 @@ pub struct RemoteJoinHandle<T> {
 }
 
 impl<T> RemoteJoinHandle<T> {
+    /// A handle of a task that was never spawned: it reports it cancelled.
+    fn cancelled() -> Self {
+        let slot = Arc::new(ResultSlot::new());
+        slot.complete(Err(JoinError::cancelled()));
+        RemoteJoinHandle { slot }
+    }
+
     /// Whether the task has finished (or was cancelled).
     pub fn is_finished(&self) -> bool {
         self.slot.lock().done

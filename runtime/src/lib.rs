@@ -46,9 +46,11 @@ pub use builder::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
     DEFAULT_TASK_BUDGET,
 };
-pub use core::task::{JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
+pub use core::task::{AbortHandle, JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
 pub use frame::{Frame, FrameJoinHandle, FrameStats};
-pub use handle::{Handle, RemoteJoinHandle, RemoteSpawnError};
+pub use handle::{
+    Handle, HandleEnterGuard, RemoteJoinHandle, RemoteSpawnError, RuntimeFlavor, TryCurrentError,
+};
 pub use runtime::{EnterGuard, Runtime};
 pub use spawn::{
     ClaimSlab, SlabClaim, SlabSpawner, SpawnError, SpawnErrorKind, claim_slab, spawn, spawn_slab,

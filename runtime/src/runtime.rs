@@ -49,6 +49,7 @@ pub(crate) struct RuntimeParts {
     pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
+    pub(crate) park_hooks: crate::builder::ParkHooks,
 }
 
 /// Polls epoll (sockets, remote wakes) and fires timers.
@@ -67,6 +68,8 @@ struct Driver {
     polls_since_io: u32,
     /// Scheduler passes since the runtime was built.
     passes: u64,
+    /// `on_thread_park` / `on_thread_unpark`.
+    hooks: crate::builder::ParkHooks,
 }
 
 /// The runtime's frame arena and the bookkeeping reused from frame to frame.
@@ -154,15 +157,29 @@ impl Driver {
         if live_remote && !spin_first && self.spin(core) {
             return 0;
         }
-        if !core.prepare_sleep() {
-            // Work arrived from another thread while we got ready to sleep.
-            self.remote_ended_idle = true;
+        // Nothing to do but wait for timers: a paused clock jumps to the next one instead.
+        if self.timers.auto_advance() {
+            self.remote_ended_idle = false;
             return 0;
         }
-        let timeout = self.arm_park(self.timers.park_timeout());
-        let n = self.poll_io(timeout);
-        self.remote_ended_idle = n == 0 && core.has_remote_work();
-        core.unsleep();
+        // User code, called before any state says "sleeping": a panic leaves nothing to undo.
+        if let Some(hook) = &self.hooks.park {
+            hook();
+        }
+        let n = if core.prepare_sleep() {
+            let timeout = self.arm_park(self.timers.park_timeout());
+            let n = self.poll_io(timeout);
+            self.remote_ended_idle = n == 0 && core.has_remote_work();
+            core.unsleep();
+            n
+        } else {
+            // Work arrived from another thread while we got ready to sleep.
+            self.remote_ended_idle = true;
+            0
+        };
+        if let Some(hook) = &self.hooks.unpark {
+            hook();
+        }
         n
     }
 
@@ -223,6 +240,8 @@ pub struct Runtime {
     /// The driver's timers and reactor, reachable without borrowing it (`stats`, `enter`).
     timers: Rc<Timers>,
     reactor: Rc<Reactor>,
+    /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
+    handle: crate::Handle,
     busy: bool,
     frames: FrameDriver,
     _not_send: PhantomData<*const ()>,
@@ -231,6 +250,7 @@ pub struct Runtime {
 impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
+            handle: crate::Handle::new(p.core.clone()),
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
@@ -246,6 +266,7 @@ impl Runtime {
                 io_interval: p.io_interval,
                 polls_since_io: 0,
                 passes: 0,
+                hooks: p.park_hooks,
             }),
             busy: p.busy,
             frames: FrameDriver {
@@ -323,9 +344,10 @@ impl Runtime {
         run_until(&self.core, &mut driver, future, busy, stop_on_shutdown)
     }
 
-    /// A handle for other threads: spawn onto this runtime, ask it to shut down.
-    pub fn handle(&self) -> crate::Handle {
-        crate::Handle::new(self.core.clone())
+    /// A handle for other threads: spawn onto this runtime, ask it to shut down. As tokio's,
+    /// it is lent: `rt.handle().clone()` to keep one.
+    pub fn handle(&self) -> &crate::Handle {
+        &self.handle
     }
 
     /// Runs one frame: see [`crate::frame`]. `f` gets a [`Frame`] to allocate frame data
@@ -499,6 +521,20 @@ impl Runtime {
             .map_err(|(refusal, future)| SpawnError::new(refusal.into(), future))
     }
 
+    /// Shuts the runtime down, as tokio's `shutdown_timeout`: every task is cancelled (its
+    /// future dropped, on this thread) and the runtime is dropped. tickslab has no blocking
+    /// threads to wait for, so this never waits and `timeout` is not needed.
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        let _ = timeout;
+        drop(self);
+    }
+
+    /// Shuts the runtime down without waiting, as tokio's `shutdown_background`: the same as
+    /// dropping it (every task is cancelled on this thread; nothing is left running).
+    pub fn shutdown_background(self) {
+        drop(self);
+    }
+
     /// Counters for a debug overlay: tasks, polls, parks, wakes, slab use.
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats::from_parts(
@@ -561,7 +597,12 @@ fn run_until<F: Future>(
         reraise_contained(core);
         if core.run_queue_len() == 0 && !core.has_remote_work() {
             if busy {
-                driver.poll_io(Some(Duration::ZERO));
+                if driver.poll_io(Some(Duration::ZERO)) == 0
+                    && core.run_queue_len() == 0
+                    && !core.has_remote_work()
+                {
+                    driver.timers.auto_advance();
+                }
             } else {
                 driver.park(core);
             }

@@ -61,8 +61,8 @@ fn tick_fires_timers_when_due_and_reports_the_next_one() {
 #[test]
 fn tick_takes_in_wakes_from_other_threads() {
     let mut rt = Runtime::new();
-    let handle = rt.handle();
-    let t = std::thread::spawn(move || handle.spawn(async { 9 }).unwrap().join().unwrap());
+    let handle = rt.handle().clone();
+    let t = std::thread::spawn(move || handle.spawn(async { 9 }).join().unwrap());
     let start = Instant::now();
     while !t.is_finished() {
         rt.tick();

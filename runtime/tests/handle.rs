@@ -20,12 +20,12 @@ const ROUNDS: u64 = if cfg!(miri) { 5 } else { 100 };
 )]
 fn spawn_from_another_thread_and_join_there() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let game = std::thread::spawn(move || {
         let mut total = 0u64;
         for i in 0..ROUNDS {
             let h = handle
-                .spawn(async move {
+                .try_spawn(async move {
                     yield_now().await;
                     i * 2
                 })
@@ -52,7 +52,7 @@ fn spawn_from_another_thread_and_join_there() {
 )]
 fn remote_tasks_can_use_timers_and_panics_are_reported() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let t = std::thread::spawn(move || {
         // Timers are !Send: build the future on the runtime's thread.
         let slow = handle
@@ -61,7 +61,7 @@ fn remote_tasks_can_use_timers_and_panics_are_reported() {
                 "slept"
             })
             .unwrap();
-        let bad = handle.spawn(async { panic!("remote bug") }).unwrap();
+        let bad = handle.try_spawn(async { panic!("remote bug") }).unwrap();
         let out = (slow.join().unwrap(), bad.join().unwrap_err());
         handle.shutdown();
         out
@@ -78,9 +78,9 @@ fn remote_tasks_can_use_timers_and_panics_are_reported() {
 #[test]
 fn remote_join_handle_can_be_awaited_on_the_runtime_too() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let out = rt.block_on(async move {
-        let h = handle.spawn(async { 5 }).unwrap();
+        let h = handle.try_spawn(async { 5 }).unwrap();
         h.await.unwrap()
     });
     assert_eq!(out, 5);
@@ -89,10 +89,10 @@ fn remote_join_handle_can_be_awaited_on_the_runtime_too() {
 #[test]
 fn spawn_after_shutdown_hands_the_future_back() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     handle.shutdown();
     assert!(handle.is_shutdown());
-    let err = handle.spawn(async { 1 }).unwrap_err();
+    let err = handle.try_spawn(async { 1 }).unwrap_err();
     assert!(err.to_string().contains("shut"), "{err}");
     let fut = err.into_future();
     // Block_on_until_shutdown returns at once; plain block_on still works.
@@ -100,18 +100,18 @@ fn spawn_after_shutdown_hands_the_future_back() {
     assert_eq!(rt.block_on(fut), 1);
     drop(rt);
     let h2 = rt_gone_handle();
-    assert!(h2.spawn(async {}).is_err());
+    assert!(h2.try_spawn(async {}).is_err());
 }
 
 fn rt_gone_handle() -> Handle {
     let rt = rt();
-    rt.handle()
+    rt.handle().clone()
 }
 
 #[test]
 fn futures_that_never_ran_are_reported_cancelled_when_the_runtime_drops() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let dropped = Arc::new(AtomicUsize::new(0));
     struct Count(Arc<AtomicUsize>);
     impl Drop for Count {
@@ -121,7 +121,7 @@ fn futures_that_never_ran_are_reported_cancelled_when_the_runtime_drops() {
     }
     let c = Count(dropped.clone());
     let queued = handle
-        .spawn(async move {
+        .try_spawn(async move {
             let _c = c;
         })
         .unwrap();
@@ -134,8 +134,8 @@ fn futures_that_never_ran_are_reported_cancelled_when_the_runtime_drops() {
 #[test]
 fn pending_remote_tasks_are_cancelled_at_runtime_drop() {
     let rt = rt();
-    let handle = rt.handle();
-    let h = handle.spawn(std::future::pending::<()>()).unwrap();
+    let handle = rt.handle().clone();
+    let h = handle.try_spawn(std::future::pending::<()>()).unwrap();
     rt.block_on(async {
         for _ in 0..3 {
             yield_now().await;
@@ -156,13 +156,13 @@ const PER_THREAD: u64 = if cfg!(miri) { 10 } else { 250 };
 )]
 fn many_threads_spawn_concurrently() {
     let rt = rt();
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let handle = handle.clone();
             std::thread::spawn(move || {
                 let hs: Vec<_> = (0..PER_THREAD)
-                    .map(|i| handle.spawn(async move { t * 1000 + i }).unwrap())
+                    .map(|i| handle.try_spawn(async move { t * 1000 + i }).unwrap())
                     .collect();
                 hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
             })
@@ -189,4 +189,35 @@ fn handle_is_send_sync_clone() {
     check::<Handle>();
     fn send<T: Send>() {}
     send::<RemoteJoinHandle<u32>>();
+}
+
+#[test]
+fn spawn_after_shutdown_reports_the_task_cancelled_as_tokio() {
+    let rt = rt();
+    let handle = rt.handle().clone();
+    handle.shutdown();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    struct Count(Arc<AtomicUsize>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let c = Count(dropped.clone());
+    let h = handle.spawn(async move {
+        let _c = c;
+    });
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the future was dropped at once"
+    );
+    assert!(h.is_finished());
+    assert!(h.join().unwrap_err().is_cancelled());
+    drop(rt);
+    let h = handle.spawn(async { 1 });
+    assert!(
+        h.join().unwrap_err().is_cancelled(),
+        "and once the runtime is gone"
+    );
 }

@@ -46,6 +46,7 @@ fn every_listener_of_a_signal_is_woken() {
     run(async {
         let kind = SignalKind::user_defined1();
         let mut first = signal(kind).unwrap();
+        assert_eq!(first.kind(), kind);
         let handles: Vec<_> = (0..3)
             .map(|_| {
                 let mut s = signal(kind).unwrap();

@@ -187,7 +187,7 @@ fn spawn_with_jobs_pending_at_shutdown_are_cancelled_even_if_their_drop_panics()
         }
     }
     let rt = rt_bounded::<256>(8);
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let first = handle.spawn_with(|| async { 1 }).expect("runtime is up");
     let bad = PanicOnDrop;
     let second = handle
@@ -214,7 +214,7 @@ fn spawn_with_jobs_pending_at_shutdown_are_cancelled_even_if_their_drop_panics()
 #[test]
 fn panicking_spawn_with_closure_is_reported_and_the_queue_runs_on() {
     let rt = rt_bounded::<256>(8);
-    let handle = rt.handle();
+    let handle = rt.handle().clone();
     let ok_before = handle.spawn_with(|| async { 1 }).unwrap();
     let bad = handle
         .spawn_with(|| -> std::future::Ready<u32> { panic!("closure says no") })
@@ -244,7 +244,7 @@ fn a_job_that_sends_a_job_waits_for_the_next_pass() {
     }
     let mut rt = rt_bounded::<256>(8);
     let ran = Arc::new(AtomicUsize::new(0));
-    chain(rt.handle(), 1_000, ran.clone());
+    chain(rt.handle().clone(), 1_000, ran.clone());
     rt.tick();
     assert_eq!(
         ran.load(Ordering::SeqCst),

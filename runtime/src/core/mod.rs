@@ -95,6 +95,8 @@ pub(crate) struct CoreConfig {
     pub(crate) remote_capacity: usize,
     pub(crate) unparker: mio::Waker,
     pub(crate) forbid_alloc_in_slab_polls: bool,
+    /// The runtime's name (`Builder::name`), for `Handle::name`.
+    pub(crate) name: Option<Box<str>>,
 }
 
 pub(crate) struct Core {
@@ -117,6 +119,8 @@ pub(crate) struct Core {
     inject: SegQueue<Box<dyn RemoteJob>>,
     shutdown_requested: AtomicBool,
     orphans: Mutex<Option<Orphans>>,
+    /// Set at build time, never changed: read from any thread.
+    name: Option<Box<str>>,
     local: Local,
 }
 
@@ -151,6 +155,8 @@ struct Local {
     passes: Cell<u64>,
     local_wakes: Cell<u64>,
     frame_bytes: Cell<usize>,
+    /// The task being polled (`task::id()`); `None` between polls and in the root future.
+    current_task: Cell<Option<task::TaskRef>>,
 }
 
 // SAFETY: the `local` half is only touched on the `owner` thread (see the module docs); every
@@ -198,6 +204,7 @@ impl Core {
             inject: SegQueue::new(),
             shutdown_requested: AtomicBool::new(false),
             orphans: Mutex::new(None),
+            name: config.name,
             local: Local {
                 run: RunQueue::new(),
                 owned: OwnedList::new(),
@@ -221,6 +228,7 @@ impl Core {
                 passes: Cell::new(0),
                 local_wakes: Cell::new(0),
                 frame_bytes: Cell::new(0),
+                current_task: Cell::new(None),
             },
         })
     }
@@ -231,6 +239,11 @@ impl Core {
     pub(crate) fn ptr(&self) -> NonNull<Core> {
         // SAFETY: `self_ptr` is the address of this live core.
         unsafe { NonNull::new_unchecked(self.self_ptr as *mut Core) }
+    }
+
+    /// The runtime's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Whether this is the thread the runtime was built on.
@@ -371,6 +384,17 @@ impl Core {
     fn count_complete(&self) {
         self.local.live.set(self.local.live.get() - 1);
         self.local.completed.set(self.local.completed.get() + 1);
+    }
+
+    /// Makes `task` the one being polled; returns the previous one, to put back.
+    #[inline]
+    fn set_current_task(&self, task: Option<task::TaskRef>) -> Option<task::TaskRef> {
+        self.local.current_task.replace(task)
+    }
+
+    /// The id of the task being polled on this runtime, if any (runtime thread).
+    pub(crate) fn current_task_id(&self) -> Option<task::Id> {
+        self.local.current_task.get().map(task::Id::of)
     }
 
     #[inline]

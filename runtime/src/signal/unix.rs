@@ -96,6 +96,7 @@ impl From<SignalKind> for libc::c_int {
 /// A listener for one kind of signal, made by [`signal`]. Several listeners of one signal
 /// (in one runtime or several) are all woken by each delivery.
 pub struct Signal {
+    kind: SignalKind,
     slot: &'static registry::Slot,
     place: usize,
     seen: u64,
@@ -134,6 +135,7 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let slot = registry::globals()?.slot(kind.0)?;
     let place = slot.take_place();
     Ok(Signal {
+        kind,
         slot,
         place,
         seen: slot.generation(),
@@ -146,6 +148,11 @@ impl Signal {
     /// future while it waits removes its waker.
     pub fn recv(&mut self) -> Recv<'_> {
         Recv { signal: self }
+    }
+
+    /// The signal this listens for.
+    pub fn kind(&self) -> SignalKind {
+        self.kind
     }
 
     /// Polls for the next delivery; `Pending` stores the waker (replaced by the next poll).
@@ -165,7 +172,10 @@ impl Signal {
 
 impl std::fmt::Debug for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signal").field("seen", &self.seen).finish()
+        f.debug_struct("Signal")
+            .field("kind", &self.kind)
+            .field("seen", &self.seen)
+            .finish()
     }
 }
 

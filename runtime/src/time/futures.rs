@@ -2,9 +2,9 @@
 //! that never ends; a [`Sleep`] is a `FusedFuture` (terminated once it returned `Ready`,
 //! until [`reset`](Sleep::reset)), so `futures::select!` takes it as it is.
 
+use super::Instant;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use futures_core::{FusedFuture, FusedStream, Stream};
 

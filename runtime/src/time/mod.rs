@@ -15,8 +15,11 @@
 //!
 //! **Manual clock.** [`pause`] freezes this runtime's clock; [`advance`] moves it forward and
 //! fires what became due, in deadline order; [`resume`] lets it run again from where it
-//! stands. While paused, time does not move by itself: a runtime with nothing but sleeps to
-//! wait for sleeps forever (or until woken by I/O or another thread). See also
+//! stands. [`Instant::now`] reads this clock. As in tokio, when a paused runtime has nothing
+//! to do but wait for timers (no task ready, no socket event, no work from other threads),
+//! its clock jumps to the next timer instead of sleeping ("auto-advance");
+//! [`Builder::auto_advance(false)`](crate::Builder::auto_advance) turns that off, and then
+//! only [`advance`] moves a paused clock. See also
 //! [`Builder::start_paused`](crate::Builder::start_paused).
 
 mod futures;
@@ -34,9 +37,18 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
-use std::time::Duration;
 
-pub use std::time::Instant;
+mod instant;
+mod interval;
+
+pub use instant::Instant;
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+/// Re-exported, as tokio's `time` module does.
+pub use std::time::Duration;
+
+/// The system clock's instant type, under a name that says so: the timers keep their
+/// arithmetic in it.
+type StdInstant = std::time::Instant;
 
 use wheel::{TimerKey, Wheel};
 
@@ -45,11 +57,14 @@ const NANOS_PER_TICK: u64 = 31_250;
 
 /// A runtime's clock and timer wheel. Runtime-thread only.
 pub(crate) struct Timers {
-    start: Instant,
-    /// `now = base_virtual + (Instant::now() - base_real)`, or `base_virtual` while paused.
-    base_real: Cell<Instant>,
-    base_virtual: Cell<Instant>,
+    start: StdInstant,
+    /// `now = base_virtual + (StdInstant::now() - base_real)`, or `base_virtual` while paused.
+    base_real: Cell<StdInstant>,
+    base_virtual: Cell<StdInstant>,
     paused: Cell<bool>,
+    /// Whether a paused clock jumps to the next timer when the runtime has nothing else
+    /// to do (`Builder::auto_advance`).
+    auto_advance: bool,
     wheel: RefCell<Wheel>,
     /// A lower bound of the next due tick (`u64::MAX`: nothing armed).
     next_tick: Cell<u64>,
@@ -60,13 +75,14 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    pub(crate) fn new(start_paused: bool) -> Rc<Timers> {
-        let start = Instant::now();
+    pub(crate) fn new(start_paused: bool, auto_advance: bool) -> Rc<Timers> {
+        let start = StdInstant::now();
         Rc::new(Timers {
             start,
             base_real: Cell::new(start),
             base_virtual: Cell::new(start),
             paused: Cell::new(start_paused),
+            auto_advance,
             wheel: RefCell::new(Wheel::new()),
             next_tick: Cell::new(u64::MAX),
             fire_buf: Cell::new(Vec::new()),
@@ -76,7 +92,7 @@ impl Timers {
 
     /// The runtime's current time.
     #[inline]
-    pub(crate) fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> StdInstant {
         if self.paused.get() {
             self.base_virtual.get()
         } else {
@@ -85,23 +101,23 @@ impl Timers {
     }
 
     /// Nanoseconds since the wheel's start (saturating: 584 years fit).
-    fn nanos_since_start(&self, t: Instant) -> u64 {
+    fn nanos_since_start(&self, t: StdInstant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn ceil_tick(&self, t: Instant) -> u64 {
+    fn ceil_tick(&self, t: StdInstant) -> u64 {
         self.nanos_since_start(t)
             .div_ceil(NANOS_PER_TICK)
             .min(u64::MAX - 1)
     }
 
-    fn floor_tick(&self, t: Instant) -> u64 {
+    fn floor_tick(&self, t: StdInstant) -> u64 {
         (self.nanos_since_start(t) / NANOS_PER_TICK).min(u64::MAX - 1)
     }
 
-    fn tick_instant(&self, tick: u64) -> Instant {
+    fn tick_instant(&self, tick: u64) -> StdInstant {
         let at = Duration::from_nanos(tick.saturating_mul(NANOS_PER_TICK));
-        // Beyond what `Instant` holds: far enough to be never.
+        // Beyond what `StdInstant` holds: far enough to be never.
         self.start
             .checked_add(at)
             .unwrap_or_else(|| self.start + Duration::from_secs(86_400 * 365 * 100))
@@ -156,13 +172,29 @@ impl Timers {
         )
     }
 
+    /// With the clock paused and auto-advance on, moves the clock to the next armed timer's
+    /// tick (tokio's auto-advance); `true` if there was one (it fires on the next pass).
+    /// The driver calls this instead of sleeping, once it has seen no task ready, no
+    /// socket event and no work from other threads.
+    pub(crate) fn auto_advance(&self) -> bool {
+        let next = self.next_tick.get();
+        if !self.paused.get() || !self.auto_advance || next == u64::MAX {
+            return false;
+        }
+        let at = self.tick_instant(next);
+        if at > self.base_virtual.get() {
+            self.base_virtual.set(at);
+        }
+        true
+    }
+
     /// The instant of the next due timer, if any.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<StdInstant> {
         let next = self.next_tick.get();
         (next != u64::MAX).then(|| self.tick_instant(next))
     }
 
-    fn insert(&self, deadline: Instant, waker: &Waker) -> TimerKey {
+    fn insert(&self, deadline: StdInstant, waker: &Waker) -> TimerKey {
         let tick = self.ceil_tick(deadline);
         let key = self.wheel.borrow_mut().insert(tick, waker.clone());
         if tick < self.next_tick.get() {
@@ -186,7 +218,7 @@ impl Timers {
 
     fn resume(&self) {
         if self.paused.get() {
-            self.base_real.set(Instant::now());
+            self.base_real.set(StdInstant::now());
             self.paused.set(false);
         }
     }
@@ -235,10 +267,15 @@ fn current_timers(what: &str) -> Rc<Timers> {
     })
 }
 
-/// The current time of this thread's runtime (which may be paused), or `Instant::now()`
-/// outside a runtime.
+/// The current time of this thread's runtime (which may be paused), or the system's
+/// outside a runtime: the same as [`Instant::now`].
 pub fn now() -> Instant {
-    try_current_timers().map_or_else(Instant::now, |t| t.now())
+    Instant::from_std(now_std())
+}
+
+/// [`now`] as a `std::time::Instant`.
+fn now_std() -> StdInstant {
+    try_current_timers().map_or_else(StdInstant::now, |t| t.now())
 }
 
 /// Freezes the current runtime's clock: see the [module docs](self).
@@ -271,12 +308,12 @@ pub async fn advance(by: Duration) {
 
 /// Waits until `duration` has passed. Never completes early; see the [module docs](self).
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(now().checked_add(duration))
+    Sleep::new(now_std().checked_add(duration))
 }
 
 /// Waits until `deadline`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(Some(deadline))
+    Sleep::new(Some(deadline.into_std()))
 }
 
 /// Future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
@@ -286,7 +323,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     /// `None`: further away than `Instant` can say (never fires).
-    deadline: Option<Instant>,
+    deadline: Option<StdInstant>,
     key: Option<TimerKey>,
     timers: Option<Rc<Timers>>,
     /// Returned `Ready` (and not reset since): `FusedFuture::is_terminated`.
@@ -295,7 +332,7 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    fn new(deadline: Option<Instant>) -> Sleep {
+    fn new(deadline: Option<StdInstant>) -> Sleep {
         Sleep {
             deadline,
             key: None,
@@ -312,24 +349,28 @@ impl Sleep {
 
     /// When this sleep ends (far in the future for durations `Instant` cannot hold).
     pub fn deadline(&self) -> Instant {
-        self.deadline
-            .unwrap_or_else(|| now() + Duration::from_secs(86_400 * 365 * 30))
+        Instant::from_std(
+            self.deadline
+                .unwrap_or_else(|| now_std() + Duration::from_secs(86_400 * 365 * 30)),
+        )
     }
 
     /// Whether the deadline has been reached.
     pub fn is_elapsed(&self) -> bool {
         match (&self.timers, self.key, self.deadline) {
             (Some(t), Some(key), _) => t.wheel.borrow().is_fired(key),
-            (_, _, Some(deadline)) => now() >= deadline,
+            (_, _, Some(deadline)) => now_std() >= deadline,
             (_, _, None) => false,
         }
     }
 
-    /// Moves the deadline (the timer is re-armed on the next poll).
+    /// Moves the deadline (the timer is re-armed on the next poll), as tokio's
+    /// `Sleep::reset`, which takes `self: Pin<&mut Self>`: a `Sleep` is `Unpin`, so both
+    /// `sleep.reset(t)` and `sleep.as_mut().reset(t)` on a pinned one work.
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
         self.done = false;
-        self.deadline = Some(deadline);
+        self.deadline = Some(deadline.into_std());
     }
 
     fn disarm(&mut self) {
@@ -476,103 +517,5 @@ impl<F: Future> Future for Timeout<F> {
         }
         ready!(Pin::new(&mut this.sleep).poll(cx));
         Poll::Ready(Err(Elapsed(())))
-    }
-}
-
-// ---- interval --------------------------------------------------------------------------------
-
-/// What an [`Interval`] does when ticks were missed (the task was busy past a tick).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MissedTickBehavior {
-    /// Fire the missed ticks at once, back to back, then go on with the original schedule.
-    #[default]
-    Burst,
-    /// Start over: the next tick is one period after the late one was taken.
-    Delay,
-    /// Drop the missed ticks: the next tick is the next one of the original schedule
-    /// that lies in the future.
-    Skip,
-}
-
-/// A tick is "missed" when it is taken more than this late (as tokio).
-const MISSED_TOLERANCE: Duration = Duration::from_millis(5);
-
-/// Ticks every `period`, the first tick at once.
-///
-/// # Panics
-/// If `period` is zero.
-pub fn interval(period: Duration) -> Interval {
-    interval_at(now(), period)
-}
-
-/// Ticks every `period`, the first tick at `start`.
-///
-/// # Panics
-/// If `period` is zero.
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(
-        !period.is_zero(),
-        "tickslab::time::interval: the period must be non-zero"
-    );
-    Interval {
-        sleep: sleep_until(start),
-        period,
-        missed: MissedTickBehavior::default(),
-    }
-}
-
-/// A stream of ticks: see [`interval`].
-#[derive(Debug)]
-pub struct Interval {
-    sleep: Sleep,
-    period: Duration,
-    missed: MissedTickBehavior,
-}
-
-impl Interval {
-    /// Waits for the next tick; returns the instant it was scheduled for.
-    pub async fn tick(&mut self) -> Instant {
-        std::future::poll_fn(|cx| self.poll_tick(cx)).await
-    }
-
-    /// Polls for the next tick.
-    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        ready!(Pin::new(&mut self.sleep).poll(cx));
-        let scheduled = self.sleep.deadline();
-        let now = now();
-        let late = now.saturating_duration_since(scheduled) > MISSED_TOLERANCE;
-        let next = match self.missed {
-            MissedTickBehavior::Burst => scheduled + self.period,
-            MissedTickBehavior::Delay if late => now + self.period,
-            MissedTickBehavior::Skip if late => {
-                let behind = now.duration_since(scheduled).as_nanos();
-                let period = self.period.as_nanos();
-                let periods = behind / period + 1;
-                scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX)
-            }
-            MissedTickBehavior::Delay | MissedTickBehavior::Skip => scheduled + self.period,
-        };
-        self.sleep.reset(next);
-        Poll::Ready(scheduled)
-    }
-
-    /// Restarts: the next tick is one period from now.
-    pub fn reset(&mut self) {
-        self.sleep.reset(now() + self.period);
-    }
-
-    /// The period.
-    pub fn period(&self) -> Duration {
-        self.period
-    }
-
-    /// The missed-tick behaviour.
-    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
-        self.missed
-    }
-
-    /// Sets the missed-tick behaviour.
-    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
-        self.missed = behavior;
     }
 }

@@ -84,7 +84,11 @@ impl Core {
             let forbid_alloc = self.forbid_alloc_in_slab_polls() && task.storage() == Storage::Slab;
             // Catches the future's own panic (it becomes the task's output). Each poll gets a
             // fresh cooperative budget (`crate::coop`).
+            // `task::id()` reads which task runs; the poll catches the future's panic, so
+            // the previous value is always put back.
+            let outer = self.set_current_task(Some(task));
             let ready = crate::coop::with_fresh_budget(|| task.poll_future(&mut cx, forbid_alloc));
+            self.set_current_task(outer);
             self.count_poll();
             let f = task.flags() & !flags::RUNNING;
             if ready {
@@ -204,7 +208,8 @@ impl Core {
 /// running is queued, so that the next pass cancels it.
 ///
 /// # Safety
-/// Runtime thread; the caller holds `HANDLE` on `task`.
+/// Runtime thread; the caller holds `HANDLE` on `task` or a reference to it (an
+/// `AbortHandle`): either keeps the block readable, and a `LIVE` task's core is alive.
 pub(crate) unsafe fn abort_task(task: TaskRef) {
     // SAFETY: guaranteed by the caller; a `LIVE` task's core is alive and not dead.
     unsafe {
@@ -309,7 +314,8 @@ unsafe fn drop_join_handle_slow(
 /// Whether the task has finished.
 ///
 /// # Safety
-/// Runtime thread; the caller holds a local hold (`HANDLE` or `FRAME`) on `task`.
+/// Runtime thread; the caller holds a local hold (`HANDLE` or `FRAME`) on `task`, or a
+/// reference to it (an `AbortHandle`).
 pub(crate) unsafe fn is_complete(task: TaskRef) -> bool {
     // SAFETY: guaranteed by the caller.
     unsafe { task.flags() & flags::COMPLETE != 0 }

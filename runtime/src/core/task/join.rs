@@ -8,8 +8,10 @@ use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::TaskRef;
-use super::harness::{abort_task, drop_join_handle, is_complete, join_taken, poll_join_budgeted};
+use super::harness::{
+    abort_task, drop_join_handle, is_complete, join_taken, poll_join, poll_join_budgeted,
+};
+use super::{AbortHandle, Id, TaskRef};
 
 /// Why a task produced no output: it was cancelled ([`JoinHandle::abort`], or the runtime
 /// was dropped first) or it panicked.
@@ -152,6 +154,24 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         // SAFETY: the handle keeps the task live, and `!Send` keeps us on its thread.
         unsafe { is_complete(self.task) }
+    }
+
+    /// A handle that can cancel the task without owning its output.
+    pub fn abort_handle(&self) -> AbortHandle {
+        // SAFETY: the handle holds `HANDLE` on the task, on its thread.
+        unsafe { AbortHandle::new(self.task) }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        Id::of(self.task)
+    }
+
+    /// Polls for the output without spending the cooperative budget (for `JoinSet`, which
+    /// spends one unit per completed join itself).
+    pub(crate) fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        // SAFETY: as in `poll`.
+        unsafe { poll_join(self.task, cx) }
     }
 }
 

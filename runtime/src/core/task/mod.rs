@@ -21,7 +21,8 @@
 //!
 //! # References
 //!
-//! `state` counts: one reference per `Waker` clone, one per remote-queue *wake* entry, and
+//! `state` counts: one reference per `Waker` clone and per `AbortHandle` (`abort.rs`), one
+//! per remote-queue *wake* entry, and
 //! one for the runtime thread as a whole, the *local* reference, held while any of the
 //! `LOCAL_HOLDS` flags (`LIVE`, `HANDLE`, `LOCAL_QUEUED`, `FRAME`) is set. A remote-queue
 //! *release* entry holds no reference: it carries a block whose count already reached zero
@@ -85,13 +86,17 @@
 //!   happens after the flags are final; a future's panic becomes its output, and the rest
 //!   are contained (`Core::contain`) and re-raised once the runtime is consistent.
 
+mod abort;
 mod harness;
+mod id;
 mod join;
 mod raw;
 mod state;
 mod waker;
 
+pub use abort::AbortHandle;
 pub(crate) use harness::is_live;
+pub use id::Id;
 pub use join::{JoinError, JoinHandle};
 pub use raw::MAX_SLAB_TASK_ALIGN;
 pub(crate) use raw::{

@@ -1,11 +1,12 @@
-//! The same scenarios, written once, run on tokio (current_thread + LocalSet) and on
-//! tickslab through `tickslab_compat`: same names, same results.
+//! Differential tests: the same scenarios, written once, run on tokio (current_thread +
+//! LocalSet) and on tickslab through tokio's own paths (`tickslab::task`,
+//! `tickslab::runtime`): same names, same results.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Expands `$body` twice: once with `task` = `tokio::task` on a tokio current-thread
-/// runtime with a `LocalSet`, once with `task` = `tickslab_compat::task` on tickslab.
+/// runtime with a `LocalSet`, once with `task` = `tickslab::task` on tickslab.
 macro_rules! on_both {
     ($name:ident, $body:expr) => {
         mod $name {
@@ -14,6 +15,8 @@ macro_rules! on_both {
 
             #[test]
             fn tokio() {
+                #[allow(unused_imports)]
+                use tokio as krate;
                 #[allow(unused_imports)]
                 use tokio::task;
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -26,12 +29,14 @@ macro_rules! on_both {
             #[test]
             fn tickslab() {
                 #[allow(unused_imports)]
-                use tickslab_compat::task;
-                let rt = tickslab_compat::runtime::Builder::new_current_thread()
+                use tickslab as krate;
+                #[allow(unused_imports)]
+                use tickslab::task;
+                let rt = tickslab::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .unwrap();
-                rt.block_on(async { $body });
+                tickslab::task::LocalSet::new().block_on(&rt, async { $body });
             }
         }
     };
@@ -141,17 +146,109 @@ on_both!(join_error_display_names_the_cause, {
     assert!(msg.contains("cancelled"), "{msg}");
 });
 
+on_both!(join_set_returns_results_in_finish_order, {
+    let mut set = task::JoinSet::new();
+    for i in 0..4u32 {
+        set.spawn_local(async move {
+            for _ in 0..(4 - i) {
+                task::yield_now().await;
+            }
+            i
+        });
+    }
+    let mut order = Vec::new();
+    while let Some(res) = set.join_next().await {
+        order.push(res.unwrap());
+    }
+    assert_eq!(order, [3, 2, 1, 0]);
+    assert!(set.try_join_next().is_none());
+});
+
+on_both!(join_set_abort_all_then_shutdown, {
+    let mut set = task::JoinSet::new();
+    let abort = set.spawn_local(std::future::pending::<()>());
+    set.spawn_local(async {});
+    task::yield_now().await;
+    assert!(!abort.is_finished());
+    assert!(
+        set.try_join_next().unwrap().is_ok(),
+        "the finished one is there"
+    );
+    set.abort_all();
+    let err = set.join_next().await.unwrap().unwrap_err();
+    assert!(err.is_cancelled());
+    assert!(abort.is_finished());
+    set.shutdown().await;
+    assert!(set.is_empty());
+});
+
+on_both!(abort_handle_cancels_a_detached_task, {
+    let h = task::spawn_local(std::future::pending::<()>());
+    let abort = h.abort_handle();
+    assert_eq!(abort.id(), h.id());
+    drop(h);
+    abort.abort();
+    task::yield_now().await;
+    assert!(abort.is_finished());
+});
+
+on_both!(task_ids_inside_tasks, {
+    assert!(task::try_id().is_none(), "the root future is not a task");
+    let h = task::spawn_local(async { task::id() });
+    let id = h.id();
+    assert_eq!(h.await.unwrap(), id);
+});
+
+on_both!(select_biased_patterns_and_else, {
+    let v = krate::select! {
+        biased;
+        Some(x) = async { None::<u8> } => x,
+        x = async { 2u8 } => x,
+        _ = async { 3u8 } => unreachable!(),
+    };
+    assert_eq!(v, 2);
+    let w = krate::select! {
+        _ = async {}, if false => 0,
+        Some(x) = async { None::<u8> } => x,
+        else => 9,
+    };
+    assert_eq!(w, 9);
+});
+
+on_both!(join_and_try_join, {
+    let (a, b) = krate::join!(async { 1 }, async {
+        task::yield_now().await;
+        2
+    });
+    assert_eq!(a + b, 3);
+    let r: Result<(u8, u8), &str> = krate::try_join!(async { Ok(1) }, async { Err("e") });
+    assert_eq!(r, Err("e"));
+});
+
+on_both!(task_local_scopes, {
+    krate::task_local! {
+        static NUMBER: u32;
+    }
+    let v = NUMBER
+        .scope(5, async {
+            task::yield_now().await;
+            NUMBER.get()
+        })
+        .await;
+    assert_eq!(v, 5);
+    assert!(NUMBER.try_with(|_| ()).is_err());
+    assert_eq!(NUMBER.sync_scope(6, || NUMBER.get()), 6);
+});
+
 mod spawn_traits {
     use futures_task::{LocalFutureObj, LocalSpawn, Spawn};
     use std::cell::Cell;
     use std::rc::Rc;
-    use tickslab_compat::LocalSpawner;
+    use tickslab::compat::LocalSpawner;
 
     #[test]
     fn local_spawn_and_spawn_run_on_the_current_runtime() {
-        let rt = tickslab_runtime::Runtime::builder()
-            .slab_bounded::<128>(1)
-            .build();
+        let rt = tickslab::Runtime::builder().slab_bounded::<128>(1).build();
         let count = Rc::new(Cell::new(0));
         let c = count.clone();
         rt.block_on(async move {
@@ -168,7 +265,7 @@ mod spawn_traits {
                 .unwrap();
             sp.status_local().unwrap();
             for _ in 0..3 {
-                tickslab_runtime::yield_now().await;
+                tickslab::yield_now().await;
             }
         });
         assert_eq!(count.get(), 3);

@@ -1,0 +1,2 @@
+#[tickslab::main(flavor = "multi_thread")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[tickslab::main]
+fn main() {}

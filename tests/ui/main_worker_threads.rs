@@ -1,0 +1,2 @@
+#[tickslab::main(worker_threads = 4)]
+async fn main() {}

@@ -1,0 +1,5 @@
+async fn f() {
+    tickslab::select! {}
+}
+
+fn main() {}

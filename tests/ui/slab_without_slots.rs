@@ -1,0 +1,2 @@
+#[tickslab::main(slab(size = 512))]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[tickslab::test(threads = 2)]
+async fn a_test() {}
+
+fn main() {}
