@@ -577,3 +577,22 @@ fn halves_wait_with_ready_and_use_vectored_tries() {
         assert!(bw.ready(Interest::WRITABLE).await.unwrap().is_writable());
     });
 }
+
+/// `TryFrom` a std socket, as tokio's (`from_std` under another name).
+#[test]
+fn sockets_convert_from_std_with_try_from() {
+    run(async {
+        let std_listener = std::net::TcpListener::bind(localhost()).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let listener = TcpListener::try_from(std_listener).unwrap();
+        let std_stream = std::net::TcpStream::connect(addr).unwrap();
+        let stream: TcpStream = std_stream.try_into().unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+        listener.accept().await.unwrap();
+        let udp = UdpSocket::try_from(std::net::UdpSocket::bind(localhost()).unwrap()).unwrap();
+        assert!(udp.local_addr().unwrap().port() > 0);
+    });
+    // Outside a runtime: the registration fails with an error.
+    let std_udp = std::net::UdpSocket::bind(localhost()).unwrap();
+    assert!(UdpSocket::try_from(std_udp).is_err());
+}

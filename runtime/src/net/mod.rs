@@ -58,6 +58,7 @@
 
 mod addr;
 mod buf_mut;
+mod convert;
 pub(crate) mod evented;
 mod lookup;
 pub mod tcp;

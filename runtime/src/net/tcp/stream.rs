@@ -260,11 +260,23 @@ impl TcpStream {
     }
 
     /// Polls a [`peek`](Self::peek).
-    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
+    ///
+    /// tokio's signature: the bytes go into `buf`'s unfilled part, which advances; returns
+    /// how many.
+    pub fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        if buf.remaining() == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.peek(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(n))
     }
 
     /// Splits into a read half and a write half borrowing the stream, so one task can read

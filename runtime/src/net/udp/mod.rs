@@ -13,7 +13,7 @@ pub use batch::{RecvBatch, RecvMeta, SendBatch};
 use super::buf_mut::read_into;
 use super::evented::{Evented, direction_of};
 use super::{ToSocketAddrs, no_addresses};
-use crate::io::{Direction, Interest, Ready};
+use crate::io::{Direction, Interest, ReadBuf, Ready};
 
 /// A UDP socket, as tokio's `UdpSocket`. Every method takes `&self`: share it between a
 /// receiving task and a sending task with an `Rc` (one task per direction at a time; see
@@ -141,13 +141,18 @@ impl UdpSocket {
             .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
     }
 
-    /// Polls a [`recv_from`](Self::recv_from).
+    /// Polls a [`recv_from`](Self::recv_from) into `buf`'s unfilled part (tokio's
+    /// signature): the datagram fills it (truncated to it) and the sender is returned.
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let (n, addr) = std::task::ready!(self.io.poll_io(cx, Direction::Read, |s| {
+            s.recv_from(buf.initialize_unfilled())
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(addr))
     }
 
     /// Polls a [`send`](Self::send).
@@ -155,9 +160,14 @@ impl UdpSocket {
         self.io.poll_io(cx, Direction::Write, |s| s.send(buf))
     }
 
-    /// Polls a [`recv`](Self::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
+    /// Polls a [`recv`](Self::recv) into `buf`'s unfilled part (tokio's signature).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.recv(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 
     /// Receives up to `N` datagrams (and at most `bufs.len()`) with one system call,
@@ -443,18 +453,28 @@ impl UdpSocket {
             .map(|(n, ())| n)
     }
 
-    /// Polls a [`peek_from`](Self::peek_from).
+    /// Polls a [`peek_from`](Self::peek_from) into `buf`'s unfilled part (tokio's
+    /// signature); the datagram stays queued.
     pub fn poll_peek_from(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.peek_from(buf))
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let (n, addr) = std::task::ready!(self.io.poll_io(cx, Direction::Read, |s| {
+            s.peek_from(buf.initialize_unfilled())
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(addr))
     }
 
-    /// Polls a [`peek`](Self::peek).
-    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))
+    /// Polls a [`peek`](Self::peek) into `buf`'s unfilled part (tokio's signature).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.peek(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 
     /// Peeks at a queued datagram now, without waiting: `WouldBlock` if none.

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::task::{Context, Poll};
 
 use super::SocketAddr;
-use crate::io::{Direction, Interest, Ready};
+use crate::io::{Direction, Interest, ReadBuf, Ready};
 use crate::net::buf_mut::read_into;
 use crate::net::evented::{Evented, direction_of};
 
@@ -119,15 +119,18 @@ impl UnixDatagram {
             .poll_io(cx, Direction::Write, |s| s.send_to(buf, path))
     }
 
-    /// Polls a [`recv_from`](Self::recv_from).
+    /// Polls a [`recv_from`](Self::recv_from) into `buf`'s unfilled part (tokio's
+    /// signature).
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(cx, Direction::Read, |s| {
-            s.recv_from(buf).map(|(n, a)| (n, SocketAddr(a)))
-        })
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let (n, addr) = std::task::ready!(self.io.poll_io(cx, Direction::Read, |s| {
+            s.recv_from(buf.initialize_unfilled())
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(SocketAddr(addr)))
     }
 
     /// Polls a [`send`](Self::send).
@@ -135,9 +138,14 @@ impl UnixDatagram {
         self.io.poll_io(cx, Direction::Write, |s| s.send(buf))
     }
 
-    /// Polls a [`recv`](Self::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
+    /// Polls a [`recv`](Self::recv) into `buf`'s unfilled part (tokio's signature).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.recv(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 
     /// Receives a datagram into `buf`'s spare capacity (tokio's `recv_buf_from`): its
