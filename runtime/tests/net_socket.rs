@@ -596,3 +596,41 @@ fn sockets_convert_from_std_with_try_from() {
     let std_udp = std::net::UdpSocket::bind(localhost()).unwrap();
     assert!(UdpSocket::try_from(std_udp).is_err());
 }
+
+/// A root future that spins on `yield_now` still lets the reactor run: readiness reaches a
+/// waiter polled with a foreign waker (tokio's tests spin this way on `is_woken`).
+#[test]
+fn readiness_arrives_while_the_root_future_spins_on_yield_now() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Wake, Waker};
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    run(async {
+        let listener = TcpListener::bind(localhost()).await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut readable = pin!(server.readable());
+        assert!(
+            readable
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        client.write_all(b"x").await.unwrap();
+        let mut spins = 0u64;
+        while !flag.0.load(Ordering::SeqCst) {
+            yield_now().await;
+            spins += 1;
+            assert!(spins < 10_000_000, "the reactor never ran");
+        }
+    });
+}

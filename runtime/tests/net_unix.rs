@@ -388,17 +388,26 @@ fn unix_socket_binds_listens_connects_and_makes_datagrams() {
             .unwrap();
         assert_eq!(d.recv(&mut buf).await.unwrap(), 2);
 
-        // The wrong kind for the call: InvalidInput, before anything is registered.
+        // The wrong kind for the call: tokio's errors, before anything is registered.
         let err = UnixSocket::new_datagram().unwrap().listen(8).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "listen cannot be called on a datagram socket"
+        );
         let err = UnixSocket::new_stream().unwrap().datagram().unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "datagram cannot be called on a stream socket"
+        );
         let err = UnixSocket::new_datagram()
             .unwrap()
             .connect(&lp)
             .await
             .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "connect cannot be called on a datagram socket"
+        );
         // Nobody at the path.
         let err = UnixSocket::new_stream()
             .unwrap()

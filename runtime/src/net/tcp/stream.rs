@@ -344,9 +344,13 @@ impl TcpStream {
         self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
     }
 
-    /// Shuts down the write side (sends FIN): the peer reads end of stream.
+    /// Shuts down the write side (sends FIN): the peer reads end of stream. A connection the
+    /// peer already reset (`NotConnected`) counts as shut down, as in tokio.
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        self.io.get().shutdown(Shutdown::Write)
+        match self.io.get().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
     }
 }
 

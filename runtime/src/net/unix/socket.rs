@@ -3,7 +3,8 @@
 //!
 //! A plain non-blocking `socket2::Socket` until one of the consuming calls registers it with
 //! the current runtime. Invariant: its type (stream or datagram) is fixed at creation, and
-//! the calls that need the other type fail with `InvalidInput` before touching it.
+//! the calls that need the other type fail (tokio's error: kind `Other`, "`call` cannot be
+//! called on a `type` socket") before touching it.
 
 use std::fmt;
 use std::io;
@@ -57,11 +58,12 @@ impl UnixSocket {
         self.inner.r#type()
     }
 
-    fn expect(&self, ty: Type, what: &str) -> io::Result<()> {
+    /// tokio's error (kind and message) for a call on the wrong type of socket.
+    fn expect(&self, ty: Type, what: &'static str) -> io::Result<()> {
         if self.ty()? == ty {
             Ok(())
         } else {
-            Err(io::Error::new(io::ErrorKind::InvalidInput, what.to_owned()))
+            Err(io::Error::other(what))
         }
     }
 
@@ -71,9 +73,9 @@ impl UnixSocket {
     }
 
     /// Listens with a queue of up to `backlog` connections not yet accepted, registering
-    /// the listener with the current runtime. A datagram socket: `InvalidInput`.
+    /// the listener with the current runtime. A datagram socket: an error.
     pub fn listen(self, backlog: u32) -> io::Result<UnixListener> {
-        self.expect(Type::STREAM, "listen on a datagram socket")?;
+        self.expect(Type::STREAM, "listen cannot be called on a datagram socket")?;
         self.inner
             .listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
         let std: std::os::unix::net::UnixListener = self.inner.into();
@@ -81,9 +83,12 @@ impl UnixSocket {
     }
 
     /// Connects to the socket at `path` and waits for it, registering the stream with the
-    /// current runtime. A datagram socket: `InvalidInput`.
+    /// current runtime. A datagram socket: an error.
     pub async fn connect(self, path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        self.expect(Type::STREAM, "connect a datagram socket as a stream")?;
+        self.expect(
+            Type::STREAM,
+            "connect cannot be called on a datagram socket",
+        )?;
         match self.inner.connect(&SockAddr::unix(path)?) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -95,9 +100,9 @@ impl UnixSocket {
     }
 
     /// The socket as a [`UnixDatagram`], registered with the current runtime. A stream
-    /// socket: `InvalidInput`.
+    /// socket: an error.
     pub fn datagram(self) -> io::Result<UnixDatagram> {
-        self.expect(Type::DGRAM, "use a stream socket for datagrams")?;
+        self.expect(Type::DGRAM, "datagram cannot be called on a stream socket")?;
         let std: std::os::unix::net::UnixDatagram = self.inner.into();
         UnixDatagram::from_std(std)
     }
