@@ -501,3 +501,21 @@ fn unix_stream_speaks_futures_io_natively() {
         assert_eq!(&x, b"x");
     });
 }
+
+/// tokio#6767: a path that starts with a NUL byte is an abstract name, in `bind` and
+/// `connect` as in `bind_addr`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_leading_nul_names_an_abstract_socket() {
+    run(async {
+        let name = format!("\0tickslab-nul-{}", std::process::id());
+        let listener = UnixListener::bind(&name).unwrap();
+        let _client = UnixStream::connect(&name).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        assert_eq!(
+            server.local_addr().unwrap().as_abstract_name(),
+            Some(&name.as_bytes()[1..])
+        );
+        assert!(!std::path::Path::new(&name[1..]).exists());
+    });
+}

@@ -36,7 +36,7 @@ impl UnixDatagram {
     /// Creates the socket file at `path` and binds to it (a file already there:
     /// [`AddrInUse`](io::ErrorKind::AddrInUse)).
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_mio(mio::net::UnixDatagram::bind(path)?)
+        UnixDatagram::bind_addr(&super::path_addr(path.as_ref())?)
     }
 
     /// Binds to `addr` (a path, or on Linux an abstract name).

@@ -34,7 +34,7 @@ impl UnixListener {
     /// file already there: [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, an
     /// error saying so.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        UnixListener::from_mio(mio::net::UnixListener::bind(path)?)
+        UnixListener::bind_addr(&super::path_addr(path.as_ref())?)
     }
 
     /// Binds to `addr` and listens (a path, or on Linux an abstract name, which leaves no

@@ -25,7 +25,8 @@ impl UnixStream {
     /// [`ConnectionRefused`](io::ErrorKind::ConnectionRefused); no such file:
     /// [`NotFound`](io::ErrorKind::NotFound).
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        UnixStream::connecting(mio::net::UnixStream::connect(path)?).await
+        let addr = super::path_addr(path.as_ref())?;
+        UnixStream::connecting(mio::net::UnixStream::connect_addr(&addr)?).await
     }
 
     /// Connects to the socket at `addr` (a path, or on Linux an abstract name made with
