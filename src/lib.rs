@@ -30,8 +30,14 @@
 //! tokio's paths are this crate's own: [`runtime`], [`task`], [`time`], [`net`], [`io`],
 //! [`sync`], and [`spawn`], [`main`](macro@main), [`test`](macro@test), [`select!`],
 //! [`join!`], [`try_join!`], [`pin!`] at the root (see the README's "Switching from tokio").
+//!
+//! Optional features (off by default), for the crates a game's networking uses: `tokio-io`
+//! (tokio's `AsyncRead` / `AsyncWrite` on the TCP types), `hyper` (`hyper::rt` on
+//! `TcpStream`, `tickslab::hyper::{Executor, Timer}`), `quinn` (`tickslab::quinn::Runtime`);
+//! see [`ecosystem`] and the README's table.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tickslab_alloc as alloc;
 pub use tickslab_compat as compat;

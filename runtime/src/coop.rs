@@ -48,6 +48,14 @@ pub(crate) fn take_exhausted() -> bool {
     EXHAUSTED.replace(false)
 }
 
+/// Whether this thread is inside a task poll (or `block_on`'s root future) of a tickslab
+/// runtime, where blocking the thread would stall every task: the `blocking_*` methods of
+/// `sync` refuse to run there. (Inside [`unconstrained`] this cannot tell.)
+#[inline]
+pub(crate) fn in_task_poll() -> bool {
+    LEFT.get().is_some()
+}
+
 /// Runs one task poll (`f`) with a fresh budget; the thread is unconstrained again after
 /// it. For the executor's task polls, which never unwind (a task's panic is caught inside
 /// its poll) and never nest (one runtime is driven per thread): two stores, no guard.

@@ -10,23 +10,28 @@
 //! The code is laid out in layers, each importing only from those below it:
 //! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
 //!   state machine (`core/task/`), run queue, remote queue, orphans, shutdown;
-//! - `time/`, `io/`, `sync/`: timers, the reactor, channels (each owns its own
-//!   "current on this thread" slot where it needs one);
+//! - `time/`, `io/`, `sync/`: timers, the reactor, tokio's `sync` (channels, `Notify`,
+//!   `Semaphore`, `Mutex`, ...) and the same-thread channels (each owns its own "current on
+//!   this thread" slot where it needs one; `sync/` uses `time/` for `send_timeout` only);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
 //! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
-//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop.
+//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop;
+//! - `ecosystem/`: the optional integrations (features `tokio-io`, `hyper`, `quinn`), on top
+//!   of `net/`, `time/` and `spawn.rs`.
 //!
 //! `UNSAFE.md` at the repository's root maps every kind of `unsafe` to its invariant.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod context;
 pub mod coop;
 mod core;
+pub mod ecosystem;
 pub mod frame;
 mod handle;
 pub mod io;
@@ -59,3 +64,13 @@ pub use spawn::{
 pub use stats::{RuntimeStats, TickReport};
 pub use time::{sleep, sleep_until, timeout};
 pub use yield_now::{YieldNow, yield_now};
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use ecosystem::hyper;
+#[cfg(feature = "quinn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "quinn")))]
+pub use ecosystem::quinn;
+#[cfg(feature = "tokio-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
+pub use ecosystem::tokio_io;

@@ -18,9 +18,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use tickslab_runtime::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
-use tickslab_runtime::sync::oneshot::error::{RecvError, TryRecvError as OneshotTryRecvError};
-use tickslab_runtime::sync::{cross, mpsc, oneshot};
+use tickslab_runtime::sync::cross;
+use tickslab_runtime::sync::local::mpsc::error::{SendError, TryRecvError, TrySendError};
+use tickslab_runtime::sync::local::oneshot::error::{
+    RecvError, TryRecvError as OneshotTryRecvError,
+};
+use tickslab_runtime::sync::local::{mpsc, oneshot};
 use tickslab_runtime::*;
 
 use support::{DropCounter, rt_bounded};

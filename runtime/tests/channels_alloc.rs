@@ -13,8 +13,9 @@ mod support;
 use std::thread;
 
 use tickslab_alloc::counting::{AllocStats, CountingAlloc};
-use tickslab_runtime::sync::mpsc::error::{TryRecvError, TrySendError};
-use tickslab_runtime::sync::{cross, mpsc, oneshot};
+use tickslab_runtime::sync::cross;
+use tickslab_runtime::sync::local::mpsc::error::{TryRecvError, TrySendError};
+use tickslab_runtime::sync::local::{mpsc, oneshot};
 use tickslab_runtime::*;
 
 use support::{allocs_during, rt_bounded};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use support::rt_bounded;
 use tickslab_runtime::net::UdpSocket;
-use tickslab_runtime::sync::mpsc;
+use tickslab_runtime::sync::local::mpsc;
 use tickslab_runtime::task::coop;
 use tickslab_runtime::*;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt, select};
 use tickslab_alloc::counting::CountingAlloc;
 use tickslab_runtime::spawn_slab;
-use tickslab_runtime::sync::mpsc;
+use tickslab_runtime::sync::local::mpsc;
 use tickslab_runtime::time::{sleep, timeout};
 
 use support::{allocs_during, rt_bounded};

@@ -15,7 +15,8 @@ use std::time::Duration;
 use futures_util::future::FusedFuture;
 use futures_util::stream::{FusedStream, FuturesUnordered};
 use futures_util::{SinkExt, StreamExt, join, select};
-use tickslab_runtime::sync::{cross, mpsc, oneshot};
+use tickslab_runtime::sync::cross;
+use tickslab_runtime::sync::local::{mpsc, oneshot};
 use tickslab_runtime::time::{interval, sleep};
 use tickslab_runtime::{spawn, spawn_slab, yield_now};
 

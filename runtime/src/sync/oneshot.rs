@@ -1,191 +1,147 @@
-//! A one-shot channel for one value between tasks on the same thread.
+//! A thread-safe one-shot channel: tokio's `sync::oneshot`.
 //!
-//! [`channel`] makes one heap block (the shared cell, behind an `Rc`), and that is all it
-//! ever allocates: sending, receiving and waiting allocate nothing. Both halves are `!Send`:
-//! the channel uses no atomics. To pass a value from another thread, use a
-//! [`cross`](crate::sync::cross) channel.
+//! Both halves are `Send` (and `Sync`) when `T: Send`. [`channel`] makes **one heap block**
+//! (an `Arc` of the shared cell, as tokio's does); sending, receiving and waiting allocate
+//! nothing. For two ends on one runtime thread,
+//! [`local::oneshot`](crate::sync::local::oneshot) does the same without atomics.
 //!
-//! Semantics follow `tokio::sync::oneshot`:
+//! The shared cell sits behind a `std::sync::Mutex` (safe code, no `unsafe`): the value,
+//! the receiver's waker, the sender's waker (for [`Sender::closed`]) and two flags. No user
+//! code runs under the lock: wakers are cloned before it and woken or dropped after it,
+//! the value is moved in or out under it and dropped after it.
+//!
+//! Semantics follow tokio's:
 //! - [`Sender::send`] hands the value back in `Err` when the receiver is gone or closed;
 //! - the [`Receiver`] is a future of `Result<T, RecvError>`: `Err` when the sender was
-//!   dropped without sending;
+//!   dropped without sending; [`Receiver::blocking_recv`] waits from a plain thread;
 //! - [`Receiver::close`] stops any later send, but a value sent before stays readable
 //!   through [`Receiver::try_recv`].
 //!
 //! ```
-//! use tickslab_runtime::{Runtime, spawn, sync::oneshot};
+//! use tickslab_runtime::{Runtime, sync::oneshot};
 //!
+//! let (tx, rx) = oneshot::channel();
+//! let worker = std::thread::spawn(move || tx.send(6 * 7).unwrap());
 //! let rt = Runtime::new();
-//! let answer = rt.block_on(async {
-//!     let (tx, rx) = oneshot::channel();
-//!     spawn(async move {
-//!         // The value comes back in `Err` if the receiver is gone.
-//!         let _ = tx.send(42);
-//!     });
-//!     rx.await
-//! });
-//! assert_eq!(answer, Ok(42));
+//! assert_eq!(rt.block_on(rx), Ok(42));
+//! worker.join().unwrap();
 //! ```
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-/// Errors of the one-shot channel.
-pub mod error {
-    use std::fmt;
+use super::wake_list::lock;
 
-    /// The sender was dropped without sending a value (or the value was already taken).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct RecvError(pub(super) ());
-
-    impl fmt::Display for RecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("channel closed")
-        }
-    }
-
-    impl std::error::Error for RecvError {}
-
-    /// Why [`Receiver::try_recv`](super::Receiver::try_recv) returned no value.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum TryRecvError {
-        /// No value yet, and the sender may still send one.
-        Empty,
-        /// No value, and none will come: the sender is gone, the receiver was closed, or
-        /// the value was already taken.
-        Closed,
-    }
-
-    impl fmt::Display for TryRecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                TryRecvError::Empty => f.write_str("channel empty"),
-                TryRecvError::Closed => f.write_str("channel closed"),
-            }
-        }
-    }
-
-    impl std::error::Error for TryRecvError {}
-}
-
+pub use super::local::oneshot::error;
 use error::{RecvError, TryRecvError};
 
-/// The sender completed: it sent, or it was dropped without sending.
-const COMPLETE: u8 = 0b001;
-/// The receiver was closed or dropped: sends fail from now on.
-const RX_CLOSED: u8 = 0b010;
-/// The receiver took the value (or gave up on it).
-const TAKEN: u8 = 0b100;
-
-struct Shared<T> {
-    state: Cell<u8>,
-    value: Cell<Option<T>>,
-    /// The receiver's waker, woken on send or on the sender's drop.
-    rx_waker: Cell<Option<Waker>>,
-    /// The sender's waker, for [`Sender::closed`], woken on close or the receiver's drop.
-    tx_waker: Cell<Option<Waker>>,
+struct State<T> {
+    value: Option<T>,
+    /// The sender sent or was dropped: nothing more will come.
+    tx_done: bool,
+    /// The receiver closed or was dropped: sends fail.
+    rx_closed: bool,
+    /// The receiver took the value (or its absence) out.
+    taken: bool,
+    rx_waker: Option<Waker>,
+    tx_waker: Option<Waker>,
 }
 
-impl<T> Shared<T> {
-    fn has(&self, flag: u8) -> bool {
-        self.state.get() & flag != 0
-    }
+type Shared<T> = Arc<Mutex<State<T>>>;
 
-    fn set(&self, flag: u8) {
-        self.state.set(self.state.get() | flag);
-    }
-}
-
-/// Stores a clone of `waker` in `slot` unless the stored one already wakes the same task.
-fn store_waker(slot: &Cell<Option<Waker>>, waker: &Waker) {
-    match slot.take() {
-        Some(old) if old.will_wake(waker) => slot.set(Some(old)),
-        old => {
-            slot.set(Some(waker.clone()));
-            // The replaced waker drops after the slot holds the new one.
-            drop(old);
-        }
-    }
-}
-
-fn wake(slot: &Cell<Option<Waker>>) {
-    if let Some(w) = slot.take() {
-        w.wake();
-    }
-}
-
-/// Makes a one-shot channel: one allocation (the shared cell).
+/// Makes a one-shot channel. One allocation (the shared cell).
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
-    let shared = Rc::new(Shared {
-        state: Cell::new(0),
-        value: Cell::new(None),
-        rx_waker: Cell::new(None),
-        tx_waker: Cell::new(None),
-    });
+    let shared = Arc::new(Mutex::new(State {
+        value: None,
+        tx_done: false,
+        rx_closed: false,
+        taken: false,
+        rx_waker: None,
+        tx_waker: None,
+    }));
     (
         Sender {
-            shared: shared.clone(),
+            shared: Some(shared.clone()),
         },
         Receiver { shared },
     )
 }
 
-/// Sends the one value. Dropping it without sending makes the receiver get [`RecvError`].
+/// The sending half: sends one value.
 pub struct Sender<T> {
-    shared: Rc<Shared<T>>,
+    /// `None` once sent.
+    shared: Option<Shared<T>>,
 }
 
 impl<T> Sender<T> {
-    /// Sends `value`, or hands it back in `Err` when the receiver is gone or closed.
-    ///
-    /// The receiver is woken. A successful send only means the value was stored: the
-    /// receiver may still drop it without reading it.
-    pub fn send(self, value: T) -> Result<(), T> {
-        let shared = &self.shared;
-        if shared.has(RX_CLOSED) {
-            return Err(value);
+    /// Sends `value`; `Err(value)` if the receiver is gone or closed.
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let shared = self
+            .shared
+            .take()
+            .expect("a Sender holds its channel until it sends");
+        let waker = {
+            let mut st = lock(&shared);
+            st.tx_done = true;
+            if st.rx_closed {
+                return Err(value);
+            }
+            st.value = Some(value);
+            st.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
-        shared.value.set(Some(value));
-        shared.set(COMPLETE);
-        wake(&shared.rx_waker);
         Ok(())
-        // `Drop` sees COMPLETE and does nothing more.
     }
 
     /// Whether the receiver is gone or closed (a send would fail).
     pub fn is_closed(&self) -> bool {
-        self.shared.has(RX_CLOSED)
+        self.shared.as_ref().is_none_or(|s| lock(s).rx_closed)
     }
 
-    /// Waits until the receiver is gone or closed: lets a producer stop computing a value
-    /// nobody wants any more.
-    pub fn closed(&mut self) -> Closed<'_, T> {
-        Closed { sender: self }
+    /// Completes when the receiver is gone or closed.
+    pub async fn closed(&mut self) {
+        std::future::poll_fn(|cx| self.poll_closed(cx)).await
     }
 
-    /// Polls for [`closed`](Self::closed): ready once the receiver is gone or closed.
+    /// Polls for [`closed`](Self::closed).
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.shared.has(RX_CLOSED) {
+        let Some(shared) = &self.shared else {
             return Poll::Ready(());
-        }
-        store_waker(&self.shared.tx_waker, cx.waker());
+        };
+        let waker = cx.waker().clone();
+        let replaced = {
+            let mut st = lock(shared);
+            if st.rx_closed {
+                return Poll::Ready(());
+            }
+            match &st.tx_waker {
+                Some(w) if w.will_wake(&waker) => Some(waker),
+                _ => st.tx_waker.replace(waker),
+            }
+        };
+        drop(replaced);
         Poll::Pending
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let shared = &self.shared;
-        if !shared.has(COMPLETE) {
-            shared.set(COMPLETE);
-            wake(&shared.rx_waker);
+        if let Some(shared) = self.shared.take() {
+            let (waker, tx_waker) = {
+                let mut st = lock(&shared);
+                st.tx_done = true;
+                (st.rx_waker.take(), st.tx_waker.take())
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+            drop(tx_waker);
         }
-        // The waker of a pending `closed()` is ours; nobody will wake it any more.
-        drop(shared.tx_waker.take());
     }
 }
 
@@ -193,124 +149,118 @@ impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("closed", &self.is_closed())
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
-/// Future returned by [`Sender::closed`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Closed<'a, T> {
-    sender: &'a mut Sender<T>,
-}
-
-impl<T> Future for Closed<'_, T> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.sender.poll_closed(cx)
-    }
-}
-
-impl<T> fmt::Debug for Closed<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Closed").finish_non_exhaustive()
-    }
-}
-
-/// Receives the one value: await it, or poll it with [`try_recv`](Self::try_recv).
-///
-/// Dropping it drops a value that was sent but not received, and makes later sends fail.
+/// The receiving half: a future of `Result<T, RecvError>`.
 pub struct Receiver<T> {
-    shared: Rc<Shared<T>>,
+    shared: Shared<T>,
 }
 
 impl<T> Receiver<T> {
-    /// Takes the value if it is there, without waiting.
-    ///
-    /// `Err(Empty)` while the sender may still send; `Err(Closed)` once no value will come
-    /// (sender dropped, receiver closed before a send, or value already taken).
+    /// Takes the value now: [`TryRecvError::Empty`] if not sent yet,
+    /// [`TryRecvError::Closed`] if it never will be (or was already taken).
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let shared = &self.shared;
-        if let Some(value) = shared.value.take() {
-            shared.set(TAKEN);
-            return Ok(value);
+        let mut st = lock(&self.shared);
+        if let Some(v) = st.value.take() {
+            st.taken = true;
+            return Ok(v);
         }
-        if shared.has(COMPLETE | RX_CLOSED | TAKEN) {
+        if st.tx_done || st.taken || st.rx_closed {
+            st.taken = true;
             Err(TryRecvError::Closed)
         } else {
             Err(TryRecvError::Empty)
         }
     }
 
-    /// Closes the channel: any later [`Sender::send`] fails and hands its value back. A
-    /// value sent before is still there for [`try_recv`](Self::try_recv) (and awaiting
-    /// the receiver still yields it).
+    /// Stops any later send (it fails, handing its value back); a value already sent stays
+    /// readable with [`try_recv`](Self::try_recv) or by awaiting the receiver, which
+    /// otherwise completes with an error. Wakes a sender in `closed()`.
     pub fn close(&mut self) {
-        let shared = &self.shared;
-        if !shared.has(RX_CLOSED) {
-            shared.set(RX_CLOSED);
-            wake(&shared.tx_waker);
+        let waker = {
+            let mut st = lock(&self.shared);
+            st.rx_closed = true;
+            st.tx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 
-    /// Whether awaiting this receiver is over: the value was taken, or none will come.
+    /// Waits for the value from a thread that is not running async code.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        super::blocking::block_on(self)
+    }
+
+    /// Whether the value (or its absence) was already taken: polling again would panic.
     pub fn is_terminated(&self) -> bool {
-        let shared = &self.shared;
-        shared.has(TAKEN) || (!self.has_value() && shared.has(COMPLETE | RX_CLOSED))
+        lock(&self.shared).taken
     }
 
-    /// Whether no value is waiting to be taken.
+    /// Whether no value is there to take now.
     pub fn is_empty(&self) -> bool {
-        !self.has_value()
+        lock(&self.shared).value.is_none()
     }
 
-    fn has_value(&self) -> bool {
-        // `Cell<Option<T>>` cannot be peeked without `T: Copy`: take and put back.
-        let value = self.shared.value.take();
-        let has = value.is_some();
-        self.shared.value.set(value);
-        has
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        let waker = cx.waker().clone();
+        let replaced = {
+            let mut st = lock(&self.shared);
+            assert!(!st.taken, "oneshot Receiver polled after completion");
+            if let Some(v) = st.value.take() {
+                st.taken = true;
+                return Poll::Ready(Ok(v));
+            }
+            // Sent nothing and never will: the sender is gone, or we closed (tokio's
+            // receiver also completes with an error after `close` when no value came).
+            if st.tx_done || st.rx_closed {
+                st.taken = true;
+                return Poll::Ready(Err(RecvError(())));
+            }
+            match &st.rx_waker {
+                Some(w) if w.will_wake(&waker) => Some(waker),
+                _ => st.rx_waker.replace(waker),
+            }
+        };
+        drop(replaced);
+        Poll::Pending
     }
 }
 
 impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // A completed receive spends one unit of the task's budget (`crate::coop`).
         crate::coop::poll_budgeted(cx, |cx| self.poll_receive(cx))
     }
 }
 
-impl<T> Receiver<T> {
-    fn poll_receive(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        let this = self.get_mut();
-        match this.try_recv() {
-            Ok(value) => Poll::Ready(Ok(value)),
-            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError(()))),
-            Err(TryRecvError::Empty) => {
-                store_waker(&this.shared.rx_waker, cx.waker());
-                Poll::Pending
-            }
-        }
-    }
-}
-
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let shared = &self.shared;
-        shared.set(RX_CLOSED | TAKEN);
-        drop(shared.rx_waker.take());
-        wake(&shared.tx_waker);
-        // A value sent but never received is dropped here, with the receiver.
-        drop(shared.value.take());
+        let (value, rx_waker, tx_waker) = {
+            let mut st = lock(&self.shared);
+            st.rx_closed = true;
+            (st.value.take(), st.rx_waker.take(), st.tx_waker.take())
+        };
+        // User code (wakers, the value's destructor) runs after the lock; the sender's
+        // wakeup first, so that a panic in the rest cannot keep it from learning.
+        if let Some(w) = tx_waker {
+            w.wake();
+        }
+        drop(rx_waker);
+        drop(value);
     }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver")
-            .field("terminated", &self.is_terminated())
-            .finish_non_exhaustive()
+        f.debug_struct("Receiver").finish_non_exhaustive()
     }
 }

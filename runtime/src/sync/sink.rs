@@ -15,8 +15,9 @@ use std::task::{Context, Poll, ready};
 use futures_sink::Sink;
 use pin_project_lite::pin_project;
 
+use super::cross;
+use super::local::mpsc;
 use super::mpsc::error::SendError;
-use super::{cross, mpsc};
 
 pin_project! {
     /// A `Sink` over an owned value and a function that sends one item through it.

@@ -23,6 +23,18 @@
 //! `Notified` (taken out of the list by a wake: the owner must act on it, or pass it on when
 //! it is dropped so that no wakeup is lost).
 //!
+//! Each node also carries one `usize` of **payload** that the primitive using the list
+//! interprets (a semaphore: permits still missing; `Notify`: the generation the waiter was
+//! made in, then how it was woken). It is read and written under the same lock as the rest
+//! of the node, through [`WaiterList::payload`], [`WaiterList::front_payload`] and
+//! [`WaiterList::back_payload`].
+//!
+//! The same list serves the same-thread primitives (behind a `RefCell`) and every
+//! thread-safe one in `sync/` (`Semaphore`, and through it `Mutex`, `RwLock`, `OnceCell`
+//! and `mpsc`'s capacity; `Notify`, and through it `watch`, `Barrier`, `SetOnce` and
+//! `CancellationToken`; `broadcast`'s receivers; the cross channel; `SyncPool`): one list,
+//! one set of rules, rather than one per primitive.
+//!
 //! Wakers are never woken nor dropped by this module while the caller holds the lock: every
 //! function hands wakers back to the caller, who drops the lock first. A waker's `wake` or
 //! `drop` may run arbitrary code, and that code may well touch the same channel.
@@ -55,6 +67,7 @@ struct Node {
     next: Link,
     waker: Option<Waker>,
     state: WaitState,
+    payload: usize,
 }
 
 type Link = Option<NonNull<Node>>;
@@ -64,6 +77,9 @@ type Link = Option<NonNull<Node>>;
 // threads cannot race: the list's lock orders every access. The `Waker` inside is
 // `Send + Sync`.
 unsafe impl Send for Waiter {}
+// SAFETY: a shared `&Waiter` gives access to nothing: every read or write of the node goes
+// through the `&mut WaiterList` it is used with (rule 1), never through `&Waiter` alone.
+unsafe impl Sync for Waiter {}
 
 impl Waiter {
     /// A fresh, idle node.
@@ -74,6 +90,7 @@ impl Waiter {
                 next: None,
                 waker: None,
                 state: WaitState::Idle,
+                payload: 0,
             }),
             _pinned: PhantomPinned,
         }
@@ -119,6 +136,29 @@ impl WaiterList {
         // SAFETY: we hold the list (caller's contract), so nobody else touches the node; the
         // read goes through the cell's raw pointer.
         unsafe { (*waiter.ptr().as_ptr()).state }
+    }
+
+    /// The payload of `waiter` (see the module docs), for reading or writing.
+    ///
+    /// # Safety
+    /// `waiter` is used with this list only (module rule 1).
+    pub(crate) unsafe fn payload<'a>(&'a mut self, waiter: Pin<&'a Waiter>) -> &'a mut usize {
+        // SAFETY: we hold the list (caller's contract) for as long as the returned borrow
+        // lives, so nobody else touches the node; it is pinned and alive (rule 3).
+        unsafe { &mut (*waiter.get_ref().ptr().as_ptr()).payload }
+    }
+
+    /// The payload of the first waiter, if any.
+    pub(crate) fn front_payload(&mut self) -> Option<&mut usize> {
+        // SAFETY: linked nodes are alive (rule 3) and touched only under the list, which the
+        // returned borrow holds.
+        self.head.map(|p| unsafe { &mut (*p.as_ptr()).payload })
+    }
+
+    /// The payload of the last waiter, if any.
+    pub(crate) fn back_payload(&mut self) -> Option<&mut usize> {
+        // SAFETY: as in `front_payload`.
+        self.tail.map(|p| unsafe { &mut (*p.as_ptr()).payload })
     }
 
     /// Queues `waiter` at the back with `waker`, or, if it is already queued, refreshes its
@@ -188,6 +228,21 @@ impl WaiterList {
         unsafe { self.unlink(ptr) };
         // SAFETY: linked nodes are alive (rule 3: their owners unlink them before dying,
         // under the lock we hold); `unlink` holds no reference any more.
+        let node = unsafe { &mut *ptr.as_ptr() };
+        node.state = mark;
+        let waker = node.waker.take();
+        debug_assert!(waker.is_some(), "a queued waiter always has a waker");
+        waker
+    }
+
+    /// Takes the last waiter off the list: as [`pop_front`](Self::pop_front), from the
+    /// other end (`Notify::notify_last`).
+    pub(crate) fn pop_back(&mut self, mark: WaitState) -> Option<Waker> {
+        debug_assert!(mark != WaitState::Queued);
+        let ptr = self.tail?;
+        // SAFETY: `ptr` is the tail, so it is linked into this list.
+        unsafe { self.unlink(ptr) };
+        // SAFETY: as in `pop_front`.
         let node = unsafe { &mut *ptr.as_ptr() };
         node.state = mark;
         let waker = node.waker.take();

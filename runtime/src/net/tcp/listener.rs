@@ -120,6 +120,25 @@ impl TcpListener {
     }
 }
 
+/// The socket's descriptor, for socket options tickslab does not wrap (and for crates such
+/// as quinn-udp that speak to the socket directly). Reading or writing through it is
+/// allowed (tickslab's next call sees `WouldBlock` and waits again); closing it, or taking
+/// it out of non-blocking mode, is not.
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}
+
+/// The socket's descriptor, borrowed: see [`AsRawFd`](std::os::fd::AsRawFd).
+#[cfg(unix)]
+impl std::os::fd::AsFd for TcpListener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get().as_fd()
+    }
+}
+
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpListener")

@@ -22,7 +22,7 @@ impl<'a> ReadHalf<'a> {
         ReadHalf(stream)
     }
 
-    pub(super) fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         self.0
     }
 
@@ -81,7 +81,7 @@ impl<'a> WriteHalf<'a> {
         WriteHalf(stream)
     }
 
-    pub(super) fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         self.0
     }
 

@@ -46,7 +46,7 @@ impl OwnedReadHalf {
         OwnedReadHalf { inner }
     }
 
-    pub(super) fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         &self.inner
     }
 
@@ -122,12 +122,12 @@ impl OwnedWriteHalf {
         }
     }
 
-    pub(super) fn stream(&self) -> &TcpStream {
+    pub(crate) fn stream(&self) -> &TcpStream {
         &self.inner
     }
 
     /// Shuts the write side down; dropping the half later does not do it again.
-    pub(super) fn close_write(&mut self) -> io::Result<()> {
+    pub(crate) fn close_write(&mut self) -> io::Result<()> {
         let res = self.inner.shutdown_write();
         if res.is_ok() {
             self.shutdown_on_drop = false;

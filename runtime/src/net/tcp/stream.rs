@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -344,6 +345,26 @@ impl TcpStream {
         self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
     }
 
+    /// Reads into memory that may be uninitialized (tokio's and hyper's read buffers):
+    /// `recv(2)` writes straight into `buf`, with no zeroing and no bounce buffer. Returns
+    /// how many bytes at the start of `buf` are now initialized; `Ok(0)` at end of stream.
+    #[cfg_attr(
+        not(any(feature = "tokio-io", feature = "hyper")),
+        expect(dead_code, reason = "used by the optional integrations")
+    )]
+    #[inline]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.io
+            .poll_io(cx, Direction::Read, |s| super::uninit::recv_uninit(s, buf))
+    }
+
     /// Shuts down the write side (sends FIN): the peer reads end of stream. A connection the
     /// peer already reset (`NotConnected`) counts as shut down, as in tokio.
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
@@ -393,6 +414,24 @@ impl AsyncWrite for TcpStream {
     /// Shuts down the write side (`shutdown(Write)`, sending FIN); reading still works.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(self.shutdown_write())
+    }
+}
+
+/// The socket's descriptor, for socket options tickslab does not wrap. Reading or writing
+/// through it is allowed (tickslab's next call sees `WouldBlock` and waits again); closing
+/// it, or taking it out of non-blocking mode, is not.
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}
+
+/// The socket's descriptor, borrowed: see [`AsRawFd`](std::os::fd::AsRawFd).
+#[cfg(unix)]
+impl std::os::fd::AsFd for TcpStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get().as_fd()
     }
 }
 

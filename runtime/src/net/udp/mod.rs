@@ -337,6 +337,30 @@ impl UdpSocket {
         self.io.poll_ready(cx, Direction::Write)
     }
 
+    /// Waits for readiness in `dir` and runs `op` on the mio socket, again after each
+    /// `WouldBlock` (poll-style: one waiter per direction); for crates that drive the
+    /// socket's system calls themselves (quinn-udp).
+    #[cfg_attr(not(feature = "quinn"), expect(dead_code, reason = "used by quinn"))]
+    pub(crate) fn poll_io_raw<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        op: impl FnMut(&mio::net::UdpSocket) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.io.poll_io(cx, dir, op)
+    }
+
+    /// Runs `op` on the mio socket once if `dir` looks ready; `WouldBlock` otherwise
+    /// (which clears the readiness).
+    #[cfg_attr(not(feature = "quinn"), expect(dead_code, reason = "used by quinn"))]
+    pub(crate) fn try_io_raw<R>(
+        &self,
+        dir: Direction,
+        op: impl FnOnce(&mio::net::UdpSocket) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(dir, op)
+    }
+
     /// Sends to `target` now, without waiting: `WouldBlock` if there is no room.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         self.io.try_io(Direction::Write, |s| s.send_to(buf, target))
@@ -632,6 +656,25 @@ fn addressed<B: AsRef<[u8]>>(
 /// `send_many`'s datagrams, for [`SendBatch`]: to the connected peer.
 fn to_peer<B: AsRef<[u8]>>(bufs: &[B]) -> impl Iterator<Item = (&[u8], Option<SocketAddr>)> {
     bufs.iter().map(|b| (b.as_ref(), None))
+}
+
+/// The socket's descriptor, for socket options tickslab does not wrap (and for crates such
+/// as quinn-udp that speak to the socket directly). Reading or writing through it is
+/// allowed (tickslab's next call sees `WouldBlock` and waits again); closing it, or taking
+/// it out of non-blocking mode, is not.
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}
+
+/// The socket's descriptor, borrowed: see [`AsRawFd`](std::os::fd::AsRawFd).
+#[cfg(unix)]
+impl std::os::fd::AsFd for UdpSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get().as_fd()
+    }
 }
 
 impl fmt::Debug for UdpSocket {

@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 
 use futures_core::{FusedFuture, FusedStream, Stream};
 
-use super::{cross, mpsc, oneshot};
+use super::cross;
+use super::local::{mpsc, oneshot};
 
 macro_rules! receiver_stream {
     ($($m:ident),*) => {$(
@@ -52,3 +53,32 @@ impl<T> FusedFuture for oneshot::Receiver<T> {
         oneshot::Receiver::is_terminated(self)
     }
 }
+
+/// The thread-safe channels' receivers (tokio's names, in [`super::mpsc`]) are streams too
+/// (tokio needs tokio-stream's `ReceiverStream` wrapper for that; here they are as they
+/// are). Their `recv` futures are not named types: `futures::select!` takes
+/// `rx.recv().fuse()`, or the stream's `next()`, or tickslab's own `select!`.
+macro_rules! thread_safe_receiver_stream {
+    ($($r:ty),*) => {$(
+        /// Yields each message; ends when every sender is gone and the buffer is empty.
+        impl<T> Stream for $r {
+            type Item = T;
+
+            fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+                self.get_mut().poll_recv(cx)
+            }
+
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                (self.len(), None)
+            }
+        }
+
+        impl<T> FusedStream for $r {
+            fn is_terminated(&self) -> bool {
+                self.is_closed() && self.is_empty()
+            }
+        }
+    )*};
+}
+
+thread_safe_receiver_stream!(super::mpsc::Receiver<T>, super::mpsc::UnboundedReceiver<T>);

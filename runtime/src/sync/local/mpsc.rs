@@ -26,7 +26,7 @@
 //! no wakeup is lost. A future dropped while still queued unlinks itself.
 //!
 //! ```
-//! use tickslab_runtime::{Runtime, spawn, sync::mpsc};
+//! use tickslab_runtime::{Runtime, spawn, sync::local::mpsc};
 //!
 //! let rt = Runtime::new();
 //! let total = rt.block_on(async {
@@ -58,113 +58,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::waiters::{WaitState, Waiter, WaiterList};
+use crate::sync::waiters::{WaitState, Waiter, WaiterList};
 
-/// Errors of the bounded channels ([`mpsc`](crate::sync::mpsc) and
-/// [`cross`](crate::sync::cross) share them).
-pub mod error {
-    use std::fmt;
-
-    /// The receiver is gone or closed: the value comes back.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    pub struct SendError<T>(pub T);
-
-    impl<T> SendError<T> {
-        /// The value that was not sent.
-        pub fn into_inner(self) -> T {
-            self.0
-        }
-    }
-
-    impl<T> fmt::Debug for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SendError").finish_non_exhaustive()
-        }
-    }
-
-    impl<T> fmt::Display for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("channel closed")
-        }
-    }
-
-    impl<T> std::error::Error for SendError<T> {}
-
-    /// Why a `try_send` did not send. Either way the value comes back.
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    pub enum TrySendError<T> {
-        /// The buffer is full (try again later, or `send(v).await` to wait for room).
-        Full(T),
-        /// The receiver is gone or closed: no send will ever succeed.
-        Closed(T),
-    }
-
-    impl<T> TrySendError<T> {
-        /// The value that was not sent.
-        pub fn into_inner(self) -> T {
-            match self {
-                TrySendError::Full(v) | TrySendError::Closed(v) => v,
-            }
-        }
-
-        /// Whether the buffer was full.
-        pub fn is_full(&self) -> bool {
-            matches!(self, TrySendError::Full(_))
-        }
-
-        /// Whether the receiver is gone or closed.
-        pub fn is_closed(&self) -> bool {
-            matches!(self, TrySendError::Closed(_))
-        }
-    }
-
-    impl<T> From<SendError<T>> for TrySendError<T> {
-        fn from(e: SendError<T>) -> Self {
-            TrySendError::Closed(e.0)
-        }
-    }
-
-    impl<T> fmt::Debug for TrySendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                TrySendError::Full(_) => f.write_str("Full(..)"),
-                TrySendError::Closed(_) => f.write_str("Closed(..)"),
-            }
-        }
-    }
-
-    impl<T> fmt::Display for TrySendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                TrySendError::Full(_) => f.write_str("no available capacity"),
-                TrySendError::Closed(_) => f.write_str("channel closed"),
-            }
-        }
-    }
-
-    impl<T> std::error::Error for TrySendError<T> {}
-
-    /// Why a `try_recv` returned no message.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum TryRecvError {
-        /// Nothing buffered now; senders may still send.
-        Empty,
-        /// Nothing buffered, and nothing ever will be: every sender is gone, or the
-        /// receiver was closed.
-        Disconnected,
-    }
-
-    impl fmt::Display for TryRecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                TryRecvError::Empty => f.write_str("receiving on an empty channel"),
-                TryRecvError::Disconnected => f.write_str("receiving on a closed channel"),
-            }
-        }
-    }
-
-    impl std::error::Error for TryRecvError {}
-}
+pub use crate::sync::mpsc::error;
 
 use error::{SendError, TryRecvError, TrySendError};
 
@@ -587,7 +483,7 @@ impl<T> fmt::Debug for Receiver<T> {
 pub struct Recv<'a, T> {
     receiver: &'a mut Receiver<T>,
     /// Returned `Ready`: `FusedFuture::is_terminated` (in `sync/futures.rs`).
-    pub(super) done: bool,
+    pub(in crate::sync) done: bool,
 }
 
 impl<T> Future for Recv<'_, T> {

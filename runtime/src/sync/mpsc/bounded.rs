@@ -1,0 +1,575 @@
+//! The bounded channel: a lock-free ring allocated at creation
+//! ([`crossbeam_queue::ArrayQueue`]) and a fair semaphore of `capacity` permits.
+//!
+//! A send first takes a permit (waiting, FIFO, in the semaphore's intrusive list: no
+//! allocation per wait), then pushes: with at most `capacity` permits out, the push always
+//! finds room. A receive gives the message's permit back, which wakes the first waiting
+//! sender. [`Permit`] / [`OwnedPermit`] are that permit held before the value exists
+//! (`reserve`). The invariants of the shared part are in `chan.rs`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+
+use super::chan::{Chan, Flavor};
+use super::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::sync::batch_semaphore::{RawSemaphore, TryAcquireError};
+
+pub(super) struct Bounded<T> {
+    queue: ArrayQueue<T>,
+    sem: RawSemaphore,
+}
+
+impl<T> Flavor for Bounded<T> {
+    type Item = T;
+
+    fn push(&self, value: T) {
+        // A permit is held for every queued message and every `Permit`: never full.
+        if self.queue.push(value).is_err() {
+            unreachable!("a bounded channel holds at most `capacity` permits");
+        }
+    }
+
+    fn pop(&self) -> Option<T> {
+        self.queue.pop()
+    }
+
+    fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn on_received(&self) {
+        self.sem.release(1);
+    }
+
+    fn close(&self) {
+        self.sem.close();
+    }
+
+    fn idle(&self) -> bool {
+        self.queue.len() + self.sem.available_permits() >= self.queue.capacity()
+    }
+}
+
+type Shared<T> = Arc<Chan<Bounded<T>>>;
+
+/// Makes a bounded channel holding up to `buffer` messages (tokio's `mpsc::channel`).
+///
+/// Allocates the shared state and the ring now; sending, receiving and waiting allocate
+/// nothing afterwards.
+///
+/// # Panics
+/// If `buffer` is 0, or larger than `Semaphore::MAX_PERMITS`.
+#[track_caller]
+pub fn channel<T>(buffer: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(buffer > 0, "mpsc bounded channel requires buffer > 0");
+    let chan = Arc::new(Chan::new(Bounded {
+        queue: ArrayQueue::new(buffer),
+        sem: RawSemaphore::new(buffer),
+    }));
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// The sending half of a bounded channel: `Send + Sync + Clone`.
+pub struct Sender<T> {
+    chan: Shared<T>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting (FIFO) for room. Hands the value back when the receiver is
+    /// gone or closed. Cancel-safe in tokio's sense: dropping the future loses its place in
+    /// the queue (and drops the value), and passes on any room it had been handed.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        match self.reserve().await {
+            Ok(permit) => {
+                permit.send(value);
+                Ok(())
+            }
+            Err(_) => Err(SendError(value)),
+        }
+    }
+
+    /// Sends now if there is room: [`TrySendError::Full`] or [`TrySendError::Closed`]
+    /// hand the value back. Never blocks: for the game thread.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.chan.flavor.sem.try_acquire(1) {
+            Ok(()) => {
+                self.chan.push(value);
+                Ok(())
+            }
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(value)),
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(value)),
+        }
+    }
+
+    /// As [`send`](Self::send), giving up after `timeout` (on tickslab's timer: call it
+    /// from a task of a tickslab runtime; the future is not `Send`).
+    pub async fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
+        match crate::time::timeout(timeout, self.reserve()).await {
+            Ok(Ok(permit)) => {
+                permit.send(value);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(SendTimeoutError::Closed(value)),
+            Err(_) => Err(SendTimeoutError::Timeout(value)),
+        }
+    }
+
+    /// Sends from a thread that is not running async code, parking it while it waits.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        crate::sync::blocking::block_on(self.send(value))
+    }
+
+    /// Waits for room and holds it: the [`Permit`] sends without waiting. Fails when the
+    /// receiver is gone or closed.
+    pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
+        match self.chan.flavor.sem.acquire(1).await {
+            Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// Holds room now if there is some.
+    pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        match self.chan.flavor.sem.try_acquire(1) {
+            Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(())),
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
+        }
+    }
+
+    /// Waits for room for `n` messages at once and holds it: the [`PermitIterator`] yields
+    /// `n` [`Permit`]s. Fails when the receiver is gone or closed, or if `n` exceeds the
+    /// channel's capacity (it could never be granted).
+    pub async fn reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, SendError<()>> {
+        if n > self.max_capacity() {
+            return Err(SendError(()));
+        }
+        match self.chan.flavor.sem.acquire(n).await {
+            Ok(()) => Ok(PermitIterator {
+                chan: &self.chan,
+                left: n,
+            }),
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// Holds room for `n` messages now if there is some.
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        if n > self.max_capacity() {
+            return Err(TrySendError::Full(()));
+        }
+        match self.chan.flavor.sem.try_acquire(n) {
+            Ok(()) => Ok(PermitIterator {
+                chan: &self.chan,
+                left: n,
+            }),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(())),
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
+        }
+    }
+
+    /// As [`reserve`](Self::reserve), with a permit that owns this sender (`'static`).
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
+        match self.chan.flavor.sem.acquire(1).await {
+            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// As [`try_reserve`](Self::try_reserve), owned; the sender comes back on failure.
+    pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
+        match self.chan.flavor.sem.try_acquire(1) {
+            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(self)),
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(self)),
+        }
+    }
+
+    /// Completes when the receiver is closed or dropped.
+    pub async fn closed(&self) {
+        self.chan.closed().await
+    }
+
+    /// Whether the receiver is closed or dropped.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// Room now: free permits (a snapshot).
+    pub fn capacity(&self) -> usize {
+        self.chan.flavor.sem.available_permits()
+    }
+
+    /// The capacity the channel was made with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.flavor.queue.capacity()
+    }
+
+    /// Whether both senders feed the same channel.
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    /// A sender that does not keep the channel open ([`WeakSender::upgrade`]).
+    pub fn downgrade(&self) -> WeakSender<T> {
+        self.chan.new_weak();
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+
+    /// Strong senders alive now.
+    pub fn strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.clone_tx();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_tx();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("capacity", &self.capacity())
+            .field("max_capacity", &self.max_capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// A sender that does not keep the channel open: [`upgrade`](Self::upgrade) it to send.
+pub struct WeakSender<T> {
+    chan: Shared<T>,
+}
+
+impl<T> WeakSender<T> {
+    /// A strong sender, if one is still alive somewhere.
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        self.chan.upgrade_tx().then(|| Sender {
+            chan: self.chan.clone(),
+        })
+    }
+}
+
+impl<T> WeakSender<T> {
+    /// Strong senders alive now.
+    pub fn strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Drop for WeakSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_weak();
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        self.chan.new_weak();
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender").finish_non_exhaustive()
+    }
+}
+
+/// Room for one message, held ([`Sender::reserve`]); given back if dropped unused.
+#[must_use = "the room is given back as soon as the permit is dropped"]
+pub struct Permit<'a, T> {
+    chan: &'a Chan<Bounded<T>>,
+}
+
+impl<T> Permit<'_, T> {
+    /// Sends `value` into the held room: never waits, never fails (if the receiver is gone
+    /// the value is dropped).
+    pub fn send(self, value: T) {
+        let chan = self.chan;
+        std::mem::forget(self);
+        chan.push(value);
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        self.chan.flavor.sem.release(1);
+        if self.chan.is_closed() {
+            // A closed receiver may be waiting for the last permit to come back.
+            self.chan.wake_rx();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// Room for several messages ([`Sender::reserve_many`]): yields one [`Permit`] per
+/// message; the room not taken goes back when it is dropped.
+pub struct PermitIterator<'a, T> {
+    chan: &'a Chan<Bounded<T>>,
+    left: usize,
+}
+
+impl<'a, T> Iterator for PermitIterator<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(Permit { chan: self.chan })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
+
+impl<T> Drop for PermitIterator<'_, T> {
+    fn drop(&mut self) {
+        if self.left > 0 {
+            self.chan.flavor.sem.release(std::mem::take(&mut self.left));
+            if self.chan.is_closed() {
+                // A closed receiver may be waiting for the last permits to come back.
+                self.chan.wake_rx();
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for PermitIterator<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PermitIterator")
+            .field("left", &self.left)
+            .finish()
+    }
+}
+
+/// Room for one message held with its sender ([`Sender::reserve_owned`]), `'static`.
+#[must_use = "the room is given back as soon as the permit is dropped"]
+pub struct OwnedPermit<T> {
+    sender: Option<Sender<T>>,
+}
+
+impl<T> OwnedPermit<T> {
+    /// Sends `value` into the held room and gives the sender back.
+    pub fn send(mut self, value: T) -> Sender<T> {
+        let sender = self.sender.take().expect("an OwnedPermit holds its sender");
+        sender.chan.push(value);
+        sender
+    }
+
+    /// Gives the room back unused, and the sender.
+    pub fn release(mut self) -> Sender<T> {
+        let sender = self.sender.take().expect("an OwnedPermit holds its sender");
+        sender.chan.flavor.sem.release(1);
+        if sender.chan.is_closed() {
+            // A closed receiver may be waiting for the last permit to come back.
+            sender.chan.wake_rx();
+        }
+        sender
+    }
+}
+
+impl<T> Drop for OwnedPermit<T> {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            sender.chan.flavor.sem.release(1);
+            if sender.chan.is_closed() {
+                sender.chan.wake_rx();
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for OwnedPermit<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit").finish_non_exhaustive()
+    }
+}
+
+/// The receiving half of a bounded channel: `Send + Sync`, one per channel.
+pub struct Receiver<T> {
+    chan: Shared<T>,
+}
+
+impl<T> Receiver<T> {
+    /// Receives the next message, waiting while none is buffered. `None` once every sender
+    /// is gone (or the receiver was closed and no permit is out) and the buffer is empty.
+    /// Cancel-safe.
+    pub async fn recv(&mut self) -> Option<T> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message (see [`recv`](Self::recv)); spends one unit of the
+    /// task's budget when it completes.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let chan = &*self.chan;
+        crate::coop::poll_budgeted(cx, |cx| chan.poll_recv(cx))
+    }
+
+    /// Waits for at least one message, then appends up to `limit` buffered ones to
+    /// `buffer`; returns how many. 0 when `limit` is 0 or the channel is finished. `buffer`
+    /// grows (allocates) only if its capacity is short.
+    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        std::future::poll_fn(|cx| self.poll_recv_many(cx, buffer, limit)).await
+    }
+
+    /// Polls for [`recv_many`](Self::recv_many).
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        match self.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(0),
+            Poll::Ready(Some(v)) => {
+                buffer.push(v);
+                let mut n = 1;
+                while n < limit {
+                    match self.chan.try_recv() {
+                        Ok(Some(v)) => buffer.push(v),
+                        _ => break,
+                    }
+                    n += 1;
+                }
+                Poll::Ready(n)
+            }
+        }
+    }
+
+    /// Takes a message now: [`TryRecvError::Empty`], or [`TryRecvError::Disconnected`]
+    /// once the channel is finished. Never blocks: for the game thread.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        match self.chan.try_recv() {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(TryRecvError::Empty),
+            Err(()) => Err(TryRecvError::Disconnected),
+        }
+    }
+
+    /// Receives from a thread that is not running async code, parking it while it waits.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        crate::sync::blocking::block_on(self.recv())
+    }
+
+    /// As [`recv_many`](Self::recv_many), blocking the thread.
+    ///
+    /// # Panics
+    /// When called from a task of a tickslab runtime (use the async method there).
+    #[track_caller]
+    pub fn blocking_recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        crate::sync::blocking::block_on(self.recv_many(buffer, limit))
+    }
+
+    /// Refuses further sends (waiting senders fail) while keeping the buffered messages
+    /// (and those sent through permits already held) receivable.
+    pub fn close(&mut self) {
+        self.chan.close();
+    }
+
+    /// Whether no more messages can be sent: closed, or every sender gone.
+    pub fn is_closed(&self) -> bool {
+        self.chan.rx_is_closed()
+    }
+
+    /// Messages buffered now.
+    pub fn len(&self) -> usize {
+        self.chan.flavor.len()
+    }
+
+    /// Whether nothing is buffered now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Room now (free permits).
+    pub fn capacity(&self) -> usize {
+        self.chan.flavor.sem.available_permits()
+    }
+
+    /// The capacity the channel was made with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.flavor.queue.capacity()
+    }
+
+    /// Strong senders alive now.
+    pub fn sender_strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// Weak senders alive now.
+    pub fn sender_weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_rx();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.len())
+            .field("max_capacity", &self.max_capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
