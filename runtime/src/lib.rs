@@ -17,8 +17,8 @@
 //!   blocking pool, files (each owns its own "current on this thread" slot where it needs
 //!   one; `sync/` uses `time/` for `send_timeout` only);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
-//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
-//!   frames, sockets, signals (a self-pipe socket per listener);
+//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
 //! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop;
@@ -43,6 +43,7 @@ pub mod io;
 pub mod net;
 pub mod pool;
 mod runtime;
+#[cfg(unix)]
 pub mod signal;
 mod spawn;
 mod stats;

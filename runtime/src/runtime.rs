@@ -618,12 +618,16 @@ fn run_until<F: Future>(
         if stop_on_shutdown && core.is_shutdown_requested() {
             return None;
         }
-        if core.take_root_woken()
-            && let Poll::Ready(output) = crate::coop::with_budget(Some(crate::coop::BUDGET), || {
+        if core.take_root_woken() {
+            if let Poll::Ready(output) = crate::coop::with_budget(Some(crate::coop::BUDGET), || {
                 future.as_mut().poll(&mut cx)
-            })
-        {
-            return Some(output);
+            }) {
+                return Some(output);
+            }
+            // The root's polls count toward the I/O interval as tasks' do: a root that
+            // keeps itself awake (spinning on `yield_now`) never lets the loop park, and the
+            // sockets would never be looked at.
+            driver.polls_since_io = driver.polls_since_io.saturating_add(1);
         }
         driver.pass(core);
         reraise_contained(core);
