@@ -42,6 +42,9 @@ pub(crate) struct FsDriver {
     shut_down: Cell<bool>,
     /// Whether io_uring has submissions queued that the kernel has not seen.
     dirty: Cell<bool>,
+    /// Whether io_uring had operations in flight after the last reap: a `Cell` the
+    /// scheduler's pass reads, rather than a look at the ring behind its `RefCell`.
+    ring_busy: Cell<bool>,
 }
 
 impl FsDriver {
@@ -63,6 +66,7 @@ impl FsDriver {
             token,
             shut_down: Cell::new(false),
             dirty: Cell::new(false),
+            ring_busy: Cell::new(false),
         });
         match wanted {
             FsBackend::ThreadPool => *driver.backend.borrow_mut() = Backend::Threads,
@@ -158,18 +162,10 @@ impl FsDriver {
     #[inline]
     pub(crate) fn flush(&self) {
         #[cfg(all(target_os = "linux", not(miri)))]
-        if self.dirty.get() || self.in_flight() {
+        if self.dirty.get() || self.ring_busy.get() {
             self.dirty.set(false);
             self.with_ring(|ring| ring.submit());
             self.reap();
-        }
-    }
-
-    #[cfg(all(target_os = "linux", not(miri)))]
-    fn in_flight(&self) -> bool {
-        match &*self.backend.borrow() {
-            Backend::Uring(ring) => ring.in_flight() > 0,
-            _ => false,
         }
     }
 
@@ -207,6 +203,8 @@ impl FsDriver {
                 break;
             }
         }
+        let busy = self.with_ring(|ring| ring.in_flight() > 0);
+        self.ring_busy.set(busy.unwrap_or(false));
     }
 
     /// The runtime is going away: refuse new operations, ask the kernel to cancel what is in
