@@ -7,10 +7,11 @@ use tickslab_alloc::slab::ErasedSlab;
 
 use crate::blocking::{BlockingPool, DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
 use crate::core::{Core, CoreConfig};
+use crate::driver::{FS_TOKEN, ParkHooks, ParkTimer, TIMER_TOKEN, WAKE_TOKEN};
 use crate::frame::{ArenaConfig, FrameArena};
 use crate::fs::{DEFAULT_FS_DEPTH, FsBackend, FsDriver};
 use crate::io::reactor::Reactor;
-use crate::runtime::{FS_TOKEN, Runtime, RuntimeParts, TIMER_TOKEN, WAKE_TOKEN};
+use crate::runtime::{Runtime, RuntimeParts};
 use crate::time::Timers;
 
 /// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
@@ -51,25 +52,6 @@ pub struct Builder {
     fs_depth: usize,
     park_hooks: ParkHooks,
     name: Option<Box<str>>,
-}
-
-/// A callback run by the runtime's thread around its sleeps (tokio's `on_thread_park`).
-pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
-
-/// `on_thread_park` / `on_thread_unpark` callbacks.
-#[derive(Clone, Default)]
-pub(crate) struct ParkHooks {
-    pub(crate) park: Option<Hook>,
-    pub(crate) unpark: Option<Hook>,
-}
-
-impl std::fmt::Debug for ParkHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParkHooks")
-            .field("park", &self.park.is_some())
-            .field("unpark", &self.unpark.is_some())
-            .finish()
-    }
 }
 
 impl Default for Builder {
@@ -358,11 +340,11 @@ impl Default for Runtime {
 /// The precise park timer, where the system has one (`None` falls back to epoll's
 /// millisecond timeout).
 #[cfg(all(target_os = "linux", not(miri)))]
-fn park_timer(poll: &mio::Poll, token: mio::Token) -> Option<crate::runtime::ParkTimer> {
+fn park_timer(poll: &mio::Poll, token: mio::Token) -> Option<ParkTimer> {
     crate::time::ParkTimer::new(poll.registry(), token).ok()
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]
-fn park_timer(_: &mio::Poll, _: mio::Token) -> Option<crate::runtime::ParkTimer> {
+fn park_timer(_: &mio::Poll, _: mio::Token) -> Option<ParkTimer> {
     None
 }

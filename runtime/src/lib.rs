@@ -21,7 +21,8 @@
 //! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
-//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop;
+//! - `driver.rs`, `builder.rs`, `runtime.rs`, `stats.rs`: what the runtime waits on and its
+//!   scheduler pass, then the `Runtime`, its builder and its driving loops;
 //! - `ecosystem/`: the optional integrations (features `tokio-io`, `hyper`, `quinn`), on top
 //!   of `net/`, `time/` and `spawn.rs`.
 //!
@@ -35,6 +36,7 @@ mod builder;
 mod context;
 pub mod coop;
 mod core;
+mod driver;
 pub mod ecosystem;
 pub mod frame;
 pub mod fs;
