@@ -39,7 +39,7 @@ pub use async_seek::AsyncSeek;
 pub use async_write::AsyncWrite;
 pub use interest::{Interest, Ready};
 pub use read_buf::ReadBuf;
-pub use std::io::{Error, ErrorKind, Result};
+pub use std::io::{Error, ErrorKind, Result, SeekFrom};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
     COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat,
