@@ -129,14 +129,28 @@ impl Builder {
         self
     }
 
-    /// Accepted: tickslab has no worker or blocking threads of its own to name.
+    /// Accepted and ignored: tickslab has no worker threads, and its blocking threads are
+    /// named `tickslab-blocking`.
     pub fn thread_name(&mut self, _name: impl Into<String>) -> &mut Self {
         self
     }
 
-    /// Accepted: tickslab has no worker or blocking threads of its own to size.
+    /// Accepted and ignored: tickslab has no worker threads, and its blocking threads get
+    /// the standard library's default stack size.
     pub fn thread_stack_size(&mut self, _bytes: usize) -> &mut Self {
         self
+    }
+
+    /// Threads the blocking pool may run at once, as tokio's (see
+    /// [`crate::Builder::max_blocking_threads`]; default 16, tokio's 512).
+    pub fn max_blocking_threads(&mut self, threads: usize) -> &mut Self {
+        self.map(|b| b.max_blocking_threads(threads))
+    }
+
+    /// How long an idle blocking thread lives, as tokio's (see
+    /// [`crate::Builder::thread_keep_alive`]).
+    pub fn thread_keep_alive(&mut self, keep_alive: std::time::Duration) -> &mut Self {
+        self.map(|b| b.thread_keep_alive(keep_alive))
     }
 
     /// Gives the runtime a bounded slab for [`crate::spawn_slab`]: `capacity` slots of `N`

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use tickslab_alloc::slab::ErasedSlab;
 
+use crate::blocking::{BlockingPool, DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
 use crate::core::{Core, CoreConfig};
+use crate::driver::{FS_TOKEN, ParkHooks, ParkTimer, TIMER_TOKEN, WAKE_TOKEN};
 use crate::frame::{ArenaConfig, FrameArena};
+use crate::fs::{DEFAULT_FS_DEPTH, FsBackend, FsDriver};
 use crate::io::reactor::Reactor;
-use crate::runtime::{Runtime, RuntimeParts, TIMER_TOKEN, WAKE_TOKEN};
+use crate::runtime::{Runtime, RuntimeParts};
 use crate::time::Timers;
 
 /// Tasks polled per pass of the scheduler, by default (see [`Builder::task_budget`]).
@@ -43,27 +46,12 @@ pub struct Builder {
     park_spin: std::time::Duration,
     arena: ArenaConfig,
     forbid_alloc_in_slab_polls: bool,
+    max_blocking_threads: usize,
+    keep_alive: std::time::Duration,
+    fs_backend: FsBackend,
+    fs_depth: usize,
     park_hooks: ParkHooks,
     name: Option<Box<str>>,
-}
-
-/// A callback run by the runtime's thread around its sleeps (tokio's `on_thread_park`).
-pub(crate) type Hook = Arc<dyn Fn() + Send + Sync>;
-
-/// `on_thread_park` / `on_thread_unpark` callbacks.
-#[derive(Clone, Default)]
-pub(crate) struct ParkHooks {
-    pub(crate) park: Option<Hook>,
-    pub(crate) unpark: Option<Hook>,
-}
-
-impl std::fmt::Debug for ParkHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParkHooks")
-            .field("park", &self.park.is_some())
-            .field("unpark", &self.unpark.is_some())
-            .finish()
-    }
 }
 
 impl Default for Builder {
@@ -87,6 +75,10 @@ impl Builder {
             park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
             forbid_alloc_in_slab_polls: false,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            keep_alive: DEFAULT_THREAD_KEEP_ALIVE,
+            fs_backend: FsBackend::Auto,
+            fs_depth: DEFAULT_FS_DEPTH,
             park_hooks: ParkHooks::default(),
             name: None,
         }
@@ -209,6 +201,39 @@ impl Builder {
         self
     }
 
+    /// Threads the blocking pool may run at once (default
+    /// [`DEFAULT_MAX_BLOCKING_THREADS`], 16; tokio's is 512, sized for servers). The pool
+    /// runs [`spawn_blocking`](crate::task::spawn_blocking) jobs, file opens and the `fs`
+    /// free functions, and file operations on the thread-pool backend. Threads start when
+    /// work arrives and none is idle; beyond the bound, work waits in a queue.
+    pub fn max_blocking_threads(mut self, threads: usize) -> Self {
+        self.max_blocking_threads = threads.max(1);
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits (default
+    /// [`DEFAULT_THREAD_KEEP_ALIVE`], 10 s, as tokio).
+    pub fn thread_keep_alive(mut self, keep_alive: std::time::Duration) -> Self {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// Which backend runs file operations (default [`FsBackend::Auto`]: io_uring where the
+    /// kernel allows it, else the blocking pool). [`FsBackend::IoUring`] makes
+    /// [`try_build`](Self::try_build) fail when io_uring is refused.
+    pub fn fs_backend(mut self, backend: FsBackend) -> Self {
+        self.fs_backend = backend;
+        self
+    }
+
+    /// File operations in flight at most (default [`DEFAULT_FS_DEPTH`], 256): the slots are
+    /// allocated when the runtime is built; beyond them, the next operation waits for one
+    /// (backpressure, never an allocation). Also the io_uring ring's size.
+    pub fn fs_depth(mut self, depth: usize) -> Self {
+        self.fs_depth = depth.max(1);
+        self
+    }
+
     /// Names the runtime ([`Handle::name`](crate::Handle::name)), as tokio's `Builder::name`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into().into_boxed_str());
@@ -269,6 +294,14 @@ impl Builder {
             name: self.name,
         });
         let park_timer = park_timer(&poll, TIMER_TOKEN);
+        let blocking = BlockingPool::new(self.max_blocking_threads, self.keep_alive);
+        let fs = FsDriver::new(
+            self.fs_backend,
+            self.fs_depth,
+            blocking,
+            poll.registry().try_clone()?,
+            FS_TOKEN,
+        )?;
         Ok(Runtime::from_parts(RuntimeParts {
             core,
             poll,
@@ -280,6 +313,7 @@ impl Builder {
             park_spin: self.park_spin,
             arena: FrameArena::with_config(self.arena),
             park_timer,
+            fs,
             park_hooks: self.park_hooks,
         }))
     }
@@ -306,11 +340,11 @@ impl Default for Runtime {
 /// The precise park timer, where the system has one (`None` falls back to epoll's
 /// millisecond timeout).
 #[cfg(all(target_os = "linux", not(miri)))]
-fn park_timer(poll: &mio::Poll, token: mio::Token) -> Option<crate::runtime::ParkTimer> {
+fn park_timer(poll: &mio::Poll, token: mio::Token) -> Option<ParkTimer> {
     crate::time::ParkTimer::new(poll.registry(), token).ok()
 }
 
 #[cfg(not(all(target_os = "linux", not(miri))))]
-fn park_timer(_: &mio::Poll, _: mio::Token) -> Option<crate::runtime::ParkTimer> {
+fn park_timer(_: &mio::Poll, _: mio::Token) -> Option<ParkTimer> {
     None
 }

@@ -22,7 +22,9 @@ use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::blocking::{self, BlockingPool};
 use crate::core::Core;
+use crate::fs::{self, FsDriver};
 use crate::io::reactor::{self, Reactor};
 use crate::time::{self, Timers};
 
@@ -89,18 +91,34 @@ pub(crate) struct EnterGuard {
     prev_core: *const Core,
     prev_timers: Option<Rc<Timers>>,
     prev_reactor: Option<Rc<Reactor>>,
+    prev_fs: Option<Rc<FsDriver>>,
+    prev_blocking: Option<Arc<BlockingPool>>,
     depth: usize,
     _not_send: PhantomData<*const ()>,
 }
 
-/// Installs `core`, `timers` and `reactor` as this thread's current runtime.
-pub(crate) fn enter(core: &Arc<Core>, timers: &Rc<Timers>, reactor: &Rc<Reactor>) -> EnterGuard {
+/// What a runtime installs besides its core: each lower layer's "current" slot.
+pub(crate) struct Parts<'a> {
+    pub(crate) timers: &'a Rc<Timers>,
+    pub(crate) reactor: &'a Rc<Reactor>,
+    pub(crate) fs: &'a Rc<FsDriver>,
+}
+
+/// Installs `core` and `parts` as this thread's current runtime.
+pub(crate) fn enter(core: &Arc<Core>, parts: Parts<'_>) -> EnterGuard {
+    let Parts {
+        timers,
+        reactor,
+        fs,
+    } = parts;
     // Registers the thread-exit release (a no-op after the first time; ignored during
     // thread teardown, when nothing may be registered any more).
     let _ = RELEASE_AT_EXIT.try_with(|_| ());
     let prev_core = CURRENT.with(|c| c.replace(Arc::into_raw(Arc::clone(core))));
     let prev_timers = time::set_current(Some(Rc::clone(timers)));
     let prev_reactor = reactor::set_current(Some(Rc::clone(reactor)));
+    let prev_blocking = blocking::set_current(Some(Arc::clone(fs.blocking_pool())));
+    let prev_fs = fs::set_current(Some(Rc::clone(fs)));
     let depth = DEPTH.with(|d| {
         d.set(d.get() + 1);
         d.get()
@@ -109,6 +127,8 @@ pub(crate) fn enter(core: &Arc<Core>, timers: &Rc<Timers>, reactor: &Rc<Reactor>
         prev_core,
         prev_timers,
         prev_reactor,
+        prev_fs,
+        prev_blocking,
         depth,
         _not_send: PhantomData,
     }
@@ -137,9 +157,11 @@ impl Drop for EnterGuard {
         let replaced = CURRENT.with(|c| c.replace(prev));
         let timers = time::set_current(self.prev_timers.take());
         let reactor = reactor::set_current(self.prev_reactor.take());
+        let files = fs::set_current(self.prev_fs.take());
+        let pool = blocking::set_current(self.prev_blocking.take());
         // Released once the slots hold what they should.
         release(replaced);
-        drop((timers, reactor));
+        drop((timers, reactor, files, pool));
     }
 }
 
@@ -213,6 +235,15 @@ pub(crate) fn reenter(core: &Arc<Core>) -> Option<EnterGuard> {
     time::set_current(timers.clone());
     let reactor = reactor::set_current(None);
     reactor::set_current(reactor.clone());
-    let (timers, reactor) = (timers?, reactor?);
-    Some(enter(core, &timers, &reactor))
+    let files = fs::set_current(None);
+    fs::set_current(files.clone());
+    let (timers, reactor, fs) = (timers?, reactor?, files?);
+    Some(enter(
+        core,
+        Parts {
+            timers: &timers,
+            reactor: &reactor,
+            fs: &fs,
+        },
+    ))
 }

@@ -6,19 +6,23 @@
 //!   [`claim_slab`]`().await` waits for a slot; [`try_claim_slab`] reserves one now.
 //! - [`spawn`] puts a task in its own heap block, for futures of any size.
 //! - Every spawn returns a [`JoinHandle`], a future of `Result<T, JoinError>` as in tokio.
+//! - [`fs`] reads and writes files (io_uring, or a blocking pool), and
+//!   [`task::spawn_blocking`] runs blocking work off the runtime's thread.
 //!
 //! The code is laid out in layers, each importing only from those below it:
 //! - `core/`: the executor core and the unsafe heart of the crate: the task block and its
 //!   state machine (`core/task/`), run queue, remote queue, orphans, shutdown;
-//! - `time/`, `io/`, `sync/`: timers, the reactor, tokio's `sync` (channels, `Notify`,
-//!   `Semaphore`, `Mutex`, ...) and the same-thread channels (each owns its own "current on
-//!   this thread" slot where it needs one; `sync/` uses `time/` for `send_timeout` only);
+//! - `time/`, `io/`, `sync/`, `blocking/`, `fs/`: timers, the reactor, tokio's `sync`
+//!   (channels, `Notify`, `Semaphore`, `Mutex`, ...) and the same-thread channels, the
+//!   blocking pool, files (each owns its own "current on this thread" slot where it needs
+//!   one; `sync/` uses `time/` for `send_timeout` only);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
-//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`, `signal/`: spawning, other threads,
-//!   frames, sockets, signals (a self-pipe socket per listener);
+//! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
+//! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
-//! - `builder.rs`, `runtime.rs`, `stats.rs`: the `Runtime` and its driving loop;
+//! - `driver.rs`, `builder.rs`, `runtime.rs`, `stats.rs`: what the runtime waits on and its
+//!   scheduler pass, then the `Runtime`, its builder and its driving loops;
 //! - `ecosystem/`: the optional integrations (features `tokio-io`, `hyper`, `quinn`), on top
 //!   of `net/`, `time/` and `spawn.rs`.
 //!
@@ -27,17 +31,21 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod blocking;
 mod builder;
 mod context;
 pub mod coop;
 mod core;
+mod driver;
 pub mod ecosystem;
 pub mod frame;
+pub mod fs;
 mod handle;
 pub mod io;
 pub mod net;
 pub mod pool;
 mod runtime;
+#[cfg(unix)]
 pub mod signal;
 mod spawn;
 mod stats;
@@ -46,6 +54,7 @@ pub mod task;
 pub mod time;
 mod yield_now;
 
+pub use blocking::{DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
 pub use builder::{
     Builder, DEFAULT_IO_INTERVAL, DEFAULT_PARK_SPIN, DEFAULT_REMOTE_QUEUE_CAPACITY,
     DEFAULT_TASK_BUDGET,

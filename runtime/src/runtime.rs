@@ -1,5 +1,6 @@
-//! `Runtime`: the executor, its driver (epoll, timers) and its frames, and the loop that
-//! drives them. Configuration lives in `builder.rs`, counters in `stats.rs`.
+//! `Runtime`: the executor, its driver and its frames, and the loops that drive them
+//! (`block_on`, `tick`, `frame`). Configuration lives in `builder.rs`, what the runtime
+//! waits on and its scheduler pass in `driver.rs`, counters in `stats.rs`.
 //!
 //! Every entry point that runs user code installs the runtime as the thread's context
 //! (`crate::context`) for its duration; the ones that *drive* the runtime (`block_on`,
@@ -8,7 +9,6 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::pin;
@@ -20,22 +20,13 @@ use std::time::Duration;
 use crate::context;
 use crate::core::Core;
 use crate::core::task::JoinHandle;
+use crate::driver::{Driver, ParkHooks, ParkTimer};
 use crate::frame::{Frame, FrameArena, FrameStats};
+use crate::fs::FsDriver;
 use crate::io::reactor::Reactor;
 use crate::spawn::{SpawnError, expect_slab_spawn};
 use crate::stats::{RuntimeStats, TickReport};
 use crate::time::Timers;
-
-pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
-/// The park timer's events (see `time/park_timer.rs`).
-pub(crate) const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
-
-/// The driver's precise park timer, where the system has one.
-#[cfg(all(target_os = "linux", not(miri)))]
-pub(crate) type ParkTimer = crate::time::ParkTimer;
-/// No precise park timer here: epoll's millisecond timeout is used.
-#[cfg(not(all(target_os = "linux", not(miri))))]
-pub(crate) enum ParkTimer {}
 
 /// What `Builder::try_build` made.
 pub(crate) struct RuntimeParts {
@@ -49,27 +40,8 @@ pub(crate) struct RuntimeParts {
     pub(crate) park_spin: Duration,
     pub(crate) arena: FrameArena,
     pub(crate) park_timer: Option<ParkTimer>,
-    pub(crate) park_hooks: crate::builder::ParkHooks,
-}
-
-/// Polls epoll (sockets, remote wakes) and fires timers.
-struct Driver {
-    poll: mio::Poll,
-    events: mio::Events,
-    reactor: Rc<Reactor>,
-    timers: Rc<Timers>,
-    park_timer: Option<ParkTimer>,
-    park_spin: Duration,
-    /// `Core::remote_wake_count` at the last idle spell.
-    remote_wakes_seen: u64,
-    /// Whether work from another thread ended the last idle spell.
-    remote_ended_idle: bool,
-    io_interval: u32,
-    polls_since_io: u32,
-    /// Scheduler passes since the runtime was built.
-    passes: u64,
-    /// `on_thread_park` / `on_thread_unpark`.
-    hooks: crate::builder::ParkHooks,
+    pub(crate) fs: Rc<FsDriver>,
+    pub(crate) park_hooks: ParkHooks,
 }
 
 /// The runtime's frame arena and the bookkeeping reused from frame to frame.
@@ -78,142 +50,6 @@ struct FrameDriver {
     tasks: Vec<crate::core::task::TaskRef>,
     number: u64,
     last: FrameStats,
-}
-
-impl Driver {
-    /// Waits for events up to `timeout` (`Some(ZERO)`: just look) and dispatches them.
-    /// Returns how many socket events arrived.
-    fn poll_io(&mut self, timeout: Option<Duration>) -> usize {
-        self.polls_since_io = 0;
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
-            Err(e) => panic!("tickslab: epoll_wait failed: {e}"),
-        }
-        let mut n = 0;
-        for event in self.events.iter() {
-            match event.token() {
-                WAKE_TOKEN => {}
-                TIMER_TOKEN => self.clear_park_timer(),
-                _ => {
-                    self.reactor.dispatch(event);
-                    n += 1;
-                }
-            }
-        }
-        n
-    }
-
-    /// Spins for work from another thread (counted in the stats); `true` if it came.
-    fn spin(&mut self, core: &Core) -> bool {
-        let hit = spin_for_remote_work(core, self.park_spin);
-        core.count_park_spin(hit);
-        if hit {
-            self.remote_ended_idle = true;
-        }
-        hit
-    }
-
-    fn clear_park_timer(&self) {
-        #[cfg(all(target_os = "linux", not(miri)))]
-        if let Some(timer) = &self.park_timer {
-            timer.clear();
-        }
-    }
-
-    /// The epoll timeout for a park that must end after `wait`: none when the park timer
-    /// (armed here) will end it with microsecond precision, else epoll's own.
-    fn arm_park(&self, wait: Option<Duration>) -> Option<Duration> {
-        match wait {
-            #[cfg(all(target_os = "linux", not(miri)))]
-            Some(wait) if !wait.is_zero() => match &self.park_timer {
-                Some(timer) if timer.arm(wait).is_ok() => None,
-                _ => Some(wait),
-            },
-            other => other,
-        }
-    }
-
-    /// Sleeps in epoll until a socket event, a remote wake, or the next timer.
-    ///
-    /// Before sleeping: while wakes from other threads are live (some arrived since the last
-    /// idle spell), spin briefly for the next one (see `Builder::park_spin`), and look at the
-    /// sockets once without blocking. Which comes first adapts: if remote work ended the
-    /// last idle spell, the spin goes first (no syscall when the next wake is already on its
-    /// way); otherwise the socket poll does (a datagram is not seen by spinning).
-    fn park(&mut self, core: &Core) -> usize {
-        let remote_wakes = core.remote_wake_count();
-        let live_remote = !self.park_spin.is_zero() && remote_wakes != self.remote_wakes_seen;
-        self.remote_wakes_seen = remote_wakes;
-        let spin_first = live_remote && self.remote_ended_idle;
-        if spin_first && self.spin(core) {
-            return 0;
-        }
-        let n = self.poll_io(Some(Duration::ZERO));
-        if n > 0 || core.run_queue_len() > 0 || core.has_remote_work() {
-            self.remote_ended_idle = n == 0;
-            return n;
-        }
-        if live_remote && !spin_first && self.spin(core) {
-            return 0;
-        }
-        // Nothing to do but wait for timers: a paused clock jumps to the next one instead.
-        if self.timers.auto_advance() {
-            self.remote_ended_idle = false;
-            return 0;
-        }
-        // User code, called before any state says "sleeping": a panic leaves nothing to undo.
-        if let Some(hook) = &self.hooks.park {
-            hook();
-        }
-        let n = if core.prepare_sleep() {
-            let timeout = self.arm_park(self.timers.park_timeout());
-            let n = self.poll_io(timeout);
-            self.remote_ended_idle = n == 0 && core.has_remote_work();
-            core.unsleep();
-            n
-        } else {
-            // Work arrived from another thread while we got ready to sleep.
-            self.remote_ended_idle = true;
-            0
-        };
-        if let Some(hook) = &self.hooks.unpark {
-            hook();
-        }
-        n
-    }
-
-    /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks.
-    #[inline]
-    fn pass(&mut self, core: &Core) -> TickReport {
-        self.passes += 1;
-        // The clock is read only when the run queue has drained, at the I/O interval, or
-        // after a task spent its whole budget (long polls: the interval counts polls, not
-        // their length): a busy runtime does not pay for it on every pass.
-        let look = self.polls_since_io >= self.io_interval || crate::coop::take_exhausted();
-        let timers_fired = if look || core.run_queue_len() == 0 {
-            self.timers.process()
-        } else {
-            0
-        };
-        let io_events = if look {
-            self.poll_io(Some(Duration::ZERO))
-        } else {
-            0
-        };
-        let tasks_polled = core.run_pass();
-        self.polls_since_io = self
-            .polls_since_io
-            .saturating_add(u32::try_from(tasks_polled).unwrap_or(u32::MAX));
-        TickReport {
-            tasks_polled,
-            timers_fired,
-            io_events,
-            tasks_ready: core.run_queue_len(),
-            // Filled in by `tick` only: `block_on`'s passes need no `Instant` arithmetic.
-            next_timer: None,
-        }
-    }
 }
 
 /// A single-threaded async runtime whose tasks live in a slab.
@@ -240,6 +76,11 @@ pub struct Runtime {
     /// The driver's timers and reactor, reachable without borrowing it (`stats`, `enter`).
     timers: Rc<Timers>,
     reactor: Rc<Reactor>,
+    /// The driver's files and blocking pool, likewise.
+    fs: Rc<FsDriver>,
+    /// How long the drop waits for running blocking jobs (`None`: until they return; set by
+    /// `shutdown_timeout`).
+    blocking_wait: Option<Duration>,
     /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
     handle: crate::Handle,
     busy: bool,
@@ -254,11 +95,14 @@ impl Runtime {
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
+            fs: Rc::clone(&p.fs),
+            blocking_wait: None,
             driver: RefCell::new(Driver {
                 poll: p.poll,
                 events: p.events,
                 reactor: p.reactor,
                 timers: p.timers,
+                fs: p.fs,
                 park_timer: p.park_timer,
                 park_spin: p.park_spin,
                 remote_wakes_seen: 0,
@@ -280,7 +124,14 @@ impl Runtime {
     }
 
     fn enter_context(&self) -> context::EnterGuard {
-        context::enter(&self.core, &self.timers, &self.reactor)
+        context::enter(
+            &self.core,
+            context::Parts {
+                timers: &self.timers,
+                reactor: &self.reactor,
+                fs: &self.fs,
+            },
+        )
     }
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
@@ -522,17 +373,19 @@ impl Runtime {
     }
 
     /// Shuts the runtime down, as tokio's `shutdown_timeout`: every task is cancelled (its
-    /// future dropped, on this thread) and the runtime is dropped. tickslab has no blocking
-    /// threads to wait for, so this never waits and `timeout` is not needed.
-    pub fn shutdown_timeout(self, timeout: Duration) {
-        let _ = timeout;
+    /// future dropped, on this thread), then the blocking pool's running jobs get up to
+    /// `timeout` to finish; those still running then are detached (their threads end when
+    /// their jobs return). File operations in flight are still completed or cancelled
+    /// first, as in the drop.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.blocking_wait = Some(timeout);
         drop(self);
     }
 
-    /// Shuts the runtime down without waiting, as tokio's `shutdown_background`: the same as
-    /// dropping it (every task is cancelled on this thread; nothing is left running).
+    /// Shuts the runtime down without waiting for blocking jobs, as tokio's
+    /// `shutdown_background`: `shutdown_timeout(Duration::ZERO)`.
     pub fn shutdown_background(self) {
-        drop(self);
+        self.shutdown_timeout(Duration::ZERO);
     }
 
     /// Counters for a debug overlay: tasks, polls, parks, wakes, slab use.
@@ -541,23 +394,9 @@ impl Runtime {
             self.core.stats(),
             self.timers.armed(),
             self.reactor.registered(),
+            self.fs.blocking_pool().counts(),
+            self.fs.ops().len(),
         )
-    }
-}
-
-/// Watches for work from other threads for up to `spin`; `true` if some arrived.
-fn spin_for_remote_work(core: &Core, spin: Duration) -> bool {
-    let until = std::time::Instant::now() + spin;
-    loop {
-        for _ in 0..64 {
-            if core.has_remote_work() {
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        if std::time::Instant::now() >= until {
-            return false;
-        }
     }
 }
 
@@ -586,12 +425,16 @@ fn run_until<F: Future>(
         if stop_on_shutdown && core.is_shutdown_requested() {
             return None;
         }
-        if core.take_root_woken()
-            && let Poll::Ready(output) = crate::coop::with_budget(Some(crate::coop::BUDGET), || {
+        if core.take_root_woken() {
+            if let Poll::Ready(output) = crate::coop::with_budget(Some(crate::coop::BUDGET), || {
                 future.as_mut().poll(&mut cx)
-            })
-        {
-            return Some(output);
+            }) {
+                return Some(output);
+            }
+            // The root's polls count toward the I/O interval as tasks' do: a root that
+            // keeps itself awake (spinning on `yield_now`) never lets the loop park, and the
+            // sockets would never be looked at.
+            driver.polls_since_io = driver.polls_since_io.saturating_add(1);
         }
         driver.pass(core);
         reraise_contained(core);
@@ -612,13 +455,21 @@ fn run_until<F: Future>(
 
 impl Drop for Runtime {
     /// Cancels every task (each future dropped once, on this thread), fails the sockets,
-    /// stops the timers, and retires the slab. User code that panics on the way (a
+    /// stops the timers, and retires the slab. Then the files and the blocking pool: file
+    /// operations in flight complete (io_uring's are waited for, so no kernel write lands in
+    /// a freed buffer), queued `spawn_blocking` jobs are cancelled, running ones are waited
+    /// for, and every blocking thread is joined. User code that panics on the way (a
     /// destructor, a join waker, a job from another thread) cannot stop it halfway: the
     /// first such panic is re-raised after everything is done.
     fn drop(&mut self) {
         let enter = self.enter_context();
         let mut panic = Core::shutdown(&self.core);
         self.timers.shutdown();
+        // The tasks are gone: what file operations they left in flight can only finish now.
+        self.fs.shutdown();
+        if let Some(payload) = self.fs.blocking_pool().shutdown(self.blocking_wait) {
+            panic.get_or_insert(payload);
+        }
         // Sockets that outlive the runtime fail from now on; their waiters are woken.
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.reactor.shutdown())) {
             panic.get_or_insert(payload);

@@ -66,10 +66,26 @@ pub struct RuntimeStats {
     pub timers_armed: usize,
     /// Sockets registered with the reactor.
     pub sockets: usize,
+    /// Threads of the blocking pool alive now (running or idle).
+    pub blocking_threads: usize,
+    /// Blocking-pool threads idle now.
+    pub blocking_idle: usize,
+    /// Jobs and file operations waiting for a blocking thread.
+    pub blocking_queued: usize,
+    /// Blocking-pool threads ever started.
+    pub blocking_threads_started: u64,
+    /// File operations in flight (their slots taken; at most `Builder::fs_depth`).
+    pub fs_ops_in_flight: usize,
 }
 
 impl RuntimeStats {
-    pub(crate) fn from_parts(core: CoreStats, timers_armed: usize, sockets: usize) -> Self {
+    pub(crate) fn from_parts(
+        core: CoreStats,
+        timers_armed: usize,
+        sockets: usize,
+        blocking: crate::blocking::PoolCounts,
+        fs_ops_in_flight: usize,
+    ) -> Self {
         RuntimeStats {
             tasks_live: core.tasks_live,
             tasks_spawned: core.tasks_spawned,
@@ -89,6 +105,11 @@ impl RuntimeStats {
             slab_peak: core.slab_peak,
             timers_armed,
             sockets,
+            blocking_threads: blocking.threads,
+            blocking_idle: blocking.idle,
+            blocking_queued: blocking.queued,
+            blocking_threads_started: blocking.spawned_total,
+            fs_ops_in_flight,
         }
     }
 
@@ -101,6 +122,10 @@ impl RuntimeStats {
             core,
             crate::time::current_armed(),
             crate::io::reactor::current_registered(),
+            crate::blocking::current_pool()
+                .map(|p| p.counts())
+                .unwrap_or_default(),
+            crate::fs::current_in_flight(),
         ))
     }
 }

@@ -143,11 +143,13 @@ impl rt::Timer for Timer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn rt::Sleep>> {
-        Box::pin(Sleep::new(crate::time::sleep_until(deadline)))
+        Box::pin(Sleep::new(crate::time::sleep_until(
+            crate::time::Instant::from_std(deadline),
+        )))
     }
 
     fn now(&self) -> Instant {
-        crate::time::now()
+        crate::time::now().into_std()
     }
 
     /// Moves the deadline of one of our sleeps in place (no new box); any other sleep is
@@ -182,7 +184,8 @@ impl Sleep {
     /// On a thread other than the one that created the sleep.
     #[track_caller]
     pub fn reset(&mut self, deadline: Instant) {
-        local_mut(&mut self.inner, "tickslab::hyper::Sleep").reset(deadline);
+        local_mut(&mut self.inner, "tickslab::hyper::Sleep")
+            .reset(crate::time::Instant::from_std(deadline));
     }
 }
 

@@ -78,9 +78,9 @@ impl Runtime {
 
     /// A runtime that also accepts spawns from other threads (an `Endpoint::connect` called
     /// elsewhere), sending them to `handle`'s runtime.
-    pub fn with_handle(handle: Handle) -> Runtime {
+    pub fn with_handle(handle: &Handle) -> Runtime {
         Runtime {
-            handle: Some(handle),
+            handle: Some(handle.clone()),
         }
     }
 }
@@ -88,7 +88,9 @@ impl Runtime {
 impl ::quinn::Runtime for Runtime {
     fn new_timer(&self, deadline: Instant) -> Pin<Box<dyn AsyncTimer>> {
         Box::pin(Timer {
-            sleep: SendWrapper::new(crate::time::sleep_until(deadline)),
+            sleep: SendWrapper::new(crate::time::sleep_until(crate::time::Instant::from_std(
+                deadline,
+            ))),
         })
     }
 
@@ -105,7 +107,7 @@ impl ::quinn::Runtime for Runtime {
         };
         match &self.handle {
             Some(handle) => {
-                if let Err(refused) = handle.spawn(future) {
+                if let Err(refused) = handle.try_spawn(future) {
                     drop(refused); // the runtime is shutting down: nothing will drive it
                 }
             }
@@ -129,7 +131,7 @@ impl ::quinn::Runtime for Runtime {
     }
 
     fn now(&self) -> Instant {
-        crate::time::now()
+        crate::time::now().into_std()
     }
 }
 
@@ -141,7 +143,8 @@ struct Timer {
 impl AsyncTimer for Timer {
     #[track_caller]
     fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        local_mut(&mut self.get_mut().sleep, "a tickslab quinn timer").reset(deadline);
+        local_mut(&mut self.get_mut().sleep, "a tickslab quinn timer")
+            .reset(crate::time::Instant::from_std(deadline));
     }
 
     #[track_caller]

@@ -15,6 +15,7 @@
 //! - futures-io: tickslab's I/O types (sockets, [`BufReader`], [`BufWriter`],
 //!   [`BufStream`], [`DuplexStream`]) also implement `futures_io::AsyncRead` /
 //!   `AsyncWrite` (`AsyncBufRead` for the buffered readers), natively.
+//! - [`Interest`] and [`Ready`]: what a socket's `ready` call waits for and finds.
 //! - `reactor` (crate-private) drives mio and wakes the tasks waiting on sockets.
 //!
 //! Layering: this module imports nothing from `net/` (which implements these traits) nor
@@ -24,6 +25,7 @@ mod async_buf_read;
 mod async_read;
 mod async_seek;
 mod async_write;
+mod interest;
 pub(crate) mod reactor;
 mod read_buf;
 mod scheduled_io;
@@ -35,8 +37,9 @@ pub use async_buf_read::AsyncBufRead;
 pub use async_read::AsyncRead;
 pub use async_seek::AsyncSeek;
 pub use async_write::AsyncWrite;
+pub use interest::{Interest, Ready};
 pub use read_buf::ReadBuf;
-pub use std::io::{Error, ErrorKind, Result};
+pub use std::io::{Error, ErrorKind, Result, SeekFrom};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
     COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat,

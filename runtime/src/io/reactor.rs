@@ -16,6 +16,7 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use super::interest::{Interest, Ready};
 use super::scheduled_io::{
     Direction, ERROR, READ_CLOSED, READABLE, SHUTDOWN, ScheduledIo, WRITABLE, WRITE_CLOSED,
     WaiterKey,
@@ -140,6 +141,12 @@ pub(crate) fn set_current(reactor: Option<Rc<Reactor>>) -> Option<Rc<Reactor>> {
 /// The current runtime's reactor, if a runtime is entered (it may be shut down).
 fn current_reactor() -> Option<Rc<Reactor>> {
     CURRENT.try_with(|c| c.borrow().clone()).unwrap_or(None)
+}
+
+/// Whether a runtime that is not shut down is current on this thread.
+#[cfg(unix)]
+pub(crate) fn in_runtime() -> bool {
+    current_reactor().is_some_and(|r| !r.shut_down.get())
 }
 
 /// Sockets registered in the current runtime (0 outside one).
@@ -269,6 +276,49 @@ impl Registration {
             return Poll::Ready(Err(shut_down_error()));
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Ready with what `interest` finds ready (never empty); otherwise stores the waker in
+    /// each direction the interest watches, under `read`'s and `write`'s keys (both are
+    /// ended by the waiting future's destructor). Not on any hot path: `ready(Interest)`.
+    pub(crate) fn poll_ready_interest(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        read: &mut Wait,
+        write: &mut Wait,
+    ) -> Poll<io::Result<Ready>> {
+        let r = self.readiness();
+        if r & SHUTDOWN != 0 {
+            return Poll::Ready(Err(shut_down_error()));
+        }
+        let ready = Ready::from_bits(r) & interest.mask();
+        if !ready.is_empty() {
+            return Poll::Ready(Ok(ready));
+        }
+        // `park`'s one instantiation, `poll_ready`'s: a second would make LLVM stop
+        // inlining the waiter bookkeeping into the hot one.
+        if interest.watches_read() {
+            let _: Poll<io::Result<()>> = self.park(cx, Direction::Read, Some(read));
+        }
+        if interest.is_writable() {
+            let _: Poll<io::Result<()>> = self.park(cx, Direction::Write, Some(write));
+        }
+        Poll::Pending
+    }
+
+    /// Whether this registration's runtime is still running.
+    #[cfg(unix)]
+    pub(crate) fn is_live(&self) -> bool {
+        !self.reactor.shut_down.get()
+    }
+
+    /// Whether this registration belongs to the runtime current on this thread (and it is
+    /// not shut down).
+    #[cfg(unix)]
+    pub(crate) fn is_current(&self) -> bool {
+        !self.reactor.shut_down.get()
+            && current_reactor().is_some_and(|r| Rc::ptr_eq(&r, &self.reactor))
     }
 
     /// Stores the waker of a task that found `dir` not ready.

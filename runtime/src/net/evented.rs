@@ -10,8 +10,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::io::Direction;
 use crate::io::reactor::{Registration, Wait};
+use crate::io::{Direction, Interest};
 
 /// A mio source registered with the current runtime's reactor. Dropping it deregisters the
 /// source from epoll, then closes it.
@@ -78,6 +78,29 @@ impl<S: mio::event::Source> Evented<S> {
             dir,
             wait: Wait::default(),
         }
+    }
+
+    /// Waits until `interest` finds something ready, and says what (tokio's `ready`).
+    /// Dropping the future while it waits removes its wakers.
+    pub(crate) fn ready_for(&self, interest: Interest) -> ReadyFor<'_, S> {
+        ReadyFor {
+            io: self,
+            interest,
+            read: Wait::default(),
+            write: Wait::default(),
+        }
+    }
+
+    /// Whether the socket's runtime is still running.
+    #[cfg(unix)]
+    pub(crate) fn is_live(&self) -> bool {
+        self.reg.is_live()
+    }
+
+    /// Whether the socket is registered with the runtime current on this thread.
+    #[cfg(unix)]
+    pub(crate) fn is_current(&self) -> bool {
+        self.reg.is_current()
     }
 
     /// `poll_io` as a future. Dropping it while it waits removes its waker.
@@ -154,5 +177,41 @@ impl<S: mio::event::Source> Future for Ready<'_, S> {
 impl<S: mio::event::Source> Drop for Ready<'_, S> {
     fn drop(&mut self) {
         self.wait.end(&self.io.reg, self.dir);
+    }
+}
+
+/// The future of [`Evented::ready_for`].
+pub(crate) struct ReadyFor<'a, S: mio::event::Source> {
+    io: &'a Evented<S>,
+    interest: Interest,
+    read: Wait,
+    write: Wait,
+}
+
+impl<S: mio::event::Source> Future for ReadyFor<'_, S> {
+    type Output = io::Result<crate::io::Ready>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let (reg, interest) = (&this.io.reg, this.interest);
+        let (read, write) = (&mut this.read, &mut this.write);
+        crate::coop::poll_budgeted(cx, |cx| reg.poll_ready_interest(cx, interest, read, write))
+    }
+}
+
+impl<S: mio::event::Source> Drop for ReadyFor<'_, S> {
+    fn drop(&mut self) {
+        self.read.end(&self.io.reg, Direction::Read);
+        self.write.end(&self.io.reg, Direction::Write);
+    }
+}
+
+/// The direction whose readiness an operation of `interest` uses and clears (tokio's
+/// `try_io` / `async_io`): reading unless the interest is in writing alone.
+pub(crate) fn direction_of(interest: Interest) -> Direction {
+    if interest.is_writable() && !interest.watches_read() {
+        Direction::Write
+    } else {
+        Direction::Read
     }
 }

@@ -1,29 +1,38 @@
 //! Signals, as tokio's `signal` module: [`ctrl_c`] and, on Unix, [`unix::signal`].
 //!
-//! Each listener owns a self-pipe (a nonblocking `UnixStream` pair): signal-hook's handler
-//! writes a byte to its write end when the signal arrives (async-signal-safe), and the read
-//! end is a socket of the runtime's reactor, so waiting for a signal is waiting for a readable
-//! socket: no thread, no polling. Signals that arrive while nobody waits are not lost: the
-//! bytes stay in the pipe, and several arrivals between two waits count as one (as tokio's).
+//! Installing a listener installs a process-wide handler for its signal the first time
+//! (through `signal-hook`, which chains with handlers installed before and keeps the
+//! handler's work async-signal-safe), and that handler stays for the life of the process,
+//! as in tokio: once a program listens for `SIGINT`, Ctrl-C no longer kills it.
 //!
-//! As in tokio, once a signal is listened for, its default action (SIGINT ending the
-//! process, say) does not come back when the listeners go: the process now handles it.
-//! Signals that cannot be handled (`SIGKILL`, `SIGSTOP`, `SIGSEGV`, `SIGILL`, `SIGFPE`) are
-//! refused with an error.
+//! The handler sets the signal's pending flag and writes a byte to a self-pipe. Each
+//! runtime that has listeners registers the pipe's read end in its reactor (one descriptor
+//! per runtime, not per listener); when it turns readable, the runtime drains it and wakes
+//! every listener of every signal that arrived, in this process's every runtime. Several
+//! deliveries of one signal before a listener looks are seen as one, as in tokio.
+//!
+//! Layering: above `net/` (the pipe is an `Evented` socket), below nothing.
 
-#[cfg(unix)]
+mod driver;
+mod registry;
 pub mod unix;
 
-/// Waits for the next Ctrl-C (`SIGINT` on Unix), as tokio's `signal::ctrl_c`. The handler is
-/// installed when this is first polled; a Ctrl-C before that is not seen.
+use std::io;
+
+/// Waits for Ctrl-C (`SIGINT`), as tokio's `signal::ctrl_c`. The handler is installed when
+/// the future is first polled: from then on, for the rest of the process, `SIGINT` no
+/// longer ends it. Panics if first polled outside a tickslab runtime (as tokio's does
+/// outside one of its own).
 ///
-/// # Errors
-/// Outside a runtime, or if the handler cannot be installed.
-#[cfg(unix)]
-pub async fn ctrl_c() -> std::io::Result<()> {
-    let mut signal = unix::signal(unix::SignalKind::interrupt())?;
-    match signal.recv().await {
-        Some(()) => Ok(()),
-        None => Err(std::io::Error::other("the signal listener closed")),
-    }
+/// ```no_run
+/// # tickslab_runtime::Runtime::new().block_on(async {
+/// tickslab_runtime::signal::ctrl_c().await?;
+/// println!("shutting down");
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub async fn ctrl_c() -> io::Result<()> {
+    let mut interrupt = unix::signal(unix::SignalKind::interrupt())?;
+    interrupt.recv().await;
+    Ok(())
 }

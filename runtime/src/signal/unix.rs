@@ -1,32 +1,27 @@
-//! Unix signals: [`signal`] makes a [`Signal`] listener for one [`SignalKind`].
-//!
-//! Invariant: a `Signal` owns its signal-hook registration (`SigId`) and the read end of its
-//! self-pipe; dropping it unregisters the handler first (which closes the write end), then
-//! deregisters and closes the read end.
+//! Unix signals by kind, as tokio's `signal::unix`: [`signal`] returns a [`Signal`]
+//! listener whose [`recv`](Signal::recv) completes once per delivery (deliveries that come
+//! before the listener looks again count as one).
 
-use std::fmt;
-use std::io::{self, Read};
-use std::os::raw::c_int;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use signal_hook::SigId;
-use signal_hook::low_level::{pipe, unregister};
-
-use crate::io::Direction;
-use crate::net::evented::Evented;
+use super::{driver, registry};
 
 /// A kind of Unix signal, as tokio's `SignalKind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SignalKind(c_int);
+pub struct SignalKind(libc::c_int);
 
 impl SignalKind {
-    /// The signal of number `signum`.
-    pub const fn from_raw(signum: c_int) -> SignalKind {
+    /// Any signal by number (listening fails for `SIGKILL`, `SIGSTOP`, `SIGILL`, `SIGFPE`,
+    /// `SIGSEGV` and numbers out of range).
+    pub const fn from_raw(signum: libc::c_int) -> SignalKind {
         SignalKind(signum)
     }
 
     /// The signal's number.
-    pub const fn as_raw_value(&self) -> c_int {
+    pub const fn as_raw_value(&self) -> libc::c_int {
         self.0
     }
 
@@ -86,108 +81,133 @@ impl SignalKind {
     }
 }
 
-impl From<c_int> for SignalKind {
-    fn from(signum: c_int) -> SignalKind {
+impl From<libc::c_int> for SignalKind {
+    fn from(signum: libc::c_int) -> SignalKind {
         SignalKind(signum)
     }
 }
 
-impl From<SignalKind> for c_int {
-    fn from(kind: SignalKind) -> c_int {
+impl From<SignalKind> for libc::c_int {
+    fn from(kind: SignalKind) -> libc::c_int {
         kind.0
     }
 }
 
-/// Listens for one kind of signal, from [`signal`]. Stays on the runtime's thread.
+/// A listener for one kind of signal, made by [`signal`]. Several listeners of one signal
+/// (in one runtime or several) are all woken by each delivery.
 pub struct Signal {
-    id: SigId,
     kind: SignalKind,
-    read: Evented<mio::net::UnixStream>,
+    slot: &'static registry::Slot,
+    place: usize,
+    seen: u64,
 }
 
-/// Starts listening for `kind` on the current runtime, as tokio's `signal::unix::signal`.
+/// Listens for `kind`, as tokio's `signal::unix::signal`: installs the process-wide handler
+/// the first time (for good: the signal's default action, such as ending the process, no
+/// longer happens) and makes the current runtime watch the signal pipe. Deliveries before
+/// this call are not seen. Fails for signals that cannot be caught (`SIGKILL`, `SIGSTOP`,
+/// `SIGILL`, `SIGFPE`, `SIGSEGV`, numbers out of range).
 ///
-/// ```no_run
+/// # Panics
+/// Outside a running tickslab runtime, as tokio's panics outside one of its own (a listener
+/// there could never be woken).
+///
+/// ```
 /// use tickslab_runtime::signal::unix::{SignalKind, signal};
-///
 /// # tickslab_runtime::Runtime::new().block_on(async {
 /// let mut hangups = signal(SignalKind::hangup())?;
-/// while hangups.recv().await.is_some() {
-///     // reload the configuration
+/// # if false {
+/// while let Some(()) = hangups.recv().await {
+///     println!("reloading the configuration");
 /// }
+/// # }
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
-///
-/// # Errors
-/// Outside a runtime; for a signal that cannot be handled (`SIGKILL`, `SIGSTOP`, `SIGSEGV`,
-/// `SIGILL`, `SIGFPE`); or if the self-pipe cannot be made.
+#[track_caller]
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
-    if signal_hook::consts::FORBIDDEN.contains(&kind.0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("signal {} cannot be handled by a process", kind.0),
-        ));
-    }
-    let (read, write) = mio::net::UnixStream::pair()?;
-    // Registered with the reactor before the handler: outside a runtime nothing is
-    // installed.
-    let read = Evented::new(read)?;
-    let write = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(write));
-    let id = pipe::register(kind.0, write)?;
-    Ok(Signal { id, kind, read })
+    assert!(
+        crate::io::reactor::in_runtime(),
+        "tickslab: signal() must be called inside a running tickslab runtime \
+         (Runtime::block_on or one of its tasks)"
+    );
+    driver::arm()?;
+    let slot = registry::globals()?.slot(kind.0)?;
+    let place = slot.take_place();
+    Ok(Signal {
+        kind,
+        slot,
+        place,
+        seen: slot.generation(),
+    })
 }
 
 impl Signal {
-    /// Waits for the next arrival of the signal; arrivals since the last call count as one.
-    /// Never `None` while the listener lives (tokio's signature).
-    pub async fn recv(&mut self) -> Option<()> {
-        let read = &self.read;
-        read.io(Direction::Read, |mut s| drain(&mut s)).await.ok()
-    }
-
-    /// Polls for the next arrival, as [`recv`](Self::recv).
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        self.read
-            .poll_io(cx, Direction::Read, |mut s| drain(&mut s))
-            .map(|r| r.ok())
+    /// Waits for the next delivery. `None` if the signal can no longer be watched from
+    /// here (polled outside a runtime, or after its runtime shut down). Dropping the
+    /// future while it waits removes its waker.
+    pub fn recv(&mut self) -> Recv<'_> {
+        Recv { signal: self }
     }
 
     /// The signal this listens for.
     pub fn kind(&self) -> SignalKind {
         self.kind
     }
-}
 
-/// Reads every byte the handler wrote: `Ok` if there was at least one, `WouldBlock` if none.
-fn drain(mut s: impl Read) -> io::Result<()> {
-    let mut buf = [0u8; 32];
-    let mut got = false;
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(_) => got = true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+    /// Polls for the next delivery; `Pending` stores the waker (replaced by the next poll).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        if driver::arm().is_err() {
+            return Poll::Ready(None);
+        }
+        match self.slot.check_or_wait(self.seen, self.place, cx.waker()) {
+            Some(now) => {
+                self.seen = now;
+                Poll::Ready(Some(()))
+            }
+            None => Poll::Pending,
         }
     }
-    if got {
-        Ok(())
-    } else {
-        Err(io::ErrorKind::WouldBlock.into())
+}
+
+impl std::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signal")
+            .field("kind", &self.kind)
+            .field("seen", &self.seen)
+            .finish()
     }
 }
 
 impl Drop for Signal {
     fn drop(&mut self) {
-        // The handler goes first (closing the write end); the read end after, as a field.
-        unregister(self.id);
+        self.slot.give_back(self.place);
     }
 }
 
-impl fmt::Debug for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signal").field("kind", &self.kind).finish()
+/// The future of [`Signal::recv`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Recv<'a> {
+    signal: &'a mut Signal,
+}
+
+impl Future for Recv<'_> {
+    type Output = Option<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        self.signal.poll_recv(cx)
+    }
+}
+
+impl Drop for Recv<'_> {
+    fn drop(&mut self) {
+        self.signal.slot.clear(self.place());
+    }
+}
+
+impl Recv<'_> {
+    fn place(&self) -> usize {
+        self.signal.place
     }
 }

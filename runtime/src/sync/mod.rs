@@ -50,7 +50,7 @@
 //! assert_eq!(reply, 42);
 //! ```
 
-mod atomic_waker;
+pub(crate) mod atomic_waker;
 mod barrier;
 mod batch_semaphore;
 mod blocking;

@@ -1,5 +1,6 @@
 //! Tasks, under tokio's path: spawning, join handles and sets, abort handles, ids, local
-//! sets, task-local values, yielding, and the cooperative budget.
+//! sets, task-local values, blocking work ([`spawn_blocking`]), yielding, and the cooperative
+//! budget.
 //!
 //! Every tickslab task is "local" in tokio's sense (it runs on the runtime's one thread and
 //! need not be `Send`), so [`spawn`] and [`spawn_local`] are the same boxed spawn, and a
@@ -11,6 +12,7 @@ mod task_local;
 
 pub use crate::coop;
 
+pub use crate::blocking::{BlockingJoinHandle, spawn_blocking};
 pub use crate::core::task::{AbortHandle, Id, JoinError, JoinHandle};
 pub use crate::spawn::{spawn, spawn_slab, try_spawn_slab};
 pub use crate::yield_now::{YieldNow, yield_now};

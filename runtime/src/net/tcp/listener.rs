@@ -6,8 +6,13 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use super::super::evented::Evented;
-use super::super::{TcpStream, ToSocketAddrs, no_addresses};
+use super::super::{TcpSocket, TcpStream, ToSocketAddrs, no_addresses};
 use crate::io::Direction;
+
+/// The listen backlog of [`TcpListener::bind`]: connections the kernel queues before they
+/// are accepted (tokio's value until mio moved to std's 128, which resets a burst of
+/// connects that arrives faster than the accept loop; Linux caps it at `somaxconn`).
+pub const BACKLOG: u32 = 1024;
 
 /// A TCP socket listening for connections, as tokio's `TcpListener`.
 ///
@@ -40,12 +45,14 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds to `addr` and listens, trying each address it resolves to until one works
-    /// (`SO_REUSEADDR` is set, as by mio and tokio). A port in use fails with
-    /// [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, with an error saying so.
+    /// (`SO_REUSEADDR` is set, as by mio and tokio), with a backlog of [`BACKLOG`]
+    /// connections not yet accepted (a [`TcpSocket`](super::super::TcpSocket) chooses
+    /// another). A port in use fails with [`AddrInUse`](io::ErrorKind::AddrInUse); outside
+    /// a runtime, with an error saying so.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
-            match mio::net::TcpListener::bind(addr).and_then(TcpListener::new) {
+        for addr in super::super::addr::resolve(addr).await? {
+            match TcpListener::bind_addr(addr) {
                 Ok(l) => return Ok(l),
                 Err(e) => last = Some(e),
             }
@@ -53,7 +60,15 @@ impl TcpListener {
         Err(last.unwrap_or_else(no_addresses))
     }
 
-    fn new(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+    fn bind_addr(addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = TcpSocket::new_for_addr(addr)?;
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(BACKLOG)
+    }
+
+    pub(crate) fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: Evented::new(listener)?,
         })
@@ -63,7 +78,7 @@ impl TcpListener {
     /// with the current runtime: an error outside one.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        TcpListener::new(mio::net::TcpListener::from_std(listener))
+        TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
     }
 
     /// Waits for a connection: the stream and the peer's address. Several tasks may wait at
@@ -79,6 +94,14 @@ impl TcpListener {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
         Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, addr)))
+    }
+
+    /// The listener as a std one (still non-blocking), out of the runtime. The descriptor
+    /// is duplicated first (one `dup`, no unsafe code), then this one is deregistered and
+    /// closed.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let dup = socket2::SockRef::from(self.io.get()).try_clone()?;
+        Ok(dup.into())
     }
 
     /// The address this listener is bound to (with the actual port when bound to port 0).

@@ -3,6 +3,7 @@
 
 mod futures_io;
 pub(super) mod listener;
+pub(super) mod socket;
 mod split;
 mod split_owned;
 pub(super) mod stream;

@@ -1,18 +1,20 @@
 //! The TCP stream.
 
 use std::fmt;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use super::super::evented::Evented;
+use super::super::buf_mut::read_into;
+use super::super::evented::{Evented, direction_of};
 use super::super::{ToSocketAddrs, no_addresses};
 use super::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::Direction;
-use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
+use crate::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
 /// A TCP connection, as tokio's `TcpStream`.
 ///
@@ -31,7 +33,7 @@ impl TcpStream {
     /// The connect itself is non-blocking: the task waits for it in the reactor.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in super::super::addr::resolve(addr).await? {
             match TcpStream::connect_addr(addr).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
@@ -41,7 +43,13 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::connecting(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Registers a socket whose non-blocking connect has started, and waits for the
+    /// handshake to end (for [`connect`](Self::connect) and `TcpSocket::connect`).
+    pub(crate) async fn connecting(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(stream)?;
         // Writable means the handshake ended; `take_error` says how, and `peer_addr` tells
         // a real end from a spurious wake (`NotConnected`: wait again), as mio documents.
         stream
@@ -110,6 +118,108 @@ impl TcpStream {
         self.io.get().take_error()
     }
 
+    /// Sets `TCP_QUICKACK`: acknowledge at once instead of delaying (Linux clears it again
+    /// on its own; set it after reads that matter).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_tcp_quickack(quickack)
+    }
+
+    /// Whether `TCP_QUICKACK` is set.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn quickack(&self) -> io::Result<bool> {
+        socket2::SockRef::from(self.io.get()).tcp_quickack()
+    }
+
+    /// Sets `SO_LINGER`: `Some(d)` lets closing send what is left for up to `d` (in the
+    /// background), `Some(0)` resets the connection on close; `None` is the default.
+    pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_linger(dur)
+    }
+
+    /// `SO_LINGER`.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(self.io.get()).linger()
+    }
+
+    /// Sets `SO_LINGER` to zero: dropping the stream resets the connection (the peer reads
+    /// [`ConnectionReset`](io::ErrorKind::ConnectionReset)) instead of closing it.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.set_linger(Some(Duration::ZERO))
+    }
+
+    /// The stream as a std one (still non-blocking), out of the runtime. The descriptor is
+    /// duplicated first (one `dup`, no unsafe code), then this one is deregistered and
+    /// closed.
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        let dup = socket2::SockRef::from(self.io.get()).try_clone()?;
+        Ok(dup.into())
+    }
+
+    /// Waits until `interest` finds the stream ready, and says what is: tokio's `ready`.
+    /// It may report readiness that a `try_read` / `try_write` then finds gone
+    /// (`WouldBlock`, which clears it). Dropping the future while it waits removes its
+    /// wakers.
+    ///
+    /// ```
+    /// use tickslab_runtime::io::Interest;
+    /// use tickslab_runtime::net::{TcpListener, TcpStream};
+    /// # tickslab_runtime::Runtime::new().block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = TcpStream::connect(listener.local_addr()?).await?;
+    /// let ready = stream.ready(Interest::READABLE | Interest::WRITABLE).await?;
+    /// assert!(ready.is_writable() && !ready.is_readable());
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.io.ready_for(interest).await
+    }
+
+    /// Runs `f` (a system call on this stream's descriptor) if `interest` looks ready;
+    /// `WouldBlock` otherwise, or when `f` says so, which clears the readiness until the
+    /// next event. As tokio's `try_io`.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(direction_of(interest), |_| f())
+    }
+
+    /// Waits for `interest`, runs `f`, and waits again while it says `WouldBlock`. As
+    /// tokio's `async_io`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.io(direction_of(interest), |_| f()).await
+    }
+
+    /// Reads what is there now into `buf`'s spare capacity, without waiting (tokio's
+    /// `try_read_buf`): `WouldBlock` if nothing is, `Ok(0)` at end of stream. Copies once
+    /// through a per-thread scratch buffer; [`try_read`](Self::try_read) does not.
+    pub fn try_read_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |mut s| {
+                read_into(buf, |b| s.read(b).map(|n| (n, ())))
+            })
+            .map(|(n, ())| n)
+    }
+
+    /// As [`try_read`](Self::try_read), into several buffers (`readv`).
+    pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |mut s| s.read_vectored(bufs))
+    }
+
+    /// As [`try_write`](Self::try_write), from several buffers (`writev`).
+    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
     /// Waits until the stream may be readable (data, end of stream or an error). It may
     /// wake spuriously: then [`try_read`](Self::try_read) says `WouldBlock`.
     pub async fn readable(&self) -> io::Result<()> {
@@ -151,11 +261,23 @@ impl TcpStream {
     }
 
     /// Polls a [`peek`](Self::peek).
-    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
+    ///
+    /// tokio's signature: the bytes go into `buf`'s unfilled part, which advances; returns
+    /// how many.
+    pub fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        if buf.remaining() == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |s| s.peek(buf))
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.peek(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(n))
     }
 
     /// Splits into a read half and a write half borrowing the stream, so one task can read
@@ -243,9 +365,13 @@ impl TcpStream {
             .poll_io(cx, Direction::Read, |s| super::uninit::recv_uninit(s, buf))
     }
 
-    /// Shuts down the write side (sends FIN): the peer reads end of stream.
+    /// Shuts down the write side (sends FIN): the peer reads end of stream. A connection the
+    /// peer already reset (`NotConnected`) counts as shut down, as in tokio.
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        self.io.get().shutdown(Shutdown::Write)
+        match self.io.get().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
     }
 }
 

@@ -5,14 +5,15 @@ mod batch;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 
 pub use batch::{RecvBatch, RecvMeta, SendBatch};
 
-use super::evented::Evented;
-use super::{ToSocketAddrs, first_addr, no_addresses};
-use crate::io::Direction;
+use super::buf_mut::read_into;
+use super::evented::{Evented, direction_of};
+use super::{ToSocketAddrs, no_addresses};
+use crate::io::{Direction, Interest, ReadBuf, Ready};
 
 /// A UDP socket, as tokio's `UdpSocket`. Every method takes `&self`: share it between a
 /// receiving task and a sending task with an `Rc` (one task per direction at a time; see
@@ -41,7 +42,7 @@ impl UdpSocket {
     /// saying so.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in super::addr::resolve(addr).await? {
             match mio::net::UdpSocket::bind(addr).and_then(UdpSocket::new) {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),
@@ -67,7 +68,7 @@ impl UdpSocket {
     /// [`send`](Self::send) goes there and only its datagrams are received.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let mut last = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in super::addr::resolve(addr).await? {
             match self.io.get().connect(addr) {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),
@@ -89,7 +90,10 @@ impl UdpSocket {
     /// Sends a datagram to `target` (its first address), waiting for room in the send
     /// buffer; returns the bytes sent.
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = first_addr(target)?;
+        let target = match super::addr::first_now(&target) {
+            Ok(addr) => addr?,
+            Err(query) => super::addr::first_of(query).await?,
+        };
         self.io
             .io(Direction::Write, |s| s.send_to(buf, target))
             .await
@@ -137,13 +141,18 @@ impl UdpSocket {
             .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
     }
 
-    /// Polls a [`recv_from`](Self::recv_from).
+    /// Polls a [`recv_from`](Self::recv_from) into `buf`'s unfilled part (tokio's
+    /// signature): the datagram fills it (truncated to it) and the sender is returned.
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.recv_from(buf))
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let (n, addr) = std::task::ready!(self.io.poll_io(cx, Direction::Read, |s| {
+            s.recv_from(buf.initialize_unfilled())
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(addr))
     }
 
     /// Polls a [`send`](Self::send).
@@ -151,9 +160,14 @@ impl UdpSocket {
         self.io.poll_io(cx, Direction::Write, |s| s.send(buf))
     }
 
-    /// Polls a [`recv`](Self::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Read, |s| s.recv(buf))
+    /// Polls a [`recv`](Self::recv) into `buf`'s unfilled part (tokio's signature).
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.recv(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 
     /// Receives up to `N` datagrams (and at most `bufs.len()`) with one system call,
@@ -392,6 +406,244 @@ impl UdpSocket {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.io.get().take_error()
     }
+
+    /// Waits until `interest` finds the socket ready, and says what is: tokio's `ready`.
+    /// It may report readiness that a `try_*` call then finds gone (`WouldBlock`, which
+    /// clears it). Dropping the future while it waits removes its wakers.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.io.ready_for(interest).await
+    }
+
+    /// Runs `f` (a system call on this socket's descriptor) if `interest` looks ready;
+    /// `WouldBlock` otherwise, or when `f` says so, which clears the readiness until the
+    /// next event. As tokio's `try_io`.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(direction_of(interest), |_| f())
+    }
+
+    /// Waits for `interest`, runs `f`, and waits again while it says `WouldBlock`. As
+    /// tokio's `async_io`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.io(direction_of(interest), |_| f()).await
+    }
+
+    /// Receives a datagram into `buf`'s spare capacity (tokio's `recv_buf_from`): its
+    /// length (at most `buf.chunk_mut().len()`) and sender. Copies once through a
+    /// per-thread scratch buffer; [`recv_from`](Self::recv_from) into a slice does not.
+    pub async fn recv_buf_from<B: bytes::BufMut>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .io(Direction::Read, |s| read_into(buf, |b| s.recv_from(b)))
+            .await
+    }
+
+    /// Receives a datagram from the connected peer into `buf`'s spare capacity (tokio's
+    /// `recv_buf`).
+    pub async fn recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv(b).map(|n| (n, ())))
+            })
+            .await
+            .map(|(n, ())| n)
+    }
+
+    /// A [`recv_buf_from`](Self::recv_buf_from) now, without waiting: `WouldBlock` if no
+    /// datagram is queued.
+    pub fn try_recv_buf_from<B: bytes::BufMut>(
+        &self,
+        buf: &mut B,
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.io
+            .try_io(Direction::Read, |s| read_into(buf, |b| s.recv_from(b)))
+    }
+
+    /// A [`recv_buf`](Self::recv_buf) now, without waiting.
+    pub fn try_recv_buf<B: bytes::BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io
+            .try_io(Direction::Read, |s| {
+                read_into(buf, |b| s.recv(b).map(|n| (n, ())))
+            })
+            .map(|(n, ())| n)
+    }
+
+    /// Polls a [`peek_from`](Self::peek_from) into `buf`'s unfilled part (tokio's
+    /// signature); the datagram stays queued.
+    pub fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let (n, addr) = std::task::ready!(self.io.poll_io(cx, Direction::Read, |s| {
+            s.peek_from(buf.initialize_unfilled())
+        }))?;
+        buf.advance(n);
+        Poll::Ready(Ok(addr))
+    }
+
+    /// Polls a [`peek`](Self::peek) into `buf`'s unfilled part (tokio's signature).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(
+            self.io
+                .poll_io(cx, Direction::Read, |s| s.peek(buf.initialize_unfilled()))
+        )?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
+    /// Peeks at a queued datagram now, without waiting: `WouldBlock` if none.
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Direction::Read, |s| s.peek_from(buf))
+    }
+
+    /// Peeks at a datagram from the connected peer now, without waiting.
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_io(Direction::Read, |s| s.peek(buf))
+    }
+
+    /// The sender of the next datagram, which stays queued (no buffer needed: the datagram
+    /// is not copied). As tokio's `peek_sender`.
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        self.io.io(Direction::Read, peek_sender).await
+    }
+
+    /// Polls a [`peek_sender`](Self::peek_sender).
+    pub fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketAddr>> {
+        self.io.poll_io(cx, Direction::Read, peek_sender)
+    }
+
+    /// The sender of the next datagram now, without waiting: `WouldBlock` if none.
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        self.io.try_io(Direction::Read, peek_sender)
+    }
+
+    /// The socket as a std one (still non-blocking), out of the runtime. The descriptor is
+    /// duplicated first (one `dup`, no unsafe code), then this one is deregistered and
+    /// closed.
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        let dup = socket2::SockRef::from(self.io.get()).try_clone()?;
+        Ok(dup.into())
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface of address `interface`
+    /// ([`Ipv4Addr::UNSPECIFIED`] lets the system choose).
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on interface index `interface` (0: the
+    /// system chooses).
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv4 multicast group (see [`join_multicast_v4`](Self::join_multicast_v4)).
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get().leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves an IPv6 multicast group (see [`join_multicast_v6`](Self::join_multicast_v6)).
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`: whether this host's own members receive the IPv4
+    /// multicast it sends (on by default).
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.io.get().set_multicast_loop_v4(on)
+    }
+
+    /// Whether `IP_MULTICAST_LOOP` is set.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.io.get().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`: how many hops IPv4 multicast travels (1 by default: the
+    /// local network).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_multicast_ttl_v4(ttl)
+    }
+
+    /// `IP_MULTICAST_TTL`.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.io.get().multicast_ttl_v4()
+    }
+
+    /// `IP_TOS` (IPv4 type of service / DSCP and ECN bits).
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        socket2::SockRef::from(self.io.get()).tos_v4()
+    }
+
+    /// Sets `IP_TOS` (IPv4 type of service / DSCP and ECN bits).
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_tos_v4(tos)
+    }
+
+    /// `IP_TOS` (tokio's older name for [`tos_v4`](Self::tos_v4)).
+    #[deprecated = "use `tos_v4`, as in tokio"]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// Sets `IP_TOS` (tokio's older name for [`set_tos_v4`](Self::set_tos_v4)).
+    #[deprecated = "use `set_tos_v4`, as in tokio"]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// `IPV6_TCLASS` (IPv6 traffic class).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        socket2::SockRef::from(self.io.get()).tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS` (IPv6 traffic class).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).set_tclass_v6(tclass)
+    }
+
+    /// The network device this socket is bound to (`SO_BINDTODEVICE`), if any.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        socket2::SockRef::from(self.io.get()).device()
+    }
+
+    /// Binds to a network device by name (`SO_BINDTODEVICE`; `None` unbinds). Usually needs
+    /// `CAP_NET_RAW`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn bind_device(&self, interface: Option<&[u8]>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get()).bind_device(interface)
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP` (see [`set_multicast_loop_v4`](Self::set_multicast_loop_v4)).
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.io.get().set_multicast_loop_v6(on)
+    }
+
+    /// Whether `IPV6_MULTICAST_LOOP` is set.
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.io.get().multicast_loop_v6()
+    }
+}
+
+/// The next datagram's sender, which stays queued (`recvfrom` with `MSG_PEEK` into no
+/// buffer: a truncation that is not an error for a peek).
+fn peek_sender(s: &mio::net::UdpSocket) -> io::Result<SocketAddr> {
+    socket2::SockRef::from(s)
+        .peek_sender()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("the sender is not an IP address"))
 }
 
 /// `send_many_to`'s datagrams, for [`SendBatch`]: each with its address.

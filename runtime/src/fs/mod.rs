@@ -1,0 +1,293 @@
+//! Files: tokio's `fs` (a [`File`], [`OpenOptions`], and the free functions [`read`],
+//! [`write()`], [`read_dir`], ...), plus positional reads and writes into owned buffers with
+//! no allocation once warm ([`File::read_at`], [`File::write_at`]).
+//!
+//! Two backends, chosen per runtime ([`Builder::fs_backend`](crate::Builder::fs_backend)):
+//! - **io_uring** (Linux, when the kernel allows it): positional operations, `sync_all`
+//!   and `sync_data` go through the ring; its completion eventfd sits in the runtime's
+//!   epoll, so the runtime parks once for sockets, timers and files.
+//! - **the blocking pool** otherwise (old kernels, seccomp profiles that refuse io_uring),
+//!   or when asked: the same operations run on the threads of
+//!   [`spawn_blocking`](crate::task::spawn_blocking).
+//!
+//! [`FsBackend::Auto`] (the default) tries io_uring on first use and falls back.
+//! Opening files and the free functions run on the blocking pool with either backend, as
+//! tokio's do (they allocate: the path's copy and the job).
+//!
+//! | file | what |
+//! |---|---|
+//! | `buf.rs` | [`IoBuf`] / [`IoBufMut`]: buffers taken by value, parked while in flight |
+//! | `op.rs` | an operation in flight, who owns its buffer until the completion |
+//! | `driver.rs` | the runtime's file driver: slots, backend choice, shutdown |
+//! | `uring.rs` | the io_uring backend |
+//! | `file.rs` | [`File`], [`OpenOptions`] |
+//! | `dir.rs` | [`read_dir`], [`DirEntry`] |
+//! | `cursor.rs` | `File`'s `AsyncRead` / `AsyncWrite` / `AsyncSeek` |
+//!
+//! Errors are `std::io::Error`s with the OS's kinds (`NotFound`, `PermissionDenied`,
+//! `IsADirectory`, ...), never a panic.
+
+mod buf;
+mod cursor;
+mod dir;
+mod driver;
+mod file;
+mod op;
+#[cfg(all(target_os = "linux", not(miri)))]
+mod uring;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use buf::{IoBuf, IoBufMut, RawBuf};
+pub use dir::{DirEntry, ReadDir, read_dir};
+pub use driver::DEFAULT_FS_DEPTH;
+pub(crate) use driver::FsDriver;
+pub(crate) use driver::set_current;
+pub use file::{File, OpenOptions};
+
+/// Which machinery runs a runtime's file operations (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FsBackend {
+    /// io_uring if the kernel allows it (tried on first use), else the blocking pool.
+    #[default]
+    Auto,
+    /// io_uring, or building the runtime fails.
+    IoUring,
+    /// The blocking pool.
+    ThreadPool,
+}
+
+/// The backend the current runtime's files use (starting it, for [`FsBackend::Auto`]):
+/// [`FsBackend::IoUring`] or [`FsBackend::ThreadPool`].
+///
+/// # Errors
+/// Outside a runtime, or once it has shut down.
+pub fn backend() -> io::Result<FsBackend> {
+    Ok(driver::current()?.backend())
+}
+
+/// File operations in flight on the current runtime (0 outside one).
+pub(crate) fn current_in_flight() -> usize {
+    driver::current().map_or(0, |d| d.ops().len())
+}
+
+pub(crate) fn shut_down_error() -> io::Error {
+    io::Error::other("the tickslab runtime these files belong to has shut down")
+}
+
+/// Runs `f` on the blocking pool and waits for it; a panic in `f` becomes an `io::Error`.
+pub(crate) async fn asyncify<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    // Outside a runtime (or after it), an error rather than `spawn_blocking`'s panic.
+    driver::current()?;
+    match crate::blocking::spawn_blocking(f).await {
+        Ok(res) => res,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads a whole file (tokio's `fs::read`).
+///
+/// ```
+/// # let mut rt = tickslab_runtime::Runtime::new();
+/// # let path = std::env::temp_dir().join(format!("tickslab-doc-read-{}", std::process::id()));
+/// rt.block_on(async {
+///     tickslab_runtime::fs::write(&path, b"level = 1").await?;
+///     assert_eq!(tickslab_runtime::fs::read(&path).await?, b"level = 1");
+///     tickslab_runtime::fs::remove_file(&path).await
+/// }).unwrap();
+/// ```
+///
+/// On the io_uring backend the open and the read go through the ring (the file's size is
+/// read with `fstat` on the open descriptor, which does no disk I/O), one allocation for
+/// the path and one for the contents; on the blocking pool it is one job, as in tokio.
+///
+/// # Errors
+/// As `std::fs::read`: `NotFound`, `PermissionDenied`, `IsADirectory`, ...
+pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    if driver::current()?.uses_uring() {
+        let file = OpenOptions::new().read(true).open(path).await?;
+        return read_all(&file).await;
+    }
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::read(path)).await
+}
+
+/// Reads `file` from its start to its end with positional reads: its size from `fstat`,
+/// then reads until that many bytes or the end (a file that grows meanwhile is read up to
+/// the size it had, plus what a final read finds).
+async fn read_all(file: &File) -> io::Result<Vec<u8>> {
+    let size = file.std_metadata_len()?;
+    let cap = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+        .max(64);
+    let mut buf = Vec::with_capacity(cap);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity());
+        }
+        let spare = buf.capacity() - buf.len();
+        let (res, back) = file.read_into_spare(buf).await;
+        buf = back;
+        match res {
+            Ok(0) => return Ok(buf),
+            // A short read once the size is reached: the end, without one more round trip.
+            Ok(n) if n < spare && buf.len() as u64 >= size => return Ok(buf),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads a whole file into a `String` (tokio's `fs::read_to_string`).
+///
+/// # Errors
+/// As `std::fs::read_to_string` (`InvalidData` if it is not UTF-8).
+pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
+    if driver::current()?.uses_uring() {
+        let bytes = read(path).await?;
+        return String::from_utf8(bytes).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        });
+    }
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::read_to_string(path)).await
+}
+
+/// Writes a whole file, creating or truncating it (tokio's `fs::write`).
+///
+/// # Errors
+/// As `std::fs::write`.
+pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    if driver::current()?.uses_uring() {
+        let file = File::create(path).await?;
+        return file.write_all_at(contents.as_ref().to_vec(), 0).await.0;
+    }
+    let path = path.as_ref().to_owned();
+    let contents = contents.as_ref().to_owned();
+    asyncify(move || std::fs::write(path, contents)).await
+}
+
+/// A path's metadata, following symlinks (tokio's `fs::metadata`).
+///
+/// # Errors
+/// As `std::fs::metadata`.
+pub async fn metadata(path: impl AsRef<Path>) -> io::Result<std::fs::Metadata> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::metadata(path)).await
+}
+
+/// A path's metadata, not following a final symlink (tokio's `fs::symlink_metadata`).
+///
+/// # Errors
+/// As `std::fs::symlink_metadata`.
+pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<std::fs::Metadata> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::symlink_metadata(path)).await
+}
+
+/// Whether a path exists (tokio's `fs::try_exists`): `Ok(false)` only for "not found".
+///
+/// # Errors
+/// As `std::fs::exists`.
+pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::exists(path)).await
+}
+
+/// Creates a directory (tokio's `fs::create_dir`).
+///
+/// # Errors
+/// As `std::fs::create_dir` (`AlreadyExists`, `NotFound` for a missing parent, ...).
+pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::create_dir(path)).await
+}
+
+/// Creates a directory and its missing parents (tokio's `fs::create_dir_all`).
+///
+/// # Errors
+/// As `std::fs::create_dir_all`.
+pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::create_dir_all(path)).await
+}
+
+/// Removes a file (tokio's `fs::remove_file`).
+///
+/// # Errors
+/// As `std::fs::remove_file` (`NotFound`, `IsADirectory`, ...).
+pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::remove_file(path)).await
+}
+
+/// Removes an empty directory (tokio's `fs::remove_dir`).
+///
+/// # Errors
+/// As `std::fs::remove_dir` (`DirectoryNotEmpty`, ...).
+pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::remove_dir(path)).await
+}
+
+/// Removes a directory and everything in it (tokio's `fs::remove_dir_all`).
+///
+/// # Errors
+/// As `std::fs::remove_dir_all`.
+pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::remove_dir_all(path)).await
+}
+
+/// Renames a file or directory, replacing `to` if it is a file (tokio's `fs::rename`).
+///
+/// # Errors
+/// As `std::fs::rename`.
+pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+    let (from, to) = (from.as_ref().to_owned(), to.as_ref().to_owned());
+    asyncify(move || std::fs::rename(from, to)).await
+}
+
+/// Copies a file's contents and permissions; returns the bytes copied (tokio's `fs::copy`).
+///
+/// # Errors
+/// As `std::fs::copy`.
+pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
+    let (from, to) = (from.as_ref().to_owned(), to.as_ref().to_owned());
+    asyncify(move || std::fs::copy(from, to)).await
+}
+
+/// Makes a hard link (tokio's `fs::hard_link`).
+///
+/// # Errors
+/// As `std::fs::hard_link`.
+pub async fn hard_link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    let (original, link) = (original.as_ref().to_owned(), link.as_ref().to_owned());
+    asyncify(move || std::fs::hard_link(original, link)).await
+}
+
+/// The canonical, absolute form of a path (tokio's `fs::canonicalize`).
+///
+/// # Errors
+/// As `std::fs::canonicalize`.
+pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::canonicalize(path)).await
+}
+
+/// Changes a path's permissions (tokio's `fs::set_permissions`).
+///
+/// # Errors
+/// As `std::fs::set_permissions`.
+pub async fn set_permissions(path: impl AsRef<Path>, perm: std::fs::Permissions) -> io::Result<()> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::set_permissions(path, perm)).await
+}
