@@ -487,7 +487,7 @@ def render(meta, rows, excluded, examples, history, timing):
         w("Build times (this run): " + "; ".join(f"{k}: {v}" for k, v in timing.items()) + "\n")
     if history:
         w("## History (each run against a tickslab commit)\n")
-        w("| main at | tested commit | files compiling | tests passing | examples compile / serve |")
+        w("| main at | tested commit | files compiling | tests passing | examples (of 6) compile / serve |")
         w("|---|---|---|---|---|")
         for h in history:
             w(f"| `{h.get('main', '?')}` | `{h['commit']}` {h['subject'][:50]} | {h['compiling']}/{h['files']} | "
