@@ -181,7 +181,7 @@ async fn every_branch_disabled_runs_else() {
 #[test]
 #[should_panic(expected = "all branches are disabled and there is no else branch")]
 fn every_branch_disabled_without_else_panics() {
-    tickslab::Runtime::new().block_on(async {
+    tickslab::Runtime::new().unwrap().block_on(async {
         tickslab::select! {
             Some(x) = async { None::<i32> } => x,
             _ = async {}, if false => 0,
@@ -349,7 +349,7 @@ async fn select_yields_when_the_budget_is_spent() {
 
 #[test]
 fn a_pending_select_wakes_when_a_branch_is_ready() {
-    let rt = tickslab::Runtime::new();
+    let rt = tickslab::Runtime::new().unwrap();
     let (tx, rx) = oneshot::channel::<u8>();
     let mut fut = Box::pin(async move {
         tickslab::select! {

@@ -320,9 +320,12 @@ impl Builder {
 }
 
 impl Runtime {
-    /// A runtime with default settings and no slab.
-    pub fn new() -> Runtime {
-        Builder::new().build()
+    /// A runtime with default settings and no slab, as tokio's `Runtime::new()`: an error
+    /// when the OS refuses what it needs (an epoll instance, an eventfd). tokio programs
+    /// write `Runtime::new().unwrap()` or `?`; [`Runtime::builder`]`().build()` panics
+    /// instead, with the OS's error.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().try_build()
     }
 
     /// A [`Builder`] to configure the slab and the scheduler.
@@ -331,9 +334,13 @@ impl Runtime {
     }
 }
 
+/// A runtime with default settings and no slab, like [`Runtime::builder`]`().build()`.
+///
+/// # Panics
+/// When the OS refuses what the runtime needs (see [`Runtime::new`] for the error instead).
 impl Default for Runtime {
     fn default() -> Self {
-        Runtime::new()
+        Builder::new().build()
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use tickslab_runtime::task::coop;
-//! let rt = tickslab_runtime::Runtime::new();
+//! let rt = tickslab_runtime::Runtime::new().unwrap();
 //! rt.block_on(async {
 //!     let mut spins = 0;
 //!     while coop::has_budget_remaining() {

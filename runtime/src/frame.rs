@@ -10,7 +10,7 @@
 //!
 //! ```
 //! # use tickslab_runtime::*;
-//! let mut rt = Runtime::new();
+//! let mut rt = Runtime::new().unwrap();
 //! let level = String::from("level-3");
 //! let total = std::cell::Cell::new(0);
 //! rt.frame(|f| {
@@ -28,12 +28,12 @@
 //!
 //! Frame data returned out of the frame:
 //! ```compile_fail
-//! # let mut rt = tickslab_runtime::Runtime::new();
+//! # let mut rt = tickslab_runtime::Runtime::new().unwrap();
 //! let leaked: &mut u32 = rt.frame(|f| f.alloc(5u32));
 //! ```
 //! Frame data moved into a `'static` task:
 //! ```compile_fail,E0521
-//! # let mut rt = tickslab_runtime::Runtime::new();
+//! # let mut rt = tickslab_runtime::Runtime::new().unwrap();
 //! rt.frame(|f| {
 //!     let x = f.alloc(1u32);
 //!     drop(tickslab_runtime::spawn(async move { *x }));
@@ -41,7 +41,7 @@
 //! ```
 //! Frame data sent to another thread:
 //! ```compile_fail,E0521
-//! # let mut rt = tickslab_runtime::Runtime::new();
+//! # let mut rt = tickslab_runtime::Runtime::new().unwrap();
 //! rt.frame(|f| {
 //!     let x = f.alloc(1u32);
 //!     std::thread::spawn(move || *x);
@@ -58,7 +58,7 @@
 //! ```
 //! A frame join handle kept past the frame:
 //! ```compile_fail
-//! # let mut rt = tickslab_runtime::Runtime::new();
+//! # let mut rt = tickslab_runtime::Runtime::new().unwrap();
 //! let h = rt.frame(|f| f.spawn(async { 1 }));
 //! ```
 //!

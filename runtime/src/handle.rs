@@ -15,7 +15,7 @@ use crate::core::{Core, RemoteJob};
 /// [`Runtime::handle`](crate::Runtime::handle).
 ///
 /// ```
-/// let rt = tickslab_runtime::Runtime::new();
+/// let rt = tickslab_runtime::Runtime::new().unwrap();
 /// let handle = rt.handle().clone();
 /// let game = std::thread::spawn(move || {
 ///     let job = handle.spawn(async { 6 * 7 });

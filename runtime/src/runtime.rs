@@ -64,7 +64,7 @@ struct FrameDriver {
 /// A `Runtime` lives on the thread that built it (`!Send`), like tokio's `LocalRuntime`:
 ///
 /// ```compile_fail,E0277
-/// let rt = tickslab_runtime::Runtime::new();
+/// let rt = tickslab_runtime::Runtime::new().unwrap();
 /// std::thread::spawn(move || drop(rt)); // error: `Runtime` cannot be sent
 /// ```
 pub struct Runtime {
@@ -208,7 +208,7 @@ impl Runtime {
     /// futures dropped) before the panic continues.
     ///
     /// ```
-    /// let mut rt = tickslab_runtime::Runtime::new();
+    /// let mut rt = tickslab_runtime::Runtime::new().unwrap();
     /// let mut scores = vec![0u32; 4];
     /// rt.frame(|f| {
     ///     let weights = f.alloc_slice_copy(&[1u32, 2, 3, 4]);
@@ -303,7 +303,7 @@ impl Runtime {
     /// Never sleeps. Returns what it did and whether work remains.
     ///
     /// ```
-    /// let mut rt = tickslab_runtime::Runtime::new();
+    /// let mut rt = tickslab_runtime::Runtime::new().unwrap();
     /// let h = rt.spawn(async { tickslab_runtime::yield_now().await; 5 });
     /// while !h.is_finished() {
     ///     let report = rt.tick();

@@ -19,7 +19,7 @@ fn rt_threads(threads: usize) -> Runtime {
 
 #[test]
 fn output_comes_back_from_another_thread() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let me = std::thread::current().id();
     let (value, other) = rt.block_on(async {
         spawn_blocking(move || (6 * 7, std::thread::current().id()))
@@ -32,7 +32,7 @@ fn output_comes_back_from_another_thread() {
 
 #[test]
 fn a_panic_is_a_join_error() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let err = rt.block_on(async {
         spawn_blocking(|| -> u32 { panic!("decoder exploded") })
             .await
@@ -151,7 +151,7 @@ fn a_job_may_spawn_blocking_work() {
         spawn_blocking(|| {
             let inner = spawn_blocking(|| 20);
             // Joined from the blocking thread with any executor: here, a tickslab one.
-            Runtime::new().block_on(inner).unwrap() + 1
+            Runtime::new().unwrap().block_on(inner).unwrap() + 1
         })
         .await
         .unwrap()
@@ -161,7 +161,7 @@ fn a_job_may_spawn_blocking_work() {
 
 #[test]
 fn a_dropped_handle_detaches() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let (tx, rx) = mpsc::channel();
     rt.block_on(async {
         drop(spawn_blocking(move || tx.send(5).unwrap()));
@@ -228,7 +228,7 @@ fn runtime_drop_cancels_queued_jobs_and_waits_for_running_ones() {
         "a queued job ran after shutdown"
     );
     // Both handles outlive the runtime and report what happened.
-    let other = Runtime::new();
+    let other = Runtime::new().unwrap();
     other.block_on(async {
         assert!(running.await.is_ok());
         assert!(queued.await.unwrap_err().is_cancelled());
@@ -257,7 +257,7 @@ fn shutdown_background_does_not_wait_for_running_jobs() {
     done_rx
         .recv_timeout(GUARD)
         .expect("the detached job still ran to its end");
-    assert!(Runtime::new().block_on(job).is_ok());
+    assert!(Runtime::new().unwrap().block_on(job).is_ok());
 }
 
 #[test]
@@ -303,13 +303,13 @@ fn no_thread_outlives_the_runtime() {
 
 #[test]
 fn spawning_after_shutdown_reports_cancelled() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let guard = rt.enter();
     // A forgotten enter guard keeps the dead runtime current after its drop.
     std::mem::forget(guard);
     drop(rt);
     let h = spawn_blocking(|| 1);
-    let other = Runtime::new();
+    let other = Runtime::new().unwrap();
     assert!(other.block_on(h).unwrap_err().is_cancelled());
 }
 
@@ -321,7 +321,7 @@ fn spawn_blocking_outside_a_runtime_panics() {
 
 #[test]
 fn stats_outside_and_inside() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     rt.block_on(async {
         spawn_blocking(|| ()).await.unwrap();
         let s = RuntimeStats::current().unwrap();

@@ -35,7 +35,7 @@ fn tick_runs_one_bounded_pass_and_reports_what_it_did() {
 
 #[test]
 fn tick_fires_timers_when_due_and_reports_the_next_one() {
-    let mut rt = Runtime::new();
+    let mut rt = Runtime::new().unwrap();
     let h = rt.spawn(async {
         time::sleep(Duration::from_millis(20)).await;
         "woke"
@@ -60,7 +60,7 @@ fn tick_fires_timers_when_due_and_reports_the_next_one() {
 
 #[test]
 fn tick_takes_in_wakes_from_other_threads() {
-    let mut rt = Runtime::new();
+    let mut rt = Runtime::new().unwrap();
     let handle = rt.handle().clone();
     let t = std::thread::spawn(move || handle.spawn(async { 9 }).join().unwrap());
     let start = Instant::now();
@@ -89,7 +89,7 @@ fn busy_polling_never_parks() {
         t.join().unwrap();
     });
     assert_eq!(rt.stats().parks, 0);
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     rt.block_on_busy(time::sleep(Duration::from_millis(2)));
     assert_eq!(rt.stats().parks, 0);
     rt.block_on(time::sleep(Duration::from_millis(2)));
@@ -101,7 +101,7 @@ fn busy_polling_never_parks() {
 /// slot is taken) and leaves the runtime usable.
 #[test]
 fn block_on_by_shared_reference_refuses_to_nest_and_stays_usable() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let out = rt.block_on(async {
         let h = rt.spawn(async { 2 });
         assert_eq!(rt.stats().tasks_live, 1);

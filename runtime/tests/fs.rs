@@ -489,7 +489,7 @@ both_backends! {
             read.as_mut().poll(&mut std::task::Context::from_waker(waker))
         });
         drop(rt2); // waits for the read in flight
-        let other = Runtime::new();
+        let other = Runtime::new().unwrap();
         let (res, buf) = match first {
             std::task::Poll::Ready(out) => out,
             std::task::Poll::Pending => other.block_on(read),
@@ -741,7 +741,7 @@ fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn auto_picks_a_backend() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let b = rt.block_on(async { fs::backend().unwrap() });
     assert!(matches!(b, FsBackend::IoUring | FsBackend::ThreadPool));
     if uring_required() {

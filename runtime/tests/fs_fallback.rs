@@ -108,7 +108,7 @@ fn child_under_seccomp() {
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
 
-    let rt = Runtime::new(); // Auto
+    let rt = Runtime::new().unwrap(); // Auto
     let dir = std::env::temp_dir().join(format!("tickslab-fallback-{}", std::process::id()));
     rt.block_on(async {
         assert_eq!(fs::backend().unwrap(), FsBackend::ThreadPool);

@@ -93,7 +93,7 @@ fn enter_guards_dropped_out_of_order_panic_and_never_dangle() {
 
 #[test]
 fn stats_of_a_forgotten_runtime_are_none_not_freed_memory() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let guard = rt.enter();
     assert!(RuntimeStats::current().is_some());
     std::mem::forget(guard);

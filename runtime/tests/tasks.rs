@@ -364,7 +364,7 @@ fn task_size_counts_the_alignment_padding() {
 
 #[test]
 fn spawn_slab_without_a_slab_says_so() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     rt.block_on(async {
         let err = try_spawn_slab(async { 1 }).unwrap_err();
         assert_eq!(err.kind(), SpawnErrorKind::NoSlab);
@@ -608,7 +608,7 @@ fn waker_and_handle_may_outlive_the_runtime() {
     assert_eq!(drops.get(), 1, "runtime drop dropped the pending future");
     let waker = kept.borrow_mut().take().unwrap();
     // Join the handles on a second runtime: one has its output, one was cancelled.
-    let rt2 = Runtime::new();
+    let rt2 = Runtime::new().unwrap();
     assert_eq!(rt2.block_on(done).unwrap(), 11);
     assert!(rt2.block_on(cancelled).unwrap_err().is_cancelled());
     // The last reference goes away on another thread: the orphaned slab is retired there.
@@ -658,7 +658,7 @@ fn runtime_drop_with_10k_pending_slab_tasks_drops_each_future_once() {
         kept
     };
     assert_eq!(drops.get(), n, "every pending future dropped exactly once");
-    let rt2 = Runtime::new();
+    let rt2 = Runtime::new().unwrap();
     for h in kept {
         assert!(h.is_finished());
         assert!(rt2.block_on(h).unwrap_err().is_cancelled());
@@ -725,7 +725,7 @@ fn wake_from_another_thread_unparks_the_runtime() {
 
 #[test]
 fn root_future_woken_from_another_thread() {
-    let rt = Runtime::new();
+    let rt = Runtime::new().unwrap();
     let flag = Arc::new(AtomicBool::new(false));
     let mut started = false;
     let out = rt.block_on(poll_fn(|cx| {

@@ -36,7 +36,7 @@ pub mod support;
 /// use std::time::Duration;
 /// use tickslab::sync::mpsc;
 ///
-/// # tickslab::Runtime::new().block_on(async {
+/// # tickslab::Runtime::new().unwrap().block_on(async {
 /// let (tx, mut rx) = mpsc::channel::<u32>(8);
 /// tx.try_send(7).unwrap();
 /// drop(tx);
@@ -67,7 +67,7 @@ macro_rules! select {
 /// one future further along each time (fairness), or in order after `biased;`.
 ///
 /// ```
-/// # tickslab::Runtime::new().block_on(async {
+/// # tickslab::Runtime::new().unwrap().block_on(async {
 /// let (a, b) = tickslab::join!(async { 1 }, async { "two" });
 /// assert_eq!((a, b), (1, "two"));
 /// # });
@@ -84,7 +84,7 @@ macro_rules! join {
 /// their `T`s, or the first `Err` at once (dropping the futures still running), as tokio's.
 ///
 /// ```
-/// # tickslab::Runtime::new().block_on(async {
+/// # tickslab::Runtime::new().unwrap().block_on(async {
 /// let ok: Result<(u8, u16), &str> = tickslab::try_join!(async { Ok(1) }, async { Ok(2) });
 /// assert_eq!(ok, Ok((1, 2)));
 /// let err: Result<(u8, u16), &str> =
@@ -105,7 +105,7 @@ macro_rules! try_join {
 /// built on `core::pin::pin!`.
 ///
 /// ```
-/// # tickslab::Runtime::new().block_on(async {
+/// # tickslab::Runtime::new().unwrap().block_on(async {
 /// let fut = async { 5 };
 /// tickslab::pin!(fut);
 /// assert_eq!((&mut fut).await, 5);

@@ -98,7 +98,7 @@ where
 /// ```
 /// use tickslab_runtime::{Runtime, task};
 ///
-/// let mut rt = Runtime::new();
+/// let mut rt = Runtime::new().unwrap();
 /// let sum = rt.block_on(async {
 ///     task::spawn_blocking(|| (1..=1000u64).sum::<u64>()).await.unwrap()
 /// });

@@ -6,7 +6,7 @@
 //! # fn demo(server_config: quinn::ServerConfig) -> std::io::Result<()> {
 //! use std::sync::Arc;
 //!
-//! let rt = tickslab_runtime::Runtime::new();
+//! let rt = tickslab_runtime::Runtime::new().unwrap();
 //! rt.block_on(async {
 //!     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
 //!     let endpoint = quinn::Endpoint::new(

@@ -14,7 +14,7 @@ const BATCH: usize = 32;
 /// Starts reading the entries of a directory (tokio's `fs::read_dir`).
 ///
 /// ```
-/// # let mut rt = tickslab_runtime::Runtime::new();
+/// # let mut rt = tickslab_runtime::Runtime::new().unwrap();
 /// # let dir = std::env::temp_dir().join(format!("tickslab-doc-dir-{}", std::process::id()));
 /// use tickslab_runtime::fs;
 /// rt.block_on(async {

@@ -27,7 +27,7 @@ use super::op::{self, OpCell, OpKind};
 /// let dir = std::env::temp_dir().join(format!("tickslab-doc-file-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("level1.pak");
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     // Read and write (`File::create` opens for writing only, as tokio's and std's).
 ///     let f = File::options().read(true).write(true).create(true).open(&path).await?;

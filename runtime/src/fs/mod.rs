@@ -91,7 +91,7 @@ pub(crate) async fn asyncify<T: Send + 'static>(
 /// Reads a whole file (tokio's `fs::read`).
 ///
 /// ```
-/// # let mut rt = tickslab_runtime::Runtime::new();
+/// # let mut rt = tickslab_runtime::Runtime::new().unwrap();
 /// # let path = std::env::temp_dir().join(format!("tickslab-doc-read-{}", std::process::id()));
 /// rt.block_on(async {
 ///     tickslab_runtime::fs::write(&path, b"level = 1").await?;

@@ -30,7 +30,7 @@ use super::ToSocketAddrs;
 /// keeps running while DNS answers.
 ///
 /// ```
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// use tickslab_runtime::net::lookup_host;
 /// let mut addrs = lookup_host("127.0.0.1:8080").await?;
 /// assert_eq!(addrs.next(), Some("127.0.0.1:8080".parse().unwrap()));

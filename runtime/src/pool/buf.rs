@@ -102,7 +102,7 @@ pub type SyncPoolBuf = SyncPoolBox<Buf>;
 /// ```
 /// use tickslab_runtime::{Runtime, net::UdpSocket, pool::BufPool};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let bufs = BufPool::new(64, 1500);                  // 64 buffers of 1,500 bytes, now
 ///     let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();

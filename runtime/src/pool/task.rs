@@ -64,7 +64,7 @@ use super::{Pool, PoolBox};
 ///
 /// ```compile_fail,E0597
 /// # let arenas = tickslab_runtime::pool::TaskArenas::new(1, Default::default());
-/// # let rt = tickslab_runtime::Runtime::new();
+/// # let rt = tickslab_runtime::Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let mem = arenas.try_scope().unwrap();
 ///     let x = mem.alloc(1u32);

@@ -25,7 +25,7 @@ use std::io;
 /// outside one of its own).
 ///
 /// ```no_run
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// tickslab_runtime::signal::ctrl_c().await?;
 /// println!("shutting down");
 /// # Ok::<(), std::io::Error>(())

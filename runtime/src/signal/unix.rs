@@ -114,7 +114,7 @@ pub struct Signal {
 ///
 /// ```
 /// use tickslab_runtime::signal::unix::{SignalKind, signal};
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let mut hangups = signal(SignalKind::hangup())?;
 /// # if false {
 /// while let Some(()) = hangups.recv().await {

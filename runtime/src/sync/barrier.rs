@@ -25,7 +25,7 @@ struct State {
 /// use std::sync::Arc;
 /// use tickslab_runtime::{Runtime, spawn, sync::Barrier};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let barrier = Arc::new(Barrier::new(3));
 ///     let tasks: Vec<_> = (0..3)

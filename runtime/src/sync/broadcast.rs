@@ -24,7 +24,7 @@
 //! ```
 //! use tickslab_runtime::{Runtime, sync::broadcast};
 //!
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! rt.block_on(async {
 //!     let (tx, mut rx1) = broadcast::channel(2);
 //!     let mut rx2 = tx.subscribe();

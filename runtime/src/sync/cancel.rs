@@ -119,7 +119,7 @@ impl Node {
 /// ```
 /// use tickslab_runtime::{Runtime, spawn, sync::CancellationToken};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let token = CancellationToken::new();
 ///     let child = token.child_token();

@@ -49,7 +49,7 @@
 //!     replies
 //! });
 //!
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! rt.block_on(async move {
 //!     while let Some(msg) = from_game.recv().await {
 //!         to_game.send(msg * 2).await.unwrap(); // waits for room if the game lags

@@ -35,7 +35,7 @@
 //! ```
 //! use tickslab_runtime::{Runtime, spawn, sync::{mpsc, oneshot}};
 //!
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! let reply = rt.block_on(async {
 //!     let (tx, mut rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
 //!     spawn(async move {

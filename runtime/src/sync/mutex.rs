@@ -29,7 +29,7 @@ use super::batch_semaphore::RawSemaphore;
 /// use std::sync::Arc;
 /// use tickslab_runtime::{Runtime, spawn, sync::Mutex};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let count = Arc::new(Mutex::new(0));
 ///     let tasks: Vec<_> = (0..4)

@@ -53,7 +53,7 @@ struct State {
 /// use std::sync::Arc;
 /// use tickslab_runtime::{Runtime, spawn, sync::Notify};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let notify = Arc::new(Notify::new());
 ///     let waiter = spawn({

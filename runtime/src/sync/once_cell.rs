@@ -30,7 +30,7 @@ impl Drop for Release<'_> {
 ///
 /// static CONFIG: OnceCell<u32> = OnceCell::const_new();
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let v = CONFIG.get_or_init(|| async { 42 }).await;
 ///     assert_eq!(*v, 42);

@@ -22,7 +22,7 @@
 //!
 //! let (tx, rx) = oneshot::channel();
 //! let worker = std::thread::spawn(move || tx.send(6 * 7).unwrap());
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! assert_eq!(rt.block_on(rx), Ok(42));
 //! worker.join().unwrap();
 //! ```

@@ -34,7 +34,7 @@ const MAX_READS: u32 = u32::MAX >> 3;
 /// ```
 /// use tickslab_runtime::{Runtime, sync::RwLock};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let lock = RwLock::new(5);
 ///     {

@@ -21,7 +21,7 @@ use super::batch_semaphore::{self as raw, RawSemaphore};
 /// use std::sync::Arc;
 /// use tickslab_runtime::{Runtime, spawn, sync::Semaphore};
 ///
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// rt.block_on(async {
 ///     let sem = Arc::new(Semaphore::new(2));
 ///     let a = sem.clone().acquire_owned().await.unwrap();

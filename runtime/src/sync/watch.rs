@@ -19,7 +19,7 @@
 //! ```
 //! use tickslab_runtime::{Runtime, spawn, sync::watch};
 //!
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! rt.block_on(async {
 //!     let (tx, mut rx) = watch::channel("hello");
 //!     let task = spawn(async move {

@@ -21,7 +21,7 @@ use crate::core::task::{AbortHandle, Id, JoinError, JoinHandle};
 /// ```
 /// use tickslab_runtime::task::JoinSet;
 ///
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let mut set = JoinSet::new();
 /// for i in 0..3u32 {
 ///     set.spawn(async move { i * 10 });

@@ -134,7 +134,7 @@ impl<F: Future> Future for Tracked<F> {
 /// use std::rc::Rc;
 /// use tickslab_runtime::task::LocalSet;
 ///
-/// let rt = tickslab_runtime::Runtime::new();
+/// let rt = tickslab_runtime::Runtime::new().unwrap();
 /// let local = LocalSet::new();
 /// let shared = Rc::new(5);
 /// let out = local.block_on(&rt, async {

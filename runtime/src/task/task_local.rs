@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 ///     static REQUEST_ID: u32;
 /// }
 ///
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let seen = REQUEST_ID
 ///     .scope(7, async { REQUEST_ID.get() })
 ///     .await;

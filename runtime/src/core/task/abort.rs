@@ -19,7 +19,7 @@ use crate::core::remote::drop_ref;
 ///
 /// ```compile_fail,E0277
 /// # use tickslab_runtime::*;
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// let abort = rt.block_on(async { spawn(async {}).abort_handle() });
 /// std::thread::spawn(move || drop(abort)); // error: `AbortHandle` cannot be sent
 /// ```

@@ -115,7 +115,7 @@ impl From<JoinError> for std::io::Error {
 ///
 /// ```compile_fail,E0277
 /// # use tickslab_runtime::*;
-/// let rt = Runtime::new();
+/// let rt = Runtime::new().unwrap();
 /// let handle = rt.block_on(async { spawn(async { 1 }) });
 /// std::thread::spawn(move || drop(handle)); // error: `JoinHandle` cannot be sent
 /// ```

@@ -20,7 +20,7 @@ use super::super::{TcpListener, TcpStream};
 ///
 /// ```
 /// use tickslab_runtime::net::TcpSocket;
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let socket = TcpSocket::new_v4()?;
 /// socket.set_reuseaddr(true)?;
 /// socket.bind("127.0.0.1:0".parse().unwrap())?;

@@ -164,7 +164,7 @@ impl TcpStream {
     /// ```
     /// use tickslab_runtime::io::Interest;
     /// use tickslab_runtime::net::{TcpListener, TcpStream};
-    /// # tickslab_runtime::Runtime::new().block_on(async {
+    /// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
     /// let listener = TcpListener::bind("127.0.0.1:0").await?;
     /// let stream = TcpStream::connect(listener.local_addr()?).await?;
     /// let ready = stream.ready(Interest::READABLE | Interest::WRITABLE).await?;

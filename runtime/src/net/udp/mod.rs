@@ -696,7 +696,7 @@ mod tests {
     /// never fills the send buffer, so the test stages the `WouldBlock`.
     #[test]
     fn a_blocked_write_adds_writable_interest_and_its_edge_comes() {
-        let rt = crate::Runtime::new();
+        let rt = crate::Runtime::new().unwrap();
         rt.block_on(async {
             let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             sock.writable()

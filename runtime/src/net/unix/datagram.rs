@@ -19,7 +19,7 @@ use crate::net::evented::{Evented, direction_of};
 ///
 /// ```
 /// use tickslab_runtime::net::UnixDatagram;
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let (a, b) = UnixDatagram::pair()?;
 /// a.send(b"hello").await?;
 /// let mut buf = [0; 16];

@@ -13,7 +13,7 @@ use crate::net::evented::Evented;
 ///
 /// ```
 /// use tickslab_runtime::net::{UnixListener, UnixStream};
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let path = std::env::temp_dir().join(format!("tickslab-doc-{}.sock", std::process::id()));
 /// let _ = std::fs::remove_file(&path);
 /// let listener = UnixListener::bind(&path)?;

@@ -12,7 +12,7 @@
 //! ```
 //! use tickslab_runtime::io::{AsyncReadExt, AsyncWriteExt};
 //! use tickslab_runtime::net::UnixStream;
-//! # tickslab_runtime::Runtime::new().block_on(async {
+//! # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 //! let (mut a, mut b) = UnixStream::pair()?;
 //! a.write_all(b"ping").await?;
 //! let mut buf = [0; 4];

@@ -19,7 +19,7 @@ use super::{UnixDatagram, UnixListener, UnixStream};
 ///
 /// ```
 /// use tickslab_runtime::net::UnixSocket;
-/// # tickslab_runtime::Runtime::new().block_on(async {
+/// # tickslab_runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = std::env::temp_dir().join(format!("tickslab-doc-us-{}", std::process::id()));
 /// let _ = std::fs::remove_dir_all(&dir);
 /// std::fs::create_dir_all(&dir)?;

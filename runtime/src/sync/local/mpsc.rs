@@ -28,7 +28,7 @@
 //! ```
 //! use tickslab_runtime::{Runtime, spawn, sync::local::mpsc};
 //!
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! let total = rt.block_on(async {
 //!     let (tx, mut rx) = mpsc::channel::<u32>(4);
 //!     for id in 0..3 {

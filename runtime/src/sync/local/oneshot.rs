@@ -15,7 +15,7 @@
 //! ```
 //! use tickslab_runtime::{Runtime, spawn, sync::local::oneshot};
 //!
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! let answer = rt.block_on(async {
 //!     let (tx, rx) = oneshot::channel();
 //!     spawn(async move {

@@ -24,7 +24,7 @@
 //!         tx.blocking_send(i).unwrap(); // parks while the 8 slots are full
 //!     }
 //! });
-//! let rt = Runtime::new();
+//! let rt = Runtime::new().unwrap();
 //! let sum = rt.block_on(async move {
 //!     let mut sum = 0;
 //!     while let Some(i) = rx.recv().await {
