@@ -60,6 +60,7 @@ mod addr;
 mod buf_mut;
 mod convert;
 pub(crate) mod evented;
+mod futures_io;
 mod lookup;
 pub mod tcp;
 mod udp;
