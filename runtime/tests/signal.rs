@@ -1,8 +1,10 @@
 //! Unix signals, raised on this test process (`raise` delivers to the calling thread,
 //! synchronously: the handler has run when it returns).
 //!
-//! Handlers are process-wide and tests run in parallel threads, so each test owns its own
-//! signal number. `SIGINT` is listened for before it is raised, so the test process never
+//! Handlers are process-wide, so each test owns its own signal number; and every runtime
+//! reads the process's one signal pipe and wakes the listeners of every runtime, so the
+//! tests run one at a time (`serial`): a test's hostile waker must not run on another
+//! test's thread. `SIGINT` is listened for before it is raised, so the test process never
 //! meets its default action. A file of its own: the handlers stay installed for the life of
 //! the process, which should not change what other test binaries see.
 
@@ -22,6 +24,15 @@ use tickslab_runtime::time::timeout;
 use tickslab_runtime::*;
 
 use support::{rt, rt_bounded};
+
+/// One test at a time (see the module docs); a test that panics does not stop the others.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 const GUARD: Duration = Duration::from_secs(30);
 
@@ -43,6 +54,7 @@ async fn poll_once<F: Future>(f: F) -> Option<F::Output> {
 
 #[test]
 fn every_listener_of_a_signal_is_woken() {
+    let _serial = serial();
     run(async {
         let kind = SignalKind::user_defined1();
         let mut first = signal(kind).unwrap();
@@ -73,6 +85,7 @@ fn libc_sigusr1() -> i32 {
 
 #[test]
 fn deliveries_before_a_look_count_as_one() {
+    let _serial = serial();
     run(async {
         let kind = SignalKind::user_defined2();
         let mut s = signal(kind).unwrap();
@@ -93,6 +106,7 @@ fn deliveries_before_a_look_count_as_one() {
 
 #[test]
 fn ctrl_c_completes_on_sigint() {
+    let _serial = serial();
     run(async {
         // The handler is installed by the first poll of `ctrl_c`, before the raise.
         let mut wait = pin!(ctrl_c());
@@ -104,6 +118,7 @@ fn ctrl_c_completes_on_sigint() {
 
 #[test]
 fn one_delivery_reaches_listeners_in_two_runtimes() {
+    let _serial = serial();
     let kind = SignalKind::hangup();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let other = std::thread::spawn(move || {
@@ -124,6 +139,7 @@ fn one_delivery_reaches_listeners_in_two_runtimes() {
 
 #[test]
 fn a_listener_outlives_its_runtime_and_serves_the_next() {
+    let _serial = serial();
     let kind = SignalKind::window_change();
     let mut s = run(async move {
         let mut s = signal(kind).unwrap();
@@ -151,6 +167,7 @@ fn futures_poll_outside(s: &mut tickslab_runtime::signal::unix::Signal) -> Poll<
 
 #[test]
 fn signals_that_cannot_be_caught_are_refused() {
+    let _serial = serial();
     run(async {
         for raw in [9, 19, 11, 0, -1, 65, 1000] {
             let err = signal(SignalKind::from_raw(raw)).unwrap_err();
@@ -164,12 +181,14 @@ fn signals_that_cannot_be_caught_are_refused() {
 #[test]
 #[should_panic(expected = "inside a running tickslab runtime")]
 fn no_runtime_panics_creating_signals() {
+    let _serial = serial();
     let _ = signal(SignalKind::quit());
 }
 
 /// A runtime that is gone: its listeners' `recv` ends with `None` instead of hanging.
 #[test]
 fn a_runtime_dropped_under_a_listener_ends_its_receives() {
+    let _serial = serial();
     let rt = rt();
     let mut s = rt.block_on(async { signal(SignalKind::quit()).unwrap() });
     drop(rt);
@@ -180,6 +199,7 @@ fn a_runtime_dropped_under_a_listener_ends_its_receives() {
 /// that each waited on it once, on a 4-slot slab.
 #[test]
 fn abandoned_receives_free_their_task_slots() {
+    let _serial = serial();
     let rt = rt_bounded::<512>(4);
     rt.block_on(async {
         timeout(Duration::from_secs(20), async {
@@ -212,6 +232,7 @@ fn abandoned_receives_free_their_task_slots() {
 /// woken, then the panic goes on (out of the runtime that dispatched the pipe's event).
 #[test]
 fn a_panicking_waker_does_not_starve_the_other_listeners() {
+    let _serial = serial();
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Wake, Waker};
@@ -260,6 +281,7 @@ fn a_panicking_waker_does_not_starve_the_other_listeners() {
 /// drains the pipe and is dropped; the second still gets the next delivery.
 #[test]
 fn dropping_a_runtime_does_not_starve_the_others() {
+    let _serial = serial();
     let kind = SignalKind::io();
     let (first_rt, second_rt) = (rt(), rt());
     let mut first = first_rt.block_on(async { signal(kind).unwrap() });
@@ -280,6 +302,7 @@ fn dropping_a_runtime_does_not_starve_the_others() {
 /// A wait dropped before the signal comes loses nothing: the next `recv` sees it.
 #[test]
 fn a_dropped_wait_loses_nothing() {
+    let _serial = serial();
     run(async {
         let kind = SignalKind::child();
         let mut s = signal(kind).unwrap();
@@ -296,6 +319,7 @@ fn a_dropped_wait_loses_nothing() {
 /// Raised on another thread while the runtime sleeps in epoll: the pipe wakes it.
 #[test]
 fn a_sleeping_runtime_wakes_for_a_signal_raised_elsewhere() {
+    let _serial = serial();
     run(async {
         let kind = SignalKind::pipe();
         let mut s = signal(kind).unwrap();
@@ -308,6 +332,7 @@ fn a_sleeping_runtime_wakes_for_a_signal_raised_elsewhere() {
 /// `Signal` is `Send` and `Sync`, as tokio's: it can move to another thread's runtime.
 #[test]
 fn a_listener_moves_to_another_thread() {
+    let _serial = serial();
     fn send_sync<T: Send + Sync>(_: &T) {}
     let s = run(async { signal(SignalKind::user_defined2()).unwrap() });
     send_sync(&s);
