@@ -42,6 +42,7 @@ fn fixture() -> Fixture {
         remote_capacity: 1,
         unparker,
         forbid_alloc_in_slab_polls: false,
+        name: None,
     });
     Fixture { core, _poll: poll }
 }
