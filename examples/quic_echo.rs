@@ -1,5 +1,5 @@
 //! A QUIC echo on loopback with quinn 0.11 on tickslab: both endpoints are tasks of one
-//! tickslab runtime, through `tickslab::quinn::Runtime`, with no `unsafe` and no glue.
+//! tickslab runtime, through `tickslab::quinn::Runtime`, in safe code, with no glue.
 //!
 //! `cargo run --release --features quinn --example quic_echo [-- --messages N] [--tokio]`
 //!
