@@ -96,3 +96,96 @@ fn many_receivers_on_one_socket_are_all_woken_and_the_rest_keep_waiting() {
     });
     assert_eq!(rt.stats().slab_used, 0);
 }
+
+/// Wakers whose `wake` drops the socket they wait on and opens another (which takes the
+/// freed reactor slot): the edge's remaining waiters belong to the dropped socket, so they
+/// are dropped with it, never woken on behalf of the new one.
+#[test]
+fn a_waker_that_drops_its_socket_and_opens_another_during_the_wake() {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Wake, Waker};
+
+    thread_local! {
+        static SOCKET: RefCell<Option<UdpSocket>> = const { RefCell::new(None) };
+        static REPLACEMENT: RefCell<Option<UdpSocket>> = const { RefCell::new(None) };
+        static REPLACEMENT_WAITER: Arc<Hostile> = Arc::new(Hostile::default());
+    }
+    #[derive(Default)]
+    struct Hostile {
+        woken: AtomicUsize,
+        dropped_socket: AtomicUsize,
+    }
+    impl Wake for Hostile {
+        fn wake(self: Arc<Self>) {
+            self.woken.fetch_add(1, Ordering::SeqCst);
+            if let Some(sock) = SOCKET.with(|s| s.borrow_mut().take()) {
+                drop(sock);
+                self.dropped_socket.fetch_add(1, Ordering::SeqCst);
+                let std = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                std.set_nonblocking(true).unwrap();
+                let new = UdpSocket::from_std(std).unwrap();
+                // A task waits on the new socket at once, in the same slot.
+                let waker = Waker::from(REPLACEMENT_WAITER.with(Arc::clone));
+                let mut buf = [0u8; 8];
+                let mut recv = Box::pin(new.recv(&mut buf));
+                assert!(
+                    recv.as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending()
+                );
+                std::mem::forget(recv);
+                REPLACEMENT.with(|r| *r.borrow_mut() = Some(new));
+            }
+        }
+    }
+
+    let rt = support::rt();
+    rt.block_on(async {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = sock.local_addr().unwrap();
+        let (first, second) = (Arc::new(Hostile::default()), Arc::new(Hostile::default()));
+        for hostile in [&first, &second] {
+            let waker = Waker::from(hostile.clone());
+            let mut buf = [0u8; 8];
+            let mut recv = Box::pin(sock.recv(&mut buf));
+            assert!(
+                recv.as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            std::mem::forget(recv); // the wait stays registered, as a leaked future's does
+        }
+        SOCKET.with(|s| *s.borrow_mut() = Some(sock));
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sender.send_to(b"x", addr).await.unwrap();
+        time::sleep(Duration::from_millis(50)).await; // the edge is dispatched meanwhile
+
+        assert_eq!(first.woken.load(Ordering::SeqCst), 1);
+        assert_eq!(first.dropped_socket.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            second.woken.load(Ordering::SeqCst),
+            0,
+            "woken for a socket that was dropped (or on behalf of the one in its slot)"
+        );
+        assert_eq!(
+            Arc::strong_count(&second),
+            1,
+            "its waker was dropped with the socket"
+        );
+        assert_eq!(
+            REPLACEMENT_WAITER.with(|w| w.woken.load(Ordering::SeqCst)),
+            0,
+            "the dropped socket's edge woke a waiter of the socket now in its slot"
+        );
+        // The replacement, in the freed slot, works and sees none of the old edge.
+        let new = REPLACEMENT.with(|r| r.borrow_mut().take()).unwrap();
+        sender
+            .send_to(b"yz", new.local_addr().unwrap())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(new.recv(&mut buf).await.unwrap(), 2);
+    });
+}

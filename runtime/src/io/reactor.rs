@@ -24,12 +24,12 @@ use super::scheduled_io::{
 
 const NO_SLOT: u32 = u32::MAX;
 
-/// A registration slot. `ScheduledIo` lives here, inline, so registering a socket
+/// A registration slot: a socket's [`ScheduledIo`], shared with its [`Registration`] so that
+/// an operation reaches its readiness and waiters through one pointer, with no table lookup
+/// or borrow. A freed slot keeps its `ScheduledIo` for the next socket, so registering
 /// allocates nothing once the table has grown to the most sockets ever open at once.
 struct Slot {
-    generation: u32,
-    in_use: bool,
-    io: ScheduledIo,
+    io: Rc<ScheduledIo>,
     next_free: u32,
 }
 
@@ -71,28 +71,15 @@ impl Reactor {
         if event.is_error() {
             bits |= ERROR;
         }
-        let waiting = {
+        // Held, not borrowed, while the wakers run: one may drop this socket or open another.
+        let io = {
             let slots = self.slots.borrow();
             match slots.get(index as usize) {
-                Some(s) if s.in_use && s.generation == generation => s.io.set_readiness(bits),
+                Some(s) if s.io.is_live(generation) => Rc::clone(&s.io),
                 _ => return, // a socket dropped since: stale event
             }
         };
-        // Wake the waiters that were there at the edge, each once the table is released (a
-        // waker may run code that touches the reactor).
-        for _ in 0..waiting {
-            let waker = {
-                let slots = self.slots.borrow();
-                match slots.get(index as usize) {
-                    Some(s) if s.in_use && s.generation == generation => s.io.pop_waker(bits),
-                    _ => None,
-                }
-            };
-            match waker {
-                Some(waker) => waker.wake(),
-                None => break,
-            }
-        }
+        io.wake_ready(bits, generation);
     }
 
     /// The runtime is going away: fail every operation from now on and wake all waiters.
@@ -100,27 +87,21 @@ impl Reactor {
         self.shut_down.set(true);
         let count = self.slots.borrow().len();
         for index in 0..count {
-            let waiting = {
-                let slots = self.slots.borrow();
-                let s = &slots[index];
-                if !s.in_use {
-                    continue;
-                }
-                s.io.set_readiness(SHUTDOWN)
+            let io = Rc::clone(&self.slots.borrow()[index].io);
+            let Some(generation) = io.live_generation() else {
+                continue;
             };
-            for _ in 0..waiting {
-                let waker = self.slots.borrow()[index].io.pop_waker(SHUTDOWN);
-                match waker {
-                    Some(waker) => waker.wake(),
-                    None => break,
-                }
-            }
+            io.wake_ready(SHUTDOWN, generation);
         }
     }
 
     /// Registered sockets.
     pub(crate) fn registered(&self) -> usize {
-        self.slots.borrow().iter().filter(|s| s.in_use).count()
+        self.slots
+            .borrow()
+            .iter()
+            .filter(|s| s.io.live_generation().is_some())
+            .count()
     }
 }
 
@@ -159,6 +140,8 @@ pub(crate) fn current_registered() -> usize {
 /// A socket's registration with the current runtime's reactor.
 pub(crate) struct Registration {
     reactor: Rc<Reactor>,
+    /// This socket's readiness and waiters (its slot's, shared).
+    io: Rc<ScheduledIo>,
     index: u32,
     token: mio::Token,
     /// For a socket registered for reading only (`Registration::new_read_first`): its fd,
@@ -211,33 +194,30 @@ impl Registration {
         if reactor.shut_down.get() {
             return Err(shut_down_error());
         }
-        let (index, generation) = {
+        let (io, index) = {
             let mut slots = reactor.slots.borrow_mut();
             let index = reactor.free_head.get();
             if index != NO_SLOT {
-                let slot = &mut slots[index as usize];
+                let slot = &slots[index as usize];
                 reactor.free_head.set(slot.next_free);
-                slot.in_use = true;
-                slot.io.start(readiness);
-                (index, slot.generation)
+                (Rc::clone(&slot.io), index)
             } else {
                 let index = u32::try_from(slots.len())
                     .ok()
                     .filter(|&i| i < NO_SLOT - 1)
                     .ok_or_else(|| io::Error::other("too many sockets"))?;
-                let io = ScheduledIo::default();
-                io.start(readiness);
+                let io = Rc::new(ScheduledIo::default());
                 slots.push(Slot {
-                    generation: 0,
-                    in_use: true,
-                    io,
+                    io: Rc::clone(&io),
                     next_free: NO_SLOT,
                 });
-                (index, 0)
+                (io, index)
             }
         };
+        let generation = io.start(readiness);
         Ok(Registration {
             reactor,
+            io,
             index,
             token: mio::Token(((generation as usize) << 32) | index as usize),
             #[cfg(unix)]
@@ -253,9 +233,7 @@ impl Registration {
 
     #[inline]
     fn readiness(&self) -> u8 {
-        self.reactor.slots.borrow()[self.index as usize]
-            .io
-            .readiness()
+        self.io.readiness()
     }
 
     /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,
@@ -324,13 +302,11 @@ impl Registration {
     /// Stores the waker of a task that found `dir` not ready.
     #[inline(never)]
     fn park<T>(&self, cx: &mut Context<'_>, dir: Direction, wait: Option<&mut Wait>) -> Poll<T> {
-        let replaced = {
-            let slots = self.reactor.slots.borrow();
-            let io = &slots[self.index as usize].io;
-            let key = wait.map(|w| *w.key.get_or_insert_with(|| io.take_key(dir)));
-            io.register(dir, key, cx.waker())
-        };
-        drop(replaced); // outside the table: dropping a waker may run code
+        let io = &self.io;
+        let key = wait.map(|w| *w.key.get_or_insert_with(|| io.take_key(dir)));
+        // Dropped here, after `register` returned: dropping a waker may run code.
+        let replaced = io.register(dir, key, cx.waker());
+        drop(replaced);
         Poll::Pending
     }
 
@@ -352,6 +328,11 @@ impl Registration {
                 }
                 match op() {
                     Err(e) if is_would_block(&e) => {
+                        // An errno owns no heap: skip the destructor's out-of-line call
+                        // (every drained receive ends here).
+                        if e.raw_os_error().is_some() {
+                            std::mem::forget(e);
+                        }
                         if let Err(e) = self.clear(dir) {
                             return Poll::Ready(Err(e));
                         }
@@ -387,9 +368,7 @@ impl Registration {
     /// blocks (an error then means no edge would ever come: the caller fails with it).
     #[inline]
     fn clear(&self, dir: Direction) -> io::Result<()> {
-        self.reactor.slots.borrow()[self.index as usize]
-            .io
-            .clear(dir);
+        self.io.clear(dir);
         #[cfg(unix)]
         if dir == Direction::Write
             && let Some(fd) = self.lazy_write_fd.get()
@@ -406,11 +385,8 @@ impl Registration {
 
     /// Ends an `async` operation's wait: frees its key and drops its waker, if stored.
     fn end_wait(&self, dir: Direction, key: WaiterKey) {
-        let waker = {
-            let slots = self.reactor.slots.borrow();
-            slots[self.index as usize].io.give_back_key(dir, key)
-        };
-        drop(waker); // outside the table
+        let waker = self.io.give_back_key(dir, key);
+        drop(waker); // after the waiters are consistent again: dropping a waker may run code
     }
 }
 
@@ -442,16 +418,12 @@ impl Wait {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let wakers = {
+        let wakers = self.io.reset();
+        {
             let mut slots = self.reactor.slots.borrow_mut();
-            let slot = &mut slots[self.index as usize];
-            let wakers = slot.io.reset();
-            slot.in_use = false;
-            slot.generation = slot.generation.wrapping_add(1);
-            slot.next_free = self.reactor.free_head.get();
+            slots[self.index as usize].next_free = self.reactor.free_head.get();
             self.reactor.free_head.set(self.index);
-            wakers
-        };
-        drop(wakers); // outside the table borrow: dropping a waker may run code
+        }
+        drop(wakers); // once the slot is free: dropping a waker may run code
     }
 }

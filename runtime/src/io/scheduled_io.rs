@@ -197,18 +197,37 @@ impl DirWaiters {
     }
 }
 
-/// A socket's readiness and waiters.
+/// A socket's readiness and waiters. Shared by a reactor slot and the registration of the
+/// socket that has the slot now; reused by the slot's next socket (a new generation).
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
     readiness: Cell<u8>,
+    /// Counts the sockets that had this state; events carry it in their token.
+    generation: Cell<u32>,
+    /// Whether a socket has this state now.
+    in_use: Cell<bool>,
     read: DirWaiters,
     write: DirWaiters,
 }
 
 impl ScheduledIo {
-    /// Readies the state for a new socket, which starts with `readiness`.
-    pub(crate) fn start(&self, readiness: u8) {
+    /// Readies the state for a new socket, which starts with `readiness`; returns the
+    /// socket's generation.
+    pub(crate) fn start(&self, readiness: u8) -> u32 {
         self.readiness.set(readiness);
+        self.in_use.set(true);
+        self.generation.get()
+    }
+
+    /// Whether the socket of `generation` still has this state.
+    #[inline]
+    pub(crate) fn is_live(&self, generation: u32) -> bool {
+        self.in_use.get() && self.generation.get() == generation
+    }
+
+    /// The generation of the socket that has this state, if one has.
+    pub(crate) fn live_generation(&self) -> Option<u32> {
+        self.in_use.get().then(|| self.generation.get())
     }
 
     #[inline]
@@ -253,35 +272,36 @@ impl ScheduledIo {
         self.dir(dir).register(key, waker)
     }
 
-    /// Records readiness; returns how many waiters the directions it makes ready hold
-    /// (the most wakers the caller will pop for this edge).
-    #[inline]
-    pub(crate) fn set_readiness(&self, bits: u8) -> u32 {
+    /// Records readiness and wakes the waiters of each direction it makes ready: those
+    /// there at the edge, one at a time, with nothing borrowed while a waker runs (it may
+    /// run code that touches this socket, even drops it: then `generation` is no longer
+    /// live and the rest of the wakers were dropped with the socket's waiters).
+    #[inline(always)]
+    pub(crate) fn wake_ready(&self, bits: u8, generation: u32) {
         self.readiness.set(self.readiness.get() | bits);
-        [Direction::Read, Direction::Write]
-            .into_iter()
-            .filter(|d| bits & d.ready_mask() != 0)
-            .map(|d| self.dir(d).waiting.get())
-            .sum()
-    }
-
-    /// Takes out one waker of a direction that `bits` makes ready, if any is left.
-    #[inline]
-    pub(crate) fn pop_waker(&self, bits: u8) -> Option<Waker> {
-        let pop = |d: Direction| {
-            if bits & d.ready_mask() != 0 {
-                self.dir(d).pop()
-            } else {
-                None
+        for dir in [Direction::Read, Direction::Write] {
+            if bits & dir.ready_mask() == 0 {
+                continue;
             }
-        };
-        pop(Direction::Read).or_else(|| pop(Direction::Write))
+            let waiters = self.dir(dir);
+            for _ in 0..waiters.waiting.get() {
+                match waiters.pop() {
+                    Some(waker) => waker.wake(),
+                    None => break,
+                }
+                if !self.is_live(generation) {
+                    return;
+                }
+            }
+        }
     }
 
-    /// Clears the state for the slot's next socket; returns the wakers still stored, to be
-    /// dropped outside the table.
+    /// Ends this socket's use of the state (events and wakes in flight for it find a newer
+    /// generation); returns the wakers still stored, for the caller to drop afterwards.
     pub(crate) fn reset(&self) -> [(Option<Waker>, Vec<Waker>); 2] {
         self.readiness.set(0);
+        self.in_use.set(false);
+        self.generation.set(self.generation.get().wrapping_add(1));
         [self.read.reset(), self.write.reset()]
     }
 }
