@@ -204,12 +204,14 @@ impl Core {
     }
 
     /// Whether another thread has left work: remote entries, jobs or a root wake.
+    ///
+    /// Two loads: every push (`push_remote`, `inject`) sets `remote_pending` after its entry
+    /// is in, and only `drain_remote` clears it, on this thread, before it drains; an entry
+    /// that its drain leaves behind (pushed meanwhile, or a job beyond the count it took) set
+    /// the flag again after the clear. So a queued entry always has the flag set.
+    #[inline]
     pub(crate) fn has_remote_work(&self) -> bool {
-        self.remote_pending.load(Ordering::Relaxed)
-            || !self.remote.is_empty()
-            || self.overflow_len.load(Ordering::Relaxed) > 0
-            || self.root_woken.load(Ordering::Relaxed)
-            || !self.inject.is_empty()
+        self.remote_pending.load(Ordering::Relaxed) || self.root_woken.load(Ordering::Relaxed)
     }
 
     /// Announces that the runtime thread is about to sleep. Returns `false` (and stays

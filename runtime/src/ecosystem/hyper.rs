@@ -62,11 +62,11 @@ impl rt::Read for TcpStream {
     ) -> Poll<io::Result<()>> {
         // SAFETY: `as_mut` asks that no initialized byte be de-initialized through the
         // slice: `poll_read_uninit` only lets `recv(2)` write bytes into it
-        // (`net/tcp/uninit.rs`).
+        // (`net/sys.rs`).
         let unfilled = unsafe { buf.as_mut() };
         let n = ready!(self.poll_read_uninit(cx, unfilled))?;
         // SAFETY: `recv(2)` wrote exactly the first `n` bytes of the cursor's unfilled part
-        // (the invariant of `net/tcp/uninit.rs`), so they are initialized.
+        // (the invariant of `net/sys.rs`), so they are initialized.
         unsafe { buf.advance(n) };
         Poll::Ready(Ok(()))
     }

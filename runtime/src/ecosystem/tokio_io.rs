@@ -69,11 +69,11 @@ fn poll_read_buf(
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
     // SAFETY: `unfilled_mut` asks that no initialized byte be de-initialized through the
-    // slice: `poll_read_uninit` only lets `recv(2)` write bytes into it (`net/tcp/uninit.rs`).
+    // slice: `poll_read_uninit` only lets `recv(2)` write bytes into it (`net/sys.rs`).
     let unfilled = unsafe { buf.unfilled_mut() };
     let n = ready!(stream.poll_read_uninit(cx, unfilled))?;
     // SAFETY: `recv(2)` wrote the first `n` bytes of the unfilled part (the invariant of
-    // `net/tcp/uninit.rs`: `n` is exactly the count the kernel wrote).
+    // `net/sys.rs`: `n` is exactly the count the kernel wrote).
     unsafe { buf.assume_init(n) };
     buf.advance(n);
     Poll::Ready(Ok(()))

@@ -62,6 +62,7 @@ mod convert;
 pub(crate) mod evented;
 mod futures_io;
 mod lookup;
+mod sys;
 pub mod tcp;
 mod udp;
 #[cfg(unix)]

@@ -7,7 +7,6 @@ pub(super) mod socket;
 mod split;
 mod split_owned;
 pub(super) mod stream;
-mod uninit;
 
 pub use split::{ReadHalf, WriteHalf};
 pub use split_owned::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};

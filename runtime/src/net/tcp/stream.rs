@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::super::buf_mut::read_into;
 use super::super::evented::{Evented, direction_of};
+use super::super::sys;
 use super::super::{ToSocketAddrs, no_addresses};
 use super::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::Direction;
@@ -244,12 +245,12 @@ impl TcpStream {
     /// Reads what is there now, without waiting: `WouldBlock` if nothing is (readiness is
     /// then cleared until the next event), `Ok(0)` at end of stream.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Read, |mut s| s.read(buf))
+        self.io.try_io(Direction::Read, |s| sys::recv(s, buf))
     }
 
     /// Writes what fits now, without waiting: `WouldBlock` if nothing does.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |mut s| s.write(buf))
+        self.io.try_io(Direction::Write, |s| sys::send(s, buf))
     }
 
     /// Reads without consuming: the next read sees the same bytes. Waits for data.
@@ -306,7 +307,7 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        self.io.poll_io(cx, Direction::Read, |s| sys::recv(s, buf))
     }
 
     /// Reads straight into `buf`'s unfilled part (initialized once, so a buffer made from an
@@ -342,7 +343,7 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io.poll_io(cx, Direction::Write, |s| sys::send(s, buf))
     }
 
     /// Reads into memory that may be uninitialized (tokio's and hyper's read buffers):
@@ -362,7 +363,7 @@ impl TcpStream {
             return Poll::Ready(Ok(0));
         }
         self.io
-            .poll_io(cx, Direction::Read, |s| super::uninit::recv_uninit(s, buf))
+            .poll_io(cx, Direction::Read, |s| sys::recv_uninit(s, buf))
     }
 
     /// Shuts down the write side (sends FIN): the peer reads end of stream. A connection the

@@ -13,6 +13,7 @@ pub use batch::{RecvBatch, RecvMeta, SendBatch};
 
 use super::buf_mut::read_into;
 use super::evented::{Evented, direction_of};
+use super::sys;
 use super::{ToSocketAddrs, no_addresses};
 use crate::io::{Direction, Interest, ReadBuf, Ready};
 
@@ -118,12 +119,12 @@ impl UdpSocket {
 
     /// Sends a datagram to the connected peer.
     pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.io.io(Direction::Write, move |s| s.send(buf))
+        self.io.io(Direction::Write, move |s| sys::send(s, buf))
     }
 
     /// Receives a datagram from the connected peer.
     pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.io.io(Direction::Read, move |s| s.recv(buf))
+        self.io.io(Direction::Read, move |s| sys::recv(s, buf))
     }
 
     /// Like [`recv`](Self::recv), but the datagram stays queued.
@@ -158,7 +159,7 @@ impl UdpSocket {
 
     /// Polls a [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Write, |s| s.send(buf))
+        self.io.poll_io(cx, Direction::Write, |s| sys::send(s, buf))
     }
 
     /// Polls a [`recv`](Self::recv) into `buf`'s unfilled part (tokio's signature).
@@ -375,12 +376,12 @@ impl UdpSocket {
 
     /// Sends to the connected peer now, without waiting.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |s| s.send(buf))
+        self.io.try_io(Direction::Write, |s| sys::send(s, buf))
     }
 
     /// Receives from the connected peer now, without waiting.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Read, |s| s.recv(buf))
+        self.io.try_io(Direction::Read, |s| sys::recv(s, buf))
     }
 
     /// Waits until `interest` finds the socket ready, and says what is: tokio's `ready`.
