@@ -205,13 +205,12 @@ macro_rules! assert_err {
 /// use tickslab::time::{self, Instant};
 /// use tickslab_test::assert_elapsed;
 ///
-/// #[tickslab::test(start_paused = true)]
-/// async fn slept() {
+/// tickslab_test::block_on(async {
+///     time::pause();
 ///     let start = Instant::now();
 ///     time::sleep(Duration::from_millis(50)).await;
 ///     assert_elapsed!(start, Duration::from_millis(50));
-/// }
-/// # slept();
+/// });
 /// ```
 ///
 /// # Panics

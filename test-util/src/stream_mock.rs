@@ -10,8 +10,8 @@
 //! use tickslab::time::Instant;
 //! use tickslab_test::stream_mock::StreamMockBuilder;
 //!
-//! #[tickslab::test(start_paused = true)]
-//! async fn two_items() {
+//! tickslab_test::block_on(async {
+//!     tickslab::time::pause();
 //!     let mut s = StreamMockBuilder::new()
 //!         .next(1)
 //!         .wait(Duration::from_millis(300))
@@ -22,8 +22,7 @@
 //!     assert_eq!(s.next().await, Some(2));
 //!     assert!(start.elapsed() >= Duration::from_millis(300));
 //!     assert_eq!(s.next().await, None);
-//! }
-//! # two_items();
+//! });
 //! ```
 
 use std::collections::VecDeque;

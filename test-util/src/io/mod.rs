@@ -7,8 +7,8 @@
 //! use tickslab::io::{AsyncReadExt, AsyncWriteExt};
 //! use tickslab_test::io::Builder;
 //!
-//! #[tickslab::test(start_paused = true)]
-//! async fn greets() {
+//! tickslab_test::block_on(async {
+//!     tickslab::time::pause();
 //!     let mut mock = Builder::new()
 //!         .read(b"hello\n")
 //!         .wait(Duration::from_secs(5)) // a tickslab timer: the paused clock jumps
@@ -17,8 +17,7 @@
 //!     let mut line = [0; 6];
 //!     mock.read_exact(&mut line).await.unwrap();
 //!     mock.write_all(b"hi\n").await.unwrap();
-//! }
-//! # greets();
+//! });
 //! ```
 //!
 //! The rules (in `script.rs`): reads are served by the front of the script; writes are
