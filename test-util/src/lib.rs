@@ -42,6 +42,7 @@
 //!
 //! Layering: this crate uses only tickslab's public API (`tickslab-runtime`).
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod io;
 mod macros;

@@ -17,7 +17,9 @@ fn runs_timers_and_spawned_tasks() {
 #[test]
 fn sockets_work_inside() {
     let addr = tickslab_test::block_on(async {
-        let l = tickslab::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let l = tickslab::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
         l.local_addr().unwrap()
     });
     assert_eq!(addr.ip().to_string(), "127.0.0.1");

@@ -18,7 +18,11 @@ async fn reads_follow_the_script_one_action_at_a_time() {
     assert_eq!(&buf[..6], b"hello ");
     assert_eq!(mock.read(&mut buf).await.unwrap(), 6);
     assert_eq!(&buf[..6], b"world!");
-    assert_eq!(mock.read(&mut buf).await.unwrap(), 0, "an empty script is the end");
+    assert_eq!(
+        mock.read(&mut buf).await.unwrap(),
+        0,
+        "an empty script is the end"
+    );
 }
 
 #[tickslab::test]
@@ -51,7 +55,10 @@ async fn errors_are_returned_where_scripted_then_the_script_goes_on() {
     let mut buf = [0; 8];
     assert_eq!(mock.read(&mut buf).await.unwrap(), 1);
     let e = mock.read(&mut buf).await.unwrap_err();
-    assert_eq!((e.kind(), e.to_string()), (io::ErrorKind::Other, "cruel".into()));
+    assert_eq!(
+        (e.kind(), e.to_string()),
+        (io::ErrorKind::Other, "cruel".into())
+    );
     assert_eq!(mock.read(&mut buf).await.unwrap(), 1);
     let e = mock.write(b"c").await.unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
@@ -61,18 +68,17 @@ async fn errors_are_returned_where_scripted_then_the_script_goes_on() {
 #[test]
 fn a_builder_kept_alive_builds_mocks_that_each_return_the_error() {
     let mut builder = Builder::new();
-    builder.read_error(io::Error::from_raw_os_error(libc_econnreset()));
+    builder.read_error(io::Error::from_raw_os_error(OS_ERROR));
     for _ in 0..2 {
         let mut mock = task::spawn(builder.build());
         let mut buf = [0; 4];
         let e = tickslab_test::block_on(mock.read(&mut buf)).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc_econnreset()));
+        assert_eq!(e.raw_os_error(), Some(OS_ERROR));
     }
 }
 
-fn libc_econnreset() -> i32 {
-    104
-}
+/// Any OS error code: the mock must hand the same code back (104 is ECONNRESET on Linux).
+const OS_ERROR: i32 = 104;
 
 #[tickslab::test]
 async fn writes_pass_over_reads_still_to_come() {
@@ -105,7 +111,12 @@ async fn waits_are_tickslab_timers_on_the_paused_clock() {
 
 #[tickslab::test(start_paused = true)]
 async fn a_read_waiting_on_the_timer_is_pending_until_the_clock_moves() {
-    let mut mock = task::spawn(Builder::new().wait(Duration::from_secs(1)).read(b"x").build());
+    let mut mock = task::spawn(
+        Builder::new()
+            .wait(Duration::from_secs(1))
+            .read(b"x")
+            .build(),
+    );
     let mut buf = [0; 1];
     assert_pending!(mock.enter(|cx, m| {
         let mut rb = tickslab::io::ReadBuf::new(&mut buf);
@@ -137,7 +148,11 @@ async fn a_handle_scripts_more_while_the_mock_runs() {
     mock.write_all(b"three").await.unwrap();
 
     drop(handle);
-    assert_eq!(mock.read(&mut [0; 4]).await.unwrap(), 0, "no handle: the end");
+    assert_eq!(
+        mock.read(&mut [0; 4]).await.unwrap(),
+        0,
+        "no handle: the end"
+    );
 }
 
 #[tickslab::test(start_paused = true)]
@@ -162,14 +177,18 @@ async fn a_reader_and_a_writer_task_share_a_mock() {
 }
 
 #[tickslab::test]
-#[should_panic(expected = "does not match the script (name server, 1 actions remain): action #0 expects b\"hello\", the code wrote b\"help!\"")]
+#[should_panic(
+    expected = "does not match the script (name server, 1 actions remain): action #0 expects b\"hello\", the code wrote b\"help!\""
+)]
 async fn a_mismatched_write_panics_naming_both() {
     let mut mock = Builder::new().name("server").write(b"hello").build();
     let _ = mock.write(b"help!").await;
 }
 
 #[tickslab::test]
-#[should_panic(expected = "unexpected write of b\"surprise\": the mock's script holds no more writes (0 actions remain)")]
+#[should_panic(
+    expected = "unexpected write of b\"surprise\": the mock's script holds no more writes (0 actions remain)"
+)]
 async fn a_write_with_no_script_left_panics() {
     let mut mock = Builder::new().build();
     let _ = mock.write(b"surprise").await;
@@ -183,7 +202,9 @@ async fn a_write_when_only_reads_remain_panics_instead_of_hanging() {
 }
 
 #[test]
-#[should_panic(expected = "There is still data left to read: 5 scripted bytes were never read (name client, 1 actions remain)")]
+#[should_panic(
+    expected = "There is still data left to read: 5 scripted bytes were never read (name client, 1 actions remain)"
+)]
 fn dropping_a_mock_with_unread_script_panics() {
     let mock = Builder::new().name("client").read(b"hello").build();
     drop(mock);
@@ -220,4 +241,21 @@ fn a_handle_of_a_dropped_mock_panics() {
     let (mock, mut handle) = Builder::new().build_with_handle();
     drop(mock);
     handle.read(b"late");
+}
+
+#[test]
+fn a_handle_and_a_builder_go_to_other_threads_as_tokio_tests() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<tickslab_test::io::Handle>();
+    send_sync::<Builder>();
+    let (mock, mut handle) = Builder::new().build_with_handle();
+    std::thread::spawn(move || {
+        handle.read(b"from afar");
+    })
+    .join()
+    .unwrap();
+    let mut mock = mock;
+    let mut buf = [0; 9];
+    tickslab_test::block_on(mock.read_exact(&mut buf)).unwrap();
+    assert_eq!(&buf, b"from afar");
 }

@@ -22,12 +22,18 @@ async fn yields_items_and_waits_on_the_runtime_clock() {
 }
 
 #[test]
-#[should_panic(expected = "StreamMock was dropped before all actions were consumed, 2 actions were not consumed")]
+#[should_panic(
+    expected = "StreamMock was dropped before all actions were consumed, 2 actions were not consumed"
+)]
 fn dropping_with_items_left_panics() {
     drop(StreamMockBuilder::new().next(1).next(2).build());
 }
 
 #[test]
 fn waits_left_at_drop_are_allowed() {
-    drop(StreamMockBuilder::<u8>::new().wait(Duration::from_secs(1)).build());
+    drop(
+        StreamMockBuilder::<u8>::new()
+            .wait(Duration::from_secs(1))
+            .build(),
+    );
 }

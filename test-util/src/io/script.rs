@@ -246,7 +246,9 @@ impl Script {
 /// that is still alive shares the error: the mock then returns one of the same kind and
 /// message (`io::Error` is not `Clone`).
 fn take_error(slot: &mut Option<Arc<io::Error>>) -> io::Error {
-    let shared = slot.take().expect("front() checked the error is still there");
+    let shared = slot
+        .take()
+        .expect("front() checked the error is still there");
     Arc::try_unwrap(shared).unwrap_or_else(|shared| match shared.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code),
         None => io::Error::new(shared.kind(), shared.to_string()),
