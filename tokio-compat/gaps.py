@@ -22,6 +22,10 @@ NESTED = {
 
 MACROS = {"select", "join", "try_join", "pin", "task_local"}
 
+# Whether the run renamed tokio-test to tickslab-test (set by harness.py from the run's
+# state): then `tokio_test::io::Mock` is tickslab's, not a dev-dependency gap.
+TOKIO_TEST_RENAMED = False
+
 # Which part of tokio's API a gap belongs to, for routing (first match wins).
 AREAS = [
     ("dev-dependency on the real tokio", r"dev-dependency|Framed"),
@@ -147,8 +151,9 @@ def keys_of(diag):
     kids = " ".join(_children(diag))
     everything = msg + " " + line + " " + kids
 
-    # Dev-dependencies built on the real tokio.
-    if re.search(r"\bMock\b|tokio_test::io|tokio_test::block_on", everything):
+    # Dev-dependencies built on the real tokio. With tokio-test renamed to tickslab-test
+    # (harness.py), Mock and block_on are tickslab's: their errors are ordinary gaps.
+    if not TOKIO_TEST_RENAMED and re.search(r"\bMock\b|tokio_test::io|tokio_test::block_on", everything):
         return ["dev-dependency: `tokio_test::io::Mock` / `tokio_test::block_on` speak the real tokio (AsyncRead/AsyncWrite/runtime)"]
     if "tokio_stream::wrappers" in everything:
         return ["dev-dependency: `tokio_stream::wrappers` wrap the real tokio's types"]
@@ -198,7 +203,7 @@ def keys_of(diag):
     m = re.match(r"no (method|function or associated item|associated item|field) named `(\w+)` found for (?:\w+ )*`(.+?)`(?: in the current scope)?$", msg)
     if m:
         ty = m.group(3)
-        sp = re.match(r"tokio_test::task::Spawn<(.+)>$", ty)
+        sp = re.match(r"(?:tokio|tickslab)_test::task::Spawn<(.+)>$", ty)
         if sp:
             ty = sp.group(1)
         kind = {"function or associated item": "fn", "associated item": "item"}.get(m.group(1), m.group(1))

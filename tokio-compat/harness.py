@@ -43,15 +43,25 @@ HARNESS_FEATURES = {
 WANTED_TICKSLAB_FEATURES = ["full", "test-util", "tokio-io"]
 ONE_BINARY = "all_in_one"
 
+# tokio-test as a user switching from tokio renames it, next to tokio: tickslab's own
+# tokio-test (`test-util/`, package `tickslab-test`), whose io::Mock and block_on speak
+# tickslab. Trees without it (before the crate existed) keep the real tokio-test.
+TOKIO_TEST_CRATE = os.path.join(TICKSLAB, "test-util")
+TOKIO_TEST_RENAMED = os.path.exists(os.path.join(TOKIO_TEST_CRATE, "Cargo.toml"))
+TOKIO_TEST_REAL = 'tokio-test = "0.4.0"'
+TOKIO_TEST_DEP = (
+    f'tokio-test = {{ package = "tickslab-test", path = "{TOKIO_TEST_CRATE}" }}'
+    if TOKIO_TEST_RENAMED else TOKIO_TEST_REAL)
+
 DEV_DEPS = """\
-# tokio's own dev-dependencies that its test files use (1.54.1's Cargo.toml). tokio-test and
-# tokio-stream depend on the real tokio: their generic helpers (assert_ready!, task::spawn,
-# StreamExt) work on any future, their tokio-typed ones (io::Builder, block_on,
-# ReceiverStream) speak the real tokio.
+# tokio's own dev-dependencies that its test files use (1.54.1's Cargo.toml), except that
+# tokio-test is renamed as tokio is (the line below; the real one when the tree has no
+# tickslab-test). tokio-stream depends on the real tokio: its generic helpers (StreamExt)
+# work on any stream, its wrappers (ReceiverStream) wrap the real tokio's types.
 futures = { version = "0.3.0", features = ["async-await"] }
 # A normal dependency of tokio, which its tests use (`pin_project!`).
 pin-project-lite = "0.2.11"
-tokio-test = "0.4.0"
+@TOKIO_TEST@
 tokio-stream = "0.1"
 tempfile = "3.1.0"
 rand = "0.9"
@@ -152,7 +162,8 @@ def features_toml():
     return "\n".join(lines) + "\n"
 
 
-def make_crate(dir_, name, tokio_dep, files, tests_dir, examples, one_binary_files):
+def make_crate(dir_, name, tokio_dep, files, tests_dir, examples, one_binary_files,
+               tokio_test_dep=TOKIO_TEST_REAL):
     os.makedirs(os.path.join(dir_, "src"), exist_ok=True)
     os.makedirs(os.path.join(dir_, "tests"), exist_ok=True)
     os.makedirs(os.path.join(dir_, "examples"), exist_ok=True)
@@ -189,7 +200,7 @@ autobins = false
 {tokio_dep}
 
 [dev-dependencies]
-{DEV_DEPS}
+{DEV_DEPS.replace("@TOKIO_TEST@", tokio_test_dep)}
 [profile.dev]
 debug = false
 
@@ -467,6 +478,12 @@ def render(meta, rows, excluded, examples, history, timing):
     w(f"- tickslab commit: `{meta['commit']}` ({meta['subject']}); main at `{meta['main']}`")
     w(f"- tokio test files: tokio {TOKIO_VERSION} as published (`{meta['tests_dir']}`), unmodified")
     w(f"- tickslab features enabled by the renamed line: `{json.dumps(meta['features'])}`")
+    if meta.get("tokio_test_renamed"):
+        w("- tokio-test renamed to tickslab-test: the dev-dependency line is "
+          "`tokio-test = { package = \"tickslab-test\", path = \"<tickslab>/test-util\" }`, as a user "
+          "switching renames it (its `io::Mock` and `block_on` speak tickslab)")
+    else:
+        w("- tokio-test: the real one (this tree has no `test-util/`), bound to the real tokio")
     w(f"- date: {meta['date']}\n")
     w("## Rates\n")
     w("| measure | count | rate |\n|---|---|---|")
@@ -613,7 +630,8 @@ def main():
     dep_feats = ", ".join(json.dumps(f) for f in feats)
     tokio_dep = f'tokio = {{ package = "tickslab", path = "{TICKSLAB}", features = [{dep_feats}] }}'
     examples = [] if args.no_examples else EXAMPLES
-    make_crate(SCRATCH, "tokio-compat-harness", tokio_dep, files, tests_dir, True, together)
+    make_crate(SCRATCH, "tokio-compat-harness", tokio_dep, files, tests_dir, True, together,
+               TOKIO_TEST_DEP)
 
     timing = {}
     mode = args.mode
@@ -675,7 +693,8 @@ def main():
             drives[e] = drive.drive(e, exe)
     st = {"files": files, "excluded": excluded, "refc": refc, "built": built,
           "results": results, "examples": examples, "drives": drives, "timing": timing,
-          "mode": mode, "features": feats, "tests_dir": tests_dir}
+          "mode": mode, "features": feats, "tests_dir": tests_dir,
+          "tokio_test_renamed": TOKIO_TEST_RENAMED}
     json.dump(st, open(state_path, "w"))
     return finish(args, st)
 
@@ -685,6 +704,8 @@ def finish(args, st):
     results, examples, drives, timing, mode = (st["results"], st["examples"], st["drives"],
                                                st["timing"], st["mode"])
     feats, tests_dir = st["features"], st["tests_dir"]
+    renamed = st.get("tokio_test_renamed", False)
+    gaps.TOKIO_TEST_RENAMED = renamed
     excluded = {f: EXCLUDED.get(f, why) for f, why in excluded.items()}
     gaps.set_public_types(TICKSLAB)
     rows = summarize(files, refc, built, results)
@@ -707,7 +728,8 @@ def finish(args, st):
             "main": git("rev-parse", "--short", "HEAD") if not git("rev-parse", "--verify", "-q", "main")
             else git("rev-parse", "--short", git("merge-base", "HEAD", "main")), "subject": git("log", "-1", "--format=%s"),
             "tests_dir": tests_dir.replace(os.path.expanduser("~"), "~"),
-            "features": feats, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "features": feats, "tokio_test_renamed": renamed,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     R = rates(rows)
     hist_path = os.path.join(HERE, "history.json")
     history = json.load(open(hist_path)) if os.path.exists(hist_path) else []
