@@ -41,9 +41,9 @@ use std::path::{Path, PathBuf};
 
 pub use buf::{IoBuf, IoBufMut, RawBuf};
 pub use dir::{DirEntry, ReadDir, read_dir};
-pub use driver::DEFAULT_FS_DEPTH;
 pub(crate) use driver::FsDriver;
 pub(crate) use driver::set_current;
+pub use driver::{DEFAULT_FS_DEPTH, DEFAULT_FS_READ_BUDGET};
 pub use file::{File, OpenOptions};
 
 /// Which machinery runs a runtime's file operations (see the [module docs](self)).
@@ -102,14 +102,21 @@ pub(crate) async fn asyncify<T: Send + 'static>(
 ///
 /// On the io_uring backend the open and the read go through the ring (the file's size is
 /// read with `fstat` on the open descriptor, which does no disk I/O), one allocation for
-/// the path and one for the contents; on the blocking pool it is one job, as in tokio.
+/// the path and one for the contents, made once the file's size fits in the runtime's
+/// [read budget](crate::Builder::fs_read_budget); on the blocking pool it is one job, as in
+/// tokio.
 ///
 /// # Errors
 /// As `std::fs::read`: `NotFound`, `PermissionDenied`, `IsADirectory`, ...
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    if driver::current()?.uses_uring() {
+    let driver = driver::current()?;
+    if driver.uses_uring() {
         let file = OpenOptions::new().read(true).open(path).await?;
-        return read_all(&file).await;
+        let size = file.std_metadata_len()?;
+        // The read budget (`Builder::fs_read_budget`): given back when this returns or is
+        // dropped.
+        let _budget = driver.read_budget(size).await?;
+        return read_all(&file, size).await;
     }
     let path = path.as_ref().to_owned();
     asyncify(move || std::fs::read(path)).await
@@ -117,25 +124,33 @@ pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 
 /// Reads `file` from its start to its end with positional reads: its size from `fstat`,
 /// then reads until that many bytes or the end (a file that grows meanwhile is read up to
-/// the size it had, plus what a final read finds).
-async fn read_all(file: &File) -> io::Result<Vec<u8>> {
-    let size = file.std_metadata_len()?;
+/// the size it had, plus what a final read finds). The first buffer is allocated once the
+/// read has its operation slot (`op::run_with`), so tasks waiting for a slot hold no memory.
+async fn read_all(file: &File, size: u64) -> io::Result<Vec<u8>> {
     let cap = usize::try_from(size)
         .unwrap_or(usize::MAX)
         .saturating_add(1)
         .max(64);
-    let mut buf = Vec::with_capacity(cap);
+    let mut buf: Option<Vec<u8>> = None;
     loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(buf.capacity());
-        }
-        let spare = buf.capacity() - buf.len();
-        let (res, back) = file.read_into_spare(buf).await;
-        buf = back;
+        let prev = buf.take();
+        let (res, back, spare) = file
+            .read_into_spare_with(move || match prev {
+                None => Vec::with_capacity(cap),
+                Some(mut b) => {
+                    if b.len() == b.capacity() {
+                        b.reserve(b.capacity());
+                    }
+                    b
+                }
+            })
+            .await;
+        let len = back.len();
+        buf = Some(back);
         match res {
-            Ok(0) => return Ok(buf),
+            Ok(0) => return Ok(buf.unwrap_or_default()),
             // A short read once the size is reached: the end, without one more round trip.
-            Ok(n) if n < spare && buf.len() as u64 >= size => return Ok(buf),
+            Ok(n) if n < spare && len as u64 >= size => return Ok(buf.unwrap_or_default()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

@@ -203,6 +203,28 @@ unsafe fn release(cell: NonNull<OpCell>) {
 /// the operation until it completes (invariant 1).
 pub(crate) async fn run(driver: &FsDriver, cell: OpCell) -> (io::Result<usize>, Option<RawBuf>) {
     let boxed = driver.ops().alloc(cell).await;
+    submit_and_wait(driver, boxed).await
+}
+
+/// [`run`], building the operation (and so its buffer) only once a slot is free: a task
+/// waiting for a slot holds no buffer.
+pub(crate) async fn run_with(
+    driver: &FsDriver,
+    make: impl FnOnce() -> OpCell,
+) -> (io::Result<usize>, Option<RawBuf>) {
+    let mut boxed = driver
+        .ops()
+        .alloc(OpCell::raw(OpKind::SyncAll, None, 0))
+        .await;
+    // Not shared yet: the placeholder (no buffer, no file) is replaced before submission.
+    *boxed = make();
+    submit_and_wait(driver, boxed).await
+}
+
+async fn submit_and_wait(
+    driver: &FsDriver,
+    boxed: SyncPoolBox<OpCell>,
+) -> (io::Result<usize>, Option<RawBuf>) {
     let ptr = NonNull::from(&*boxed);
     // SAFETY: not shared yet: the box moves into its own cell's `this` (the slot does not
     // move; invariant 3: `this` is written once, here, before submission).

@@ -52,7 +52,7 @@
 
 pub(crate) mod atomic_waker;
 mod barrier;
-mod batch_semaphore;
+pub(crate) mod batch_semaphore;
 mod blocking;
 pub mod broadcast;
 mod cancel;
