@@ -32,6 +32,8 @@ mod cursor;
 mod dir;
 mod driver;
 mod file;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod op;
 #[cfg(all(target_os = "linux", not(miri)))]
 mod uring;

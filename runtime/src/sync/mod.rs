@@ -58,6 +58,7 @@ pub mod broadcast;
 mod cancel;
 pub mod cross;
 pub mod local;
+pub(crate) mod loom_cell;
 pub mod mpsc;
 #[cfg(not(loom))]
 mod mutex;
