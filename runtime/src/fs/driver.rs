@@ -22,7 +22,7 @@ use crate::sync::batch_semaphore::{MAX_PERMITS, RawSemaphore};
 /// The default in-flight depth (see `Builder::fs_depth`).
 pub const DEFAULT_FS_DEPTH: usize = 256;
 
-/// The default bytes of whole-file read buffers filled at once on io_uring (see
+/// The default bytes of whole-file read buffers filled at once (see
 /// `Builder::fs_read_budget`).
 pub const DEFAULT_FS_READ_BUDGET: usize = 4 << 20;
 

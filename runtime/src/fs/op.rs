@@ -330,17 +330,36 @@ pub(crate) unsafe fn run_blocking(ptr: NonNull<()>) {
 }
 
 /// The operation's system call (`-1` and `errno` on failure).
+///
+/// A stream (a pipe, a FIFO, a terminal) has no offsets: `pread` refuses it (`ESPIPE`), and
+/// the transfer is then done at the stream's position, as io_uring does for such files (so
+/// `fs::read` of a FIFO works on both backends, as `std::fs::read` does).
 fn syscall(c: &OpCell) -> i64 {
+    let espipe = |r: i64| r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESPIPE);
     match c.kind {
-        // SAFETY: `io_ptr[..io_len]` is the parked buffer's memory (invariant 1 keeps it
-        // alive until `complete`), writable for reads (an `IoBufMut`).
-        OpKind::Read => unsafe {
-            libc::pread64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
-        },
-        // SAFETY: as above, readable for writes.
-        OpKind::Write => unsafe {
-            libc::pwrite64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
-        },
+        OpKind::Read => {
+            // SAFETY: `io_ptr[..io_len]` is the parked buffer's memory (invariant 1 keeps it
+            // alive until `complete`), writable for reads (an `IoBufMut`).
+            let r = unsafe {
+                libc::pread64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
+            };
+            if !espipe(r) {
+                return r;
+            }
+            // SAFETY: as above.
+            unsafe { libc::read(c.fd, c.io_ptr.cast(), c.io_len) as i64 }
+        }
+        OpKind::Write => {
+            // SAFETY: as above, readable for writes.
+            let r = unsafe {
+                libc::pwrite64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
+            };
+            if !espipe(r) {
+                return r;
+            }
+            // SAFETY: as above.
+            unsafe { libc::write(c.fd, c.io_ptr.cast(), c.io_len) as i64 }
+        }
         // SAFETY: a descriptor kept open by the cell (invariant 4).
         OpKind::SyncAll => unsafe { libc::fsync(c.fd) as i64 },
         // SAFETY: as above.
