@@ -62,6 +62,8 @@ impl Default for FsOpts {
 }
 
 type Run<'a> = Box<dyn Fn() -> Duration + 'a>;
+/// The contenders of one workload: a name and a timed run.
+type Cells<'a> = Vec<(&'static str, Run<'a>)>;
 
 /// Generates the data, runs the workloads, prints one markdown table, removes the data.
 pub fn run(opts: &FsOpts) {
@@ -84,7 +86,7 @@ pub fn run(opts: &FsOpts) {
         .try_build()
         .is_ok();
     let paths = &paths;
-    let small = |loaders: usize| -> Vec<(&'static str, Run)> {
+    let small = |loaders: usize| -> Cells {
         vec![
             (
                 "tokio::fs",
@@ -101,7 +103,7 @@ pub fn run(opts: &FsOpts) {
             ("std::fs", Box::new(move || std_small(paths, total))),
         ]
     };
-    let random = || -> Vec<(&'static str, Run)> {
+    let random = || -> Cells {
         vec![
             ("tokio::fs", Box::new(|| tokio_random(&big, &offsets))),
             (
@@ -115,7 +117,7 @@ pub fn run(opts: &FsOpts) {
             ("std::fs", Box::new(|| std_random(&big, &offsets))),
         ]
     };
-    let workloads: Vec<(&str, Vec<(&str, Run)>, u64)> = vec![
+    let workloads: Vec<(&str, Cells, u64)> = vec![
         ("small_files (all at once)", small(FILES), total),
         ("small_files (16 loaders)", small(16), total),
         ("random_4k", random(), (READS * BLOCK) as u64),
