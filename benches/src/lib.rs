@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 pub mod arena;
 pub mod crit;
 pub mod cross;
+pub mod fs;
 pub mod meter;
 pub mod nexus;
 pub mod pool;

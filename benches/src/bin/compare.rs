@@ -1,11 +1,13 @@
 //! Quick comparison: a short run of every workload on every contender that supports it;
 //! prints ns/op, CPU ns/op, heap allocations per op (measuring thread and whole process)
 //! and tickslab's ratios, in one table (`n/a` for a runtime that lacks the workload's API); the latency workloads (`remote_wake/latency`,
-//! `timers/sleep_precision_*`, `flood/interval_p99`) in a second one (p50, p99, max).
+//! `timers/sleep_precision_*`, `flood/interval_p99`) in a second one (p50, p99, max); the
+//! file workloads (`fs`) in a third one, with ratios against tokio::fs from the same run.
 //!
 //! ```text
 //! cargo run --release -p tickslab-benches --bin compare
 //! cargo run --release -p tickslab-benches --bin compare -- --only dispatch
+//! cargo run --release -p tickslab-benches --bin compare -- --only fs   # the file table
 //! cargo run --release -p tickslab-benches --bin compare -- --only dispatch \
 //!     --contender tickslab_slab --iters 100000      # one run, for callgrind
 //! ```
@@ -18,7 +20,10 @@
 //!
 //! Options:
 //! - `--only <text>[,<text>...]`: only workloads whose id contains `<text>` (e.g.
-//!   `spawn_join/1`, `timers`, `net/tcp`); an exact id match wins over substrings.
+//!   `spawn_join/1`, `timers`, `net/tcp`); an exact id match wins over substrings. `fs`
+//!   selects the file table, which is printed last ([`tickslab_benches::fs`]: tickslab's
+//!   io_uring and thread-pool backends vs tokio::fs vs std::fs, medians of `--runs`
+//!   alternating runs; `TICKSLAB_FS_BENCH_MIB` sizes its random-read file, 256 by default).
 //! - `--contender <name>`: only that contender (e.g. `tickslab_slab`, `tokio_localset`,
 //!   `nexus_slab`); repeatable.
 //! - `--runs <n>`: measured runs per cell (default 5, each sized to about 25 ms; the
@@ -440,7 +445,14 @@ fn main() {
         // A hang is killed by the watchdog: let nexus try the cross-thread workloads.
         nexus::try_cross();
     }
-    let workloads = selected_workloads(args.only.as_deref());
+    // `fs` (the file workloads' table, `tickslab_benches::fs`) is not a `Workload`: it
+    // compares tickslab's two file backends with tokio::fs and std::fs in its own table.
+    let (files, only) = split_files(args.only.as_deref());
+    let files = files && !args.child && args.iters.is_none();
+    let workloads = match only.as_deref() {
+        Some("") => Vec::new(),
+        only => selected_workloads(only),
+    };
     let contenders: Vec<Contender> = if args.contenders.is_empty() {
         Contender::ALL.to_vec()
     } else {
@@ -498,7 +510,26 @@ fn main() {
         }
         return;
     }
-    print_table(&workloads, &cells, &missing);
+    if !workloads.is_empty() {
+        print_table(&workloads, &cells, &missing);
+    }
+    if files {
+        println!();
+        tickslab_benches::fs::run(&tickslab_benches::fs::FsOpts {
+            runs: args.runs,
+            ..Default::default()
+        });
+    }
+}
+
+/// Whether `--only` asks for the file table (no `--only`, or a pattern `fs`), and the
+/// other patterns (`Some("")`: none).
+fn split_files(only: Option<&str>) -> (bool, Option<String>) {
+    let Some(only) = only else {
+        return (true, None);
+    };
+    let (files, rest): (Vec<&str>, Vec<&str>) = only.split(',').partition(|p| *p == "fs");
+    (!files.is_empty(), Some(rest.join(",")))
 }
 
 fn find(cells: &[Cell], w: Workload, c: Contender) -> Option<&Cell> {

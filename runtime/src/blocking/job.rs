@@ -14,18 +14,23 @@
 //! 3. **A panic is an output.** The closure runs under `catch_unwind`; its panic becomes
 //!    [`JoinError::is_panic`] for the handle.
 
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
+
+// loom's under `--cfg loom`: `loom_tests.rs` checks this protocol under every interleaving.
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU8, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::pool::{Job, Work};
 use crate::core::task::JoinError;
 use crate::sync::atomic_waker::AtomicWaker;
+use crate::sync::loom_cell::UnsafeCell;
 
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
@@ -34,7 +39,7 @@ const CANCELLED: u8 = 3;
 /// The handle took the output.
 const TAKEN: u8 = 4;
 
-struct JobCell<F, T> {
+pub(super) struct JobCell<F, T> {
     state: AtomicU8,
     func: UnsafeCell<Option<F>>,
     output: UnsafeCell<Option<Result<T, JoinError>>>,
@@ -47,6 +52,18 @@ struct JobCell<F, T> {
 unsafe impl<F: Send, T: Send> Sync for JobCell<F, T> {}
 // SAFETY: as above.
 unsafe impl<F: Send, T: Send> Send for JobCell<F, T> {}
+
+impl<F, T> JobCell<F, T> {
+    /// A queued job of `f`.
+    pub(super) fn new(f: F) -> Self {
+        JobCell {
+            state: AtomicU8::new(QUEUED),
+            func: UnsafeCell::new(Some(f)),
+            output: UnsafeCell::new(None),
+            waker: AtomicWaker::new(),
+        }
+    }
+}
 
 impl<F, T> Job for JobCell<F, T>
 where
@@ -62,10 +79,11 @@ where
             return; // aborted before it started
         }
         // SAFETY: invariant 1: `RUNNING` is ours, so the closure is.
-        let func = unsafe { (*self.func.get()).take() }.expect("a queued job has its closure");
+        let func =
+            unsafe { self.func.with_mut(|f| (*f).take()) }.expect("a queued job has its closure");
         let out = catch_unwind(AssertUnwindSafe(func)).map_err(JoinError::panicked);
         // SAFETY: invariant 1: the output slot is ours until `DONE` is stored.
-        unsafe { *self.output.get() = Some(out) };
+        unsafe { self.output.with_mut(|o| *o = Some(out)) };
         self.state.store(DONE, Ordering::Release);
         self.waker.wake();
     }
@@ -77,7 +95,7 @@ where
             .is_ok()
         {
             // SAFETY: invariant 1: moving to `CANCELLED` made the closure ours.
-            let func = unsafe { (*self.func.get()).take() };
+            let func = unsafe { self.func.with_mut(|f| (*f).take()) };
             self.waker.wake();
             // Dropped now, not with the cell (the handle may keep that for long); its
             // destructor may panic, after the handle was told.
@@ -126,12 +144,7 @@ where
              `Runtime::enter` or call it from inside `block_on`), or after it shut down"
         ),
     };
-    let cell = Arc::new(JobCell {
-        state: AtomicU8::new(QUEUED),
-        func: UnsafeCell::new(Some(f)),
-        output: UnsafeCell::new(None),
-        waker: AtomicWaker::new(),
-    });
+    let cell = Arc::new(JobCell::new(f));
     let job: Arc<dyn Job> = cell.clone();
     if let Err(Work::Job(job)) = pool.submit(Work::Job(job.clone())) {
         // Shut down: nobody will run it.
@@ -141,7 +154,7 @@ where
 }
 
 /// The handle's side of a job, without its closure's type.
-trait Output<T>: Send + Sync {
+pub(super) trait Output<T>: Send + Sync {
     fn poll_output(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>>;
     fn state(&self) -> u8;
 }
@@ -159,7 +172,7 @@ where
                 self.state.store(TAKEN, Ordering::Relaxed);
                 // SAFETY: invariant 1: after `DONE` the output is the handle's, and the
                 // handle (`&mut` in `poll`) is the only caller.
-                let out = unsafe { (*self.output.get()).take() };
+                let out = unsafe { self.output.with_mut(|o| (*o).take()) };
                 Poll::Ready(out.expect("a done job has its output"))
             }
             CANCELLED => {

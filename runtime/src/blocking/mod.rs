@@ -8,6 +8,8 @@
 //! this thread" slot, which the runtime's context guard (`crate::context`) fills and clears.
 
 mod job;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod pool;
 
 use std::cell::RefCell;

@@ -58,6 +58,26 @@ impl RawBuf {
         self.len = self.len.max(n.min(self.cap));
     }
 
+    /// A raw buffer from its parts, for the loom model (`fs/loom_tests.rs`), whose
+    /// `rebuild` records the free instead of freeing.
+    ///
+    /// # Safety
+    /// Dropping the result calls `rebuild(ptr, len, cap)` once: it must be sound then.
+    #[cfg(all(test, loom))]
+    pub(crate) unsafe fn from_parts(
+        ptr: NonNull<u8>,
+        len: usize,
+        cap: usize,
+        rebuild: unsafe fn(NonNull<u8>, usize, usize),
+    ) -> RawBuf {
+        RawBuf {
+            ptr,
+            len,
+            cap,
+            rebuild,
+        }
+    }
+
     /// Forgets the raw form without freeing (the caller rebuilt the buffer).
     fn defuse(self) {
         std::mem::forget(self);

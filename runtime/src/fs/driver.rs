@@ -17,9 +17,14 @@ use super::FsBackend;
 use super::op::{self, OpCell};
 use crate::blocking::{BlockingPool, RawOp, Work};
 use crate::pool::{PoolConfig, SyncPool};
+use crate::sync::batch_semaphore::{MAX_PERMITS, RawSemaphore};
 
 /// The default in-flight depth (see `Builder::fs_depth`).
 pub const DEFAULT_FS_DEPTH: usize = 256;
+
+/// The default bytes of whole-file read buffers filled at once (see
+/// `Builder::fs_read_budget`).
+pub const DEFAULT_FS_READ_BUDGET: usize = 4 << 20;
 
 pub(crate) enum Backend {
     /// Not chosen yet (`Auto`, nothing done so far).
@@ -36,6 +41,9 @@ pub(crate) struct FsDriver {
     backend: RefCell<Backend>,
     wanted: FsBackend,
     depth: usize,
+    /// Bytes of whole-file read buffers in flight (`fs::read`); permits are bytes.
+    read_budget: RawSemaphore,
+    read_budget_bytes: usize,
     pool: Arc<BlockingPool>,
     registry: mio::Registry,
     token: mio::Token,
@@ -51,16 +59,20 @@ impl FsDriver {
     pub(crate) fn new(
         wanted: FsBackend,
         depth: usize,
+        read_budget: usize,
         pool: Arc<BlockingPool>,
         registry: mio::Registry,
         token: mio::Token,
     ) -> io::Result<Rc<FsDriver>> {
         let depth = depth.clamp(1, 1 << 15);
+        let read_budget = read_budget.clamp(1, MAX_PERMITS);
         let driver = Rc::new(FsDriver {
             ops: SyncPool::with_config(PoolConfig::bounded(depth)),
             backend: RefCell::new(Backend::Unstarted),
             wanted,
             depth,
+            read_budget: RawSemaphore::new(read_budget),
+            read_budget_bytes: read_budget,
             pool,
             registry,
             token,
@@ -82,6 +94,21 @@ impl FsDriver {
 
     pub(crate) fn blocking_pool(&self) -> &Arc<BlockingPool> {
         &self.pool
+    }
+
+    /// Waits until a whole-file read of `size` bytes fits in the read budget (all of it, for
+    /// a file larger than the budget) and takes that part; the guard gives it back.
+    pub(crate) async fn read_budget(&self, size: u64) -> io::Result<BudgetGuard<'_>> {
+        let bytes = usize::try_from(size)
+            .unwrap_or(usize::MAX)
+            .clamp(1, self.read_budget_bytes);
+        match self.read_budget.acquire(bytes).await {
+            Ok(()) => Ok(BudgetGuard {
+                sem: &self.read_budget,
+                bytes,
+            }),
+            Err(_) => Err(super::shut_down_error()),
+        }
     }
 
     /// Chooses the backend now, if it is not chosen yet.
@@ -234,6 +261,18 @@ impl std::fmt::Debug for FsDriver {
             .field("backend", &self.wanted)
             .field("depth", &self.depth)
             .finish_non_exhaustive()
+    }
+}
+
+/// Part of the read budget, given back on drop (a dropped `fs::read` included).
+pub(crate) struct BudgetGuard<'a> {
+    sem: &'a RawSemaphore,
+    bytes: usize,
+}
+
+impl Drop for BudgetGuard<'_> {
+    fn drop(&mut self) {
+        self.sem.release(self.bytes);
     }
 }
 

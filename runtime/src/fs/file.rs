@@ -210,18 +210,29 @@ impl File {
     }
 
     /// Reads from the file's offset `buf.len()` into `buf`'s spare capacity, growing its
-    /// length by the bytes read (`fs::read`'s loop).
-    pub(super) async fn read_into_spare(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let start = buf.len();
-        let cell = OpCell::new_at(OpKind::Read, &self.std, buf.into_raw(), start, start as u64);
-        let (res, raw) = op::run(&self.driver, cell).await;
+    /// length by the bytes read (`fs::read`'s loop). `make` gives the buffer once the
+    /// operation has its slot (`op::run_with`); returns the result, the buffer and the spare
+    /// capacity the read was offered.
+    pub(super) async fn read_into_spare_with(
+        &self,
+        make: impl FnOnce() -> Vec<u8>,
+    ) -> (io::Result<usize>, Vec<u8>, usize) {
+        let mut start = 0;
+        let mut spare = 0;
+        let (res, raw) = op::run_with(&self.driver, || {
+            let buf = make();
+            start = buf.len();
+            spare = buf.capacity() - start;
+            OpCell::new_at(OpKind::Read, &self.std, buf.into_raw(), start, start as u64)
+        })
+        .await;
         let mut raw = raw.expect("a read gives its buffer back");
         if let Ok(n) = res {
             raw.set_init(start + n);
         }
         // SAFETY: `raw` came from `Vec::into_raw` above; its length only grew over bytes the
         // read wrote.
-        (res, unsafe { Vec::from_raw(raw) })
+        (res, unsafe { Vec::from_raw(raw) }, spare)
     }
 
     /// The file's size by `fstat` on this thread (no disk I/O: the inode is in memory once

@@ -11,8 +11,12 @@
 //!   [`spawn_blocking`](crate::task::spawn_blocking).
 //!
 //! [`FsBackend::Auto`] (the default) tries io_uring on first use and falls back.
-//! Opening files and the free functions run on the blocking pool with either backend, as
-//! tokio's do (they allocate: the path's copy and the job).
+//! Opening a file goes through the ring on io_uring, else to the blocking pool; the other
+//! free functions (`metadata`, `create_dir_all`, `rename`, ...) run on the blocking pool with
+//! either backend, as tokio's do (they allocate: the path's copy and the job). [`read`] and
+//! [`read_to_string`] open the file, then read it with positional reads on the backend,
+//! their buffers bounded by the runtime's read budget
+//! ([`Builder::fs_read_budget`](crate::Builder::fs_read_budget)).
 //!
 //! | file | what |
 //! |---|---|
@@ -32,6 +36,8 @@ mod cursor;
 mod dir;
 mod driver;
 mod file;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod op;
 #[cfg(all(target_os = "linux", not(miri)))]
 mod uring;
@@ -41,9 +47,9 @@ use std::path::{Path, PathBuf};
 
 pub use buf::{IoBuf, IoBufMut, RawBuf};
 pub use dir::{DirEntry, ReadDir, read_dir};
-pub use driver::DEFAULT_FS_DEPTH;
 pub(crate) use driver::FsDriver;
 pub(crate) use driver::set_current;
+pub use driver::{DEFAULT_FS_DEPTH, DEFAULT_FS_READ_BUDGET};
 pub use file::{File, OpenOptions};
 
 /// Which machinery runs a runtime's file operations (see the [module docs](self)).
@@ -100,42 +106,58 @@ pub(crate) async fn asyncify<T: Send + 'static>(
 /// }).unwrap();
 /// ```
 ///
-/// On the io_uring backend the open and the read go through the ring (the file's size is
-/// read with `fstat` on the open descriptor, which does no disk I/O), one allocation for
-/// the path and one for the contents; on the blocking pool it is one job, as in tokio.
+/// The file is opened (through the ring on io_uring, else one job on the blocking pool),
+/// its size read with `fstat` on the open descriptor (no disk I/O), and its contents read
+/// with positional reads into one buffer allocated once the size fits in the runtime's
+/// [read budget](crate::Builder::fs_read_budget): a thousand files read at once keep a
+/// few MiB of buffers in flight, whose memory is reused, instead of page-faulting fresh
+/// memory for each. Allocations: the path's copy (and the open's job on the blocking pool)
+/// and the contents.
 ///
 /// # Errors
 /// As `std::fs::read`: `NotFound`, `PermissionDenied`, `IsADirectory`, ...
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    if driver::current()?.uses_uring() {
-        let file = OpenOptions::new().read(true).open(path).await?;
-        return read_all(&file).await;
-    }
-    let path = path.as_ref().to_owned();
-    asyncify(move || std::fs::read(path)).await
+    let driver = driver::current()?;
+    let file = OpenOptions::new().read(true).open(path).await?;
+    let size = file.std_metadata_len()?;
+    // The read budget (`Builder::fs_read_budget`): given back when this returns or is
+    // dropped.
+    let _budget = driver.read_budget(size).await?;
+    read_all(&file, size).await
 }
 
 /// Reads `file` from its start to its end with positional reads: its size from `fstat`,
 /// then reads until that many bytes or the end (a file that grows meanwhile is read up to
-/// the size it had, plus what a final read finds).
-async fn read_all(file: &File) -> io::Result<Vec<u8>> {
-    let size = file.std_metadata_len()?;
+/// the size it had, plus what a final read finds). The first buffer is allocated once the
+/// read has its operation slot (`op::run_with`), so tasks waiting for a slot hold no memory.
+async fn read_all(file: &File, size: u64) -> io::Result<Vec<u8>> {
     let cap = usize::try_from(size)
         .unwrap_or(usize::MAX)
         .saturating_add(1)
         .max(64);
-    let mut buf = Vec::with_capacity(cap);
+    let mut buf: Option<Vec<u8>> = None;
     loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(buf.capacity());
-        }
-        let spare = buf.capacity() - buf.len();
-        let (res, back) = file.read_into_spare(buf).await;
-        buf = back;
+        let prev = buf.take();
+        let (res, back, spare) = file
+            .read_into_spare_with(move || match prev {
+                None => Vec::with_capacity(cap),
+                Some(mut b) => {
+                    if b.len() == b.capacity() {
+                        b.reserve(b.capacity());
+                    }
+                    b
+                }
+            })
+            .await;
+        let len = back.len();
+        buf = Some(back);
         match res {
-            Ok(0) => return Ok(buf),
-            // A short read once the size is reached: the end, without one more round trip.
-            Ok(n) if n < spare && buf.len() as u64 >= size => return Ok(buf),
+            Ok(0) => return Ok(buf.unwrap_or_default()),
+            // A short read once the size is reached: the end, without one more round trip
+            // (not for a size of 0: `/proc` files and streams say 0 and read short).
+            Ok(n) if size > 0 && n < spare && len as u64 >= size => {
+                return Ok(buf.unwrap_or_default());
+            }
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -143,22 +165,18 @@ async fn read_all(file: &File) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Reads a whole file into a `String` (tokio's `fs::read_to_string`).
+/// Reads a whole file into a `String` (tokio's `fs::read_to_string`), as [`read`] does.
 ///
 /// # Errors
 /// As `std::fs::read_to_string` (`InvalidData` if it is not UTF-8).
 pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
-    if driver::current()?.uses_uring() {
-        let bytes = read(path).await?;
-        return String::from_utf8(bytes).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            )
-        });
-    }
-    let path = path.as_ref().to_owned();
-    asyncify(move || std::fs::read_to_string(path)).await
+    let bytes = read(path).await?;
+    String::from_utf8(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Writes a whole file, creating or truncating it (tokio's `fs::write`).

@@ -20,19 +20,24 @@
 //! 4. **The file stays open.** The cell holds an `Arc` of the file, so its descriptor
 //!    cannot be closed (and its number reused by another file) before the operation ends.
 
-use std::cell::UnsafeCell;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::task::Poll;
+
+// loom's under `--cfg loom`: `loom_tests.rs` checks this protocol under every interleaving.
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 
 use super::buf::RawBuf;
 use super::driver::FsDriver;
 use crate::pool::SyncPoolBox;
 use crate::sync::atomic_waker::AtomicWaker;
+use crate::sync::loom_cell::UnsafeCell;
 
 /// What an operation does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +106,7 @@ impl OpCell {
         OpCell::raw(OpKind::OpenAt, Some(path), packed)
     }
 
-    fn raw(kind: OpKind, buf: Option<RawBuf>, offset: u64) -> OpCell {
+    pub(crate) fn raw(kind: OpKind, buf: Option<RawBuf>, offset: u64) -> OpCell {
         let (io_ptr, io_len) = match (&buf, kind) {
             (Some(b), OpKind::Read) => (b.ptr.as_ptr(), b.cap),
             (Some(b), OpKind::Write | OpKind::OpenAt) => (b.ptr.as_ptr(), b.len),
@@ -128,14 +133,16 @@ impl OpCell {
 impl Drop for OpCell {
     fn drop(&mut self) {
         // A cancelled open that succeeded: nobody else will ever close this descriptor.
+        // Relaxed: `&mut self` comes after the last reference's `AcqRel` release.
+        let result = self.result.load(Ordering::Relaxed);
         if self.kind == OpKind::OpenAt
-            && *self.done.get_mut()
-            && !*self.taken.get_mut()
-            && *self.result.get_mut() >= 0
+            && self.done.load(Ordering::Relaxed)
+            && !self.taken.load(Ordering::Relaxed)
+            && result >= 0
         {
             // SAFETY: the kernel (or `openat`) gave us this descriptor and nothing else
             // knows it: the future that would have owned it is gone.
-            unsafe { libc::close(*self.result.get_mut() as RawFd) };
+            unsafe { libc::close(result as RawFd) };
         }
     }
 }
@@ -193,7 +200,7 @@ unsafe fn release(cell: NonNull<OpCell>) {
     if last {
         // SAFETY: invariant 3: the last reference owns `this`; the box is taken out first,
         // then dropped (dropping the cell with it), and the cell is not touched after.
-        let boxed = unsafe { (*cell.as_ref().this.get()).take() };
+        let boxed = unsafe { cell.as_ref().this.with_mut(|this| (*this).take()) };
         drop(boxed);
     }
 }
@@ -203,28 +210,56 @@ unsafe fn release(cell: NonNull<OpCell>) {
 /// the operation until it completes (invariant 1).
 pub(crate) async fn run(driver: &FsDriver, cell: OpCell) -> (io::Result<usize>, Option<RawBuf>) {
     let boxed = driver.ops().alloc(cell).await;
+    submit_and_wait(driver, boxed).await
+}
+
+/// [`run`], building the operation (and so its buffer) only once a slot is free: a task
+/// waiting for a slot holds no buffer.
+pub(crate) async fn run_with(
+    driver: &FsDriver,
+    make: impl FnOnce() -> OpCell,
+) -> (io::Result<usize>, Option<RawBuf>) {
+    let mut boxed = driver
+        .ops()
+        .alloc(OpCell::raw(OpKind::SyncAll, None, 0))
+        .await;
+    // Not shared yet: the placeholder (no buffer, no file) is replaced before submission.
+    *boxed = make();
+    submit_and_wait(driver, boxed).await
+}
+
+async fn submit_and_wait(
+    driver: &FsDriver,
+    boxed: SyncPoolBox<OpCell>,
+) -> (io::Result<usize>, Option<RawBuf>) {
+    let (ptr, mut in_flight) = share(boxed);
+    driver.submit(ptr);
+    poll_fn(|cx| in_flight.poll(cx)).await
+}
+
+/// Shares a boxed, unsubmitted operation: the pointer that carries the executor's
+/// reference (to hand to the backend, which ends it with [`complete`]), and the future's.
+pub(crate) fn share(boxed: SyncPoolBox<OpCell>) -> (NonNull<OpCell>, InFlight) {
     let ptr = NonNull::from(&*boxed);
     // SAFETY: not shared yet: the box moves into its own cell's `this` (the slot does not
     // move; invariant 3: `this` is written once, here, before submission).
-    unsafe { *ptr.as_ref().this.get() = Some(boxed) };
+    unsafe { ptr.as_ref().this.with_mut(|this| *this = Some(boxed)) };
     let in_flight = InFlight {
         cell: ptr,
         finished: false,
     };
-    driver.submit(ptr);
-    let mut in_flight = in_flight;
-    poll_fn(|cx| in_flight.poll(cx)).await
+    (ptr, in_flight)
 }
 
 /// The future's reference to a submitted operation; dropping it before the result came
 /// gives the reference back and leaves the buffer to the executor's completion.
-struct InFlight {
+pub(crate) struct InFlight {
     cell: NonNull<OpCell>,
     finished: bool,
 }
 
 impl InFlight {
-    fn poll(
+    pub(crate) fn poll(
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> Poll<(io::Result<usize>, Option<RawBuf>)> {
@@ -240,7 +275,7 @@ impl InFlight {
         let result = c.result.load(Ordering::Relaxed);
         c.taken.store(true, Ordering::Relaxed);
         // SAFETY: invariant 3: after `done`, the buffer is the future's.
-        let buf = unsafe { (*c.buf.get()).take() };
+        let buf = unsafe { c.buf.with_mut(|buf| (*buf).take()) };
         self.finished = true;
         // SAFETY: our reference, given back once (`finished` keeps `drop` from doing it
         // again); the cell is not touched after.
@@ -295,17 +330,36 @@ pub(crate) unsafe fn run_blocking(ptr: NonNull<()>) {
 }
 
 /// The operation's system call (`-1` and `errno` on failure).
+///
+/// A stream (a pipe, a FIFO, a terminal) has no offsets: `pread` refuses it (`ESPIPE`), and
+/// the transfer is then done at the stream's position, as io_uring does for such files (so
+/// `fs::read` of a FIFO works on both backends, as `std::fs::read` does).
 fn syscall(c: &OpCell) -> i64 {
+    let espipe = |r: i64| r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESPIPE);
     match c.kind {
-        // SAFETY: `io_ptr[..io_len]` is the parked buffer's memory (invariant 1 keeps it
-        // alive until `complete`), writable for reads (an `IoBufMut`).
-        OpKind::Read => unsafe {
-            libc::pread64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
-        },
-        // SAFETY: as above, readable for writes.
-        OpKind::Write => unsafe {
-            libc::pwrite64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
-        },
+        OpKind::Read => {
+            // SAFETY: `io_ptr[..io_len]` is the parked buffer's memory (invariant 1 keeps it
+            // alive until `complete`), writable for reads (an `IoBufMut`).
+            let r = unsafe {
+                libc::pread64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
+            };
+            if !espipe(r) {
+                return r;
+            }
+            // SAFETY: as above.
+            unsafe { libc::read(c.fd, c.io_ptr.cast(), c.io_len) as i64 }
+        }
+        OpKind::Write => {
+            // SAFETY: as above, readable for writes.
+            let r = unsafe {
+                libc::pwrite64(c.fd, c.io_ptr.cast(), c.io_len, c.offset as libc::off64_t) as i64
+            };
+            if !espipe(r) {
+                return r;
+            }
+            // SAFETY: as above.
+            unsafe { libc::write(c.fd, c.io_ptr.cast(), c.io_len) as i64 }
+        }
         // SAFETY: a descriptor kept open by the cell (invariant 4).
         OpKind::SyncAll => unsafe { libc::fsync(c.fd) as i64 },
         // SAFETY: as above.

@@ -16,6 +16,11 @@
 //! after a registration began is never lost.
 
 use std::cell::UnsafeCell;
+// loom's under `--cfg loom`, so that the model of file operations (`fs/loom_tests.rs`) and
+// of `spawn_blocking`'s job (`blocking/loom_tests.rs`) explores this protocol too.
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
 
@@ -38,7 +43,17 @@ unsafe impl Sync for AtomicWaker {}
 
 impl AtomicWaker {
     /// An empty slot.
+    #[cfg(not(loom))]
     pub(crate) const fn new() -> AtomicWaker {
+        AtomicWaker {
+            state: AtomicUsize::new(WAITING),
+            waker: UnsafeCell::new(None),
+        }
+    }
+
+    /// An empty slot (loom's atomics have no `const` constructor).
+    #[cfg(loom)]
+    pub(crate) fn new() -> AtomicWaker {
         AtomicWaker {
             state: AtomicUsize::new(WAITING),
             waker: UnsafeCell::new(None),

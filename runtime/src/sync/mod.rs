@@ -52,12 +52,13 @@
 
 pub(crate) mod atomic_waker;
 mod barrier;
-mod batch_semaphore;
+pub(crate) mod batch_semaphore;
 mod blocking;
 pub mod broadcast;
 mod cancel;
 pub mod cross;
 pub mod local;
+pub(crate) mod loom_cell;
 pub mod mpsc;
 #[cfg(not(loom))]
 mod mutex;
