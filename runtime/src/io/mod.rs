@@ -16,12 +16,15 @@
 //!   [`BufStream`], [`DuplexStream`]) also implement `futures_io::AsyncRead` /
 //!   `AsyncWrite` (`AsyncBufRead` for the buffered readers), natively.
 //! - [`Interest`] and [`Ready`]: what a socket's `ready` call waits for and finds.
+//! - [`unix::AsyncFd`]: any file descriptor on the reactor, with tokio's guard protocol.
 //! - `reactor` (crate-private) drives mio and wakes the tasks waiting on sockets.
 //!
 //! Layering: this module imports nothing from `net/` (which implements these traits) nor
 //! from the executor.
 
 mod async_buf_read;
+#[cfg(unix)]
+mod async_fd;
 mod async_read;
 mod async_seek;
 mod async_write;
@@ -32,6 +35,16 @@ mod scheduled_io;
 mod util;
 
 pub(crate) use scheduled_io::Direction;
+
+/// Unix-only I/O, as tokio's `io::unix`: [`AsyncFd`](unix::AsyncFd), any file descriptor
+/// driven by the runtime's reactor.
+#[cfg(unix)]
+pub mod unix {
+    pub use super::async_fd::{
+        AsyncFd, AsyncFdReadyGuard, AsyncFdReadyMutGuard, AsyncFdRegisterError,
+        AsyncFdTryNewError, TryIoError,
+    };
+}
 
 pub use async_buf_read::AsyncBufRead;
 pub use async_read::AsyncRead;

@@ -71,6 +71,12 @@ impl Reactor {
         if event.is_error() {
             bits |= ERROR;
         }
+        // Only an `AsyncFd` registered for `Interest::PRIORITY` gets these; tickslab reports
+        // priority data as readability (see `Interest::PRIORITY`).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if event.is_priority() {
+            bits |= READABLE;
+        }
         let waiting = {
             let slots = self.slots.borrow();
             match slots.get(index as usize) {
@@ -149,6 +155,12 @@ pub(crate) fn in_runtime() -> bool {
     current_reactor().is_some_and(|r| !r.shut_down.get())
 }
 
+/// Whether a runtime (running or shut down) is current on this thread.
+#[cfg(unix)]
+pub(crate) fn has_current() -> bool {
+    current_reactor().is_some()
+}
+
 /// Sockets registered in the current runtime (0 outside one).
 pub(crate) fn current_registered() -> usize {
     current_reactor()
@@ -167,7 +179,7 @@ pub(crate) struct Registration {
     lazy_write_fd: Cell<Option<std::os::fd::RawFd>>,
 }
 
-fn shut_down_error() -> io::Error {
+pub(crate) fn shut_down_error() -> io::Error {
     io::Error::other("the tickslab runtime this socket belongs to has shut down")
 }
 
@@ -180,6 +192,18 @@ impl Registration {
             reg.token,
             mio::Interest::READABLE | mio::Interest::WRITABLE,
         )?;
+        Ok(reg)
+    }
+
+    /// Registers `source` with the current runtime for `interest` only (`AsyncFd`). It
+    /// starts not ready: the first event says what is.
+    #[cfg(unix)]
+    pub(crate) fn with_interest(
+        source: &mut impl mio::event::Source,
+        interest: mio::Interest,
+    ) -> io::Result<Registration> {
+        let reg = Registration::claim_slot(0)?;
+        reg.reactor.registry.register(source, reg.token, interest)?;
         Ok(reg)
     }
 
@@ -256,6 +280,22 @@ impl Registration {
         self.reactor.slots.borrow()[self.index as usize]
             .io
             .readiness()
+    }
+
+    /// The readiness bits and the tick they were observed at (see `ScheduledIo::clear_at`).
+    #[cfg(unix)]
+    pub(crate) fn readiness_tick(&self) -> (u8, u32) {
+        self.reactor.slots.borrow()[self.index as usize]
+            .io
+            .readiness_tick()
+    }
+
+    /// Clears the readiness `bits` observed at `tick`, unless an event came since.
+    #[cfg(unix)]
+    pub(crate) fn clear_at(&self, bits: u8, tick: u32) {
+        self.reactor.slots.borrow()[self.index as usize]
+            .io
+            .clear_at(bits, tick);
     }
 
     /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,

@@ -201,6 +201,10 @@ impl DirWaiters {
 #[derive(Default)]
 pub(crate) struct ScheduledIo {
     readiness: Cell<u8>,
+    /// Counts readiness changes (wrapping): a readiness observed at one tick may be cleared
+    /// only while the tick is unchanged, so an edge that came in between is never lost
+    /// (`AsyncFd`'s guards hold readiness across `.await`s).
+    tick: Cell<u32>,
     read: DirWaiters,
     write: DirWaiters,
 }
@@ -214,6 +218,18 @@ impl ScheduledIo {
     #[inline]
     pub(crate) fn readiness(&self) -> u8 {
         self.readiness.get()
+    }
+
+    /// The readiness and the tick it was observed at.
+    pub(crate) fn readiness_tick(&self) -> (u8, u32) {
+        (self.readiness.get(), self.tick.get())
+    }
+
+    /// Clears `bits` if no readiness arrived since `tick` (else the newer edge stands).
+    pub(crate) fn clear_at(&self, bits: u8, tick: u32) {
+        if self.tick.get() == tick {
+            self.readiness.set(self.readiness.get() & !bits);
+        }
     }
 
     #[inline]
@@ -258,6 +274,7 @@ impl ScheduledIo {
     #[inline]
     pub(crate) fn set_readiness(&self, bits: u8) -> u32 {
         self.readiness.set(self.readiness.get() | bits);
+        self.tick.set(self.tick.get().wrapping_add(1));
         [Direction::Read, Direction::Write]
             .into_iter()
             .filter(|d| bits & d.ready_mask() != 0)
