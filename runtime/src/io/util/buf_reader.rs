@@ -41,7 +41,12 @@ impl<R: AsyncRead> BufReader<R> {
     }
 
     /// A `BufReader` with a buffer of `capacity` bytes (one allocation, zeroed).
+    ///
+    /// # Panics
+    /// If `capacity` is 0 (as tokio's), at the caller.
+    #[track_caller]
     pub fn with_capacity(capacity: usize, inner: R) -> Self {
+        assert!(capacity > 0, "capacity must be greater than zero");
         BufReader {
             inner,
             buf: vec![0; capacity].into_boxed_slice(),

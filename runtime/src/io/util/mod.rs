@@ -12,6 +12,7 @@ mod copy_bidirectional;
 mod duplex;
 mod empty;
 mod lines;
+mod lock;
 mod read;
 mod read_ext;
 mod read_to_end;
