@@ -55,7 +55,7 @@ pub use read_buf::ReadBuf;
 pub use std::io::{Error, ErrorKind, Result, SeekFrom};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
-    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat,
+    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Join, Lines, Read, ReadExact, ReadHalf, Repeat,
     SimplexStream, Sink, Split, Take, Write, WriteAll, WriteHalf, copy, copy_bidirectional,
-    copy_buf, duplex, empty, repeat, simplex, sink, split,
+    copy_bidirectional_with_sizes, copy_buf, duplex, empty, join, repeat, simplex, sink, split,
 };
