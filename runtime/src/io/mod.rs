@@ -15,6 +15,7 @@
 //! - futures-io: tickslab's I/O types (sockets, [`BufReader`], [`BufWriter`],
 //!   [`BufStream`], [`DuplexStream`]) also implement `futures_io::AsyncRead` /
 //!   `AsyncWrite` (`AsyncBufRead` for the buffered readers), natively.
+//! - [`stdin`], [`stdout`], [`stderr`]: the standard streams, on the blocking pool.
 //! - [`Interest`] and [`Ready`]: what a socket's `ready` call waits for and finds.
 //! - [`unix::AsyncFd`]: any file descriptor on the reactor, with tokio's guard protocol.
 //! - `reactor` (crate-private) drives mio and wakes the tasks waiting on sockets.
@@ -32,6 +33,7 @@ mod interest;
 pub(crate) mod reactor;
 mod read_buf;
 mod scheduled_io;
+mod stdio;
 mod util;
 
 pub(crate) use scheduled_io::Direction;
@@ -52,6 +54,7 @@ pub use async_seek::AsyncSeek;
 pub use async_write::AsyncWrite;
 pub use interest::{Interest, Ready};
 pub use read_buf::ReadBuf;
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 pub use std::io::{Error, ErrorKind, Result, SeekFrom};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,

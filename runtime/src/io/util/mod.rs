@@ -24,7 +24,7 @@ mod take;
 mod write;
 mod write_ext;
 
-pub(crate) use read::swapped;
+pub(crate) use read::{poll_read_slice, swapped};
 
 pub use buf_read_ext::AsyncBufReadExt;
 pub use buf_reader::BufReader;
