@@ -168,3 +168,59 @@ fn zero_capacities_panic_at_the_caller() {
         assert!(err.downcast_ref::<&str>().is_some() || err.downcast_ref::<String>().is_some());
     }
 }
+
+/// A waker that owns a duplex end: dropping it closes that end (locking its pipes).
+struct Owner(#[allow(dead_code)] DuplexStream);
+
+impl std::task::Wake for Owner {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+#[test]
+fn a_replaced_waker_is_dropped_after_the_pipe_is_unlocked() {
+    // The waker owns the peer: replacing it drops the peer, which locks the same pipes.
+    let (mut reader, peer) = tio::duplex(1);
+    let waker = std::task::Waker::from(std::sync::Arc::new(Owner(peer)));
+    let mut buf = [0u8; 1];
+    let mut rb = ReadBuf::new(&mut buf);
+    assert!(
+        Pin::new(&mut reader)
+            .poll_read(&mut Context::from_waker(&waker), &mut rb)
+            .is_pending()
+    );
+    drop(waker);
+    let noop = futures_util::task::noop_waker();
+    let mut cx = Context::from_waker(&noop);
+    // This poll replaces the owner: the peer is dropped, closing the pipe, without a panic.
+    assert!(Pin::new(&mut reader).poll_read(&mut cx, &mut rb).is_pending());
+    assert!(matches!(Pin::new(&mut reader).poll_read(&mut cx, &mut rb), Poll::Ready(Ok(()))));
+    assert!(rb.filled().is_empty(), "end of stream");
+
+    let (mut writer, peer) = tio::duplex(1);
+    let waker = std::task::Waker::from(std::sync::Arc::new(Owner(peer)));
+    let mut wcx = Context::from_waker(&waker);
+    assert!(matches!(Pin::new(&mut writer).poll_write(&mut wcx, b"x"), Poll::Ready(Ok(1))));
+    assert!(Pin::new(&mut writer).poll_write(&mut wcx, b"y").is_pending());
+    drop(waker);
+    let v = [IoSlice::new(b"y")];
+    assert!(Pin::new(&mut writer).poll_write_vectored(&mut cx, &v).is_pending());
+    let r = Pin::new(&mut writer).poll_write_vectored(&mut cx, &v);
+    assert!(matches!(r, Poll::Ready(Err(ref e)) if e.kind() == io::ErrorKind::BrokenPipe));
+}
+
+#[test]
+fn a_busy_duplex_loop_spends_the_task_budget() {
+    rt().block_on(async {
+        let other = tickslab_runtime::spawn(tickslab_runtime::task::yield_now());
+        let busy = tickslab_runtime::spawn(async {
+            let (mut tx, mut rx) = tio::duplex(8192);
+            let mut buf = [0u8; 4096];
+            loop {
+                tx.write_all(&[3; 4096]).await.unwrap();
+                let _ = rx.read(&mut buf).await.unwrap();
+            }
+        });
+        other.await.unwrap(); // hangs if the loop never gives way
+        busy.abort();
+    });
+}

@@ -43,10 +43,13 @@ impl Pipe {
     }
 }
 
-fn store(slot: &mut Option<Waker>, cx: &Context<'_>) {
+/// Stores the task's waker; returns the one it replaced, for the caller to drop once the
+/// pipe is unlocked (dropping a waker may run user code that reaches this pipe).
+#[must_use]
+fn store(slot: &mut Option<Waker>, cx: &Context<'_>) -> Option<Waker> {
     match slot {
-        Some(w) if w.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
+        Some(w) if w.will_wake(cx.waker()) => None,
+        _ => slot.replace(cx.waker().clone()),
     }
 }
 
@@ -93,13 +96,21 @@ impl AsyncRead for DuplexStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        crate::coop::poll_budgeted(cx, |cx| self.read_now(cx, buf))
+    }
+}
+
+impl DuplexStream {
+    fn read_now(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let waker = {
             let mut p = self.read.lock();
             if p.buf.is_empty() {
                 if p.closed || buf.remaining() == 0 {
                     return Poll::Ready(Ok(()));
                 }
-                store(&mut p.read_waker, cx);
+                let replaced = store(&mut p.read_waker, cx);
+                drop(p);
+                drop(replaced);
                 return Poll::Pending;
             }
             let n = p.buf.len().min(buf.remaining());
@@ -115,36 +126,9 @@ impl AsyncRead for DuplexStream {
     }
 }
 
-impl AsyncWrite for DuplexStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let (n, waker) = {
-            let mut p = self.write.lock();
-            if p.closed {
-                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-            }
-            let room = p.max - p.buf.len();
-            if room == 0 && !buf.is_empty() {
-                store(&mut p.write_waker, cx);
-                return Poll::Pending;
-            }
-            let n = room.min(buf.len());
-            p.buf.extend(&buf[..n]);
-            (n, p.read_waker.take())
-        };
-        wake(waker);
-        Poll::Ready(Ok(n))
-    }
-
+impl DuplexStream {
     /// Writes as much of `bufs`, in order, as the peer's buffer has room for.
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+    fn write_now(&self, cx: &mut Context<'_>, bufs: &[&[u8]]) -> Poll<io::Result<usize>> {
         let (n, waker) = {
             let mut p = self.write.lock();
             if p.closed {
@@ -152,7 +136,9 @@ impl AsyncWrite for DuplexStream {
             }
             let mut room = p.max - p.buf.len();
             if room == 0 && bufs.iter().any(|b| !b.is_empty()) {
-                store(&mut p.write_waker, cx);
+                let replaced = store(&mut p.write_waker, cx);
+                drop(p);
+                drop(replaced);
                 return Poll::Pending;
             }
             let mut n = 0;
@@ -168,6 +154,33 @@ impl AsyncWrite for DuplexStream {
         };
         wake(waker);
         Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for DuplexStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        crate::coop::poll_budgeted(cx, |cx| self.write_now(cx, &[buf]))
+    }
+
+    /// Writes as much of `bufs`, in order, as the peer's buffer has room for.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        crate::coop::poll_budgeted(cx, |cx| {
+            // At most 64 slices at once (the rest waits for the next call): no allocation.
+            let mut slices: [&[u8]; 64] = [&[]; 64];
+            let k = bufs.len().min(64);
+            for (s, b) in slices.iter_mut().zip(&bufs[..k]) {
+                *s = b;
+            }
+            self.write_now(cx, &slices[..k])
+        })
     }
 
     fn is_write_vectored(&self) -> bool {
