@@ -176,3 +176,72 @@ fn repeat_sink_and_empty_spend_the_task_budget() {
         }
     });
 }
+
+#[test]
+fn read_exact_retries_interrupted_reads() {
+    rt().block_on(async {
+        let mut r = Flaky::new(b"hello");
+        let mut buf = [0u8; 5];
+        assert_eq!(r.read_exact(&mut buf).await.unwrap(), 5);
+        assert_eq!(&buf, b"hello");
+        // Other errors still end it.
+        let mut short = Flaky::new(b"hi");
+        let e = short.read_exact(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    });
+}
+
+/// Reads its position (mod 256) and seeks with wrapping arithmetic, as tokio's test reader.
+struct Positions {
+    pos: u64,
+}
+
+impl AsyncRead for Positions {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let b = buf.initialize_unfilled();
+        let len = b.len();
+        for x in b {
+            *x = self.pos as u8;
+            self.pos = self.pos.wrapping_add(1);
+        }
+        buf.advance(len);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tio::AsyncSeek for Positions {
+    fn start_seek(mut self: Pin<&mut Self>, pos: SeekFrom) -> io::Result<()> {
+        self.pos = match pos {
+            SeekFrom::Start(n) => n,
+            SeekFrom::Current(n) => self.pos.wrapping_add(n as u64),
+            SeekFrom::End(n) => u64::MAX.wrapping_add(n as u64),
+        };
+        Ok(())
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        Poll::Ready(Ok(self.pos))
+    }
+}
+
+#[test]
+fn buf_reader_seeks_back_by_i64_min_in_two_steps() {
+    rt().block_on(async {
+        use tio::AsyncBufReadExt;
+        let mut r = tio::BufReader::with_capacity(5, Positions { pos: 0 });
+        assert_eq!(r.fill_buf().await.unwrap(), &[0, 1, 2, 3, 4]);
+        assert_eq!(r.seek(SeekFrom::End(-5)).await.unwrap(), u64::MAX - 5);
+        assert_eq!(r.fill_buf().await.unwrap().len(), 5);
+        // 5 bytes are buffered: i64::MIN - 5 underflows, so two inner seeks.
+        let expected = (u64::MAX - 5).wrapping_add(i64::MIN as u64);
+        assert_eq!(r.seek(SeekFrom::Current(i64::MIN)).await.unwrap(), expected);
+        assert_eq!(r.get_ref().pos, expected);
+        assert_eq!(r.fill_buf().await.unwrap().len(), 5);
+        assert_eq!(r.seek(SeekFrom::Current(0)).await.unwrap(), expected);
+        assert_eq!(r.get_ref().pos, expected);
+    });
+}
