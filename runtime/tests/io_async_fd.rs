@@ -54,7 +54,10 @@ fn readable_then_would_block_clears_until_the_next_write() {
         let mut guard = afd.readable().await.unwrap();
         assert!(guard.ready().is_readable());
         let mut buf = [0; 8];
-        let n = guard.try_io(|fd| fd.get_ref().read(&mut buf)).unwrap().unwrap();
+        let n = guard
+            .try_io(|fd| fd.get_ref().read(&mut buf))
+            .unwrap()
+            .unwrap();
         assert_eq!(&buf[..n], b"x");
         // Still marked readable: no WouldBlock seen yet.
         afd.readable().await.unwrap().retain_ready();
@@ -129,14 +132,26 @@ fn poll_read_ready_keeps_only_the_last_waker() {
         let (first, second) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
         let w1 = Waker::from(first.clone());
         let w2 = Waker::from(second.clone());
-        assert!(afd.poll_read_ready(&mut Context::from_waker(&w1)).is_pending());
-        assert!(afd.poll_read_ready(&mut Context::from_waker(&w2)).is_pending());
-        assert_eq!(Arc::strong_count(&first), 2, "the second poll replaced the first waker");
+        assert!(
+            afd.poll_read_ready(&mut Context::from_waker(&w1))
+                .is_pending()
+        );
+        assert!(
+            afd.poll_read_ready(&mut Context::from_waker(&w2))
+                .is_pending()
+        );
+        assert_eq!(
+            Arc::strong_count(&first),
+            2,
+            "the second poll replaced the first waker"
+        );
         b.write_all(b"x").unwrap();
         afd.readable().await.unwrap().retain_ready();
         assert_eq!(first.0.load(Ordering::SeqCst), 0);
         assert_eq!(second.0.load(Ordering::SeqCst), 1);
-        let guard = std::future::poll_fn(|cx| afd.poll_read_ready(cx)).await.unwrap();
+        let guard = std::future::poll_fn(|cx| afd.poll_read_ready(cx))
+            .await
+            .unwrap();
         assert_eq!(guard.ready(), Ready::READABLE);
     });
 }
@@ -147,7 +162,10 @@ fn clear_ready_matching_forgets_only_what_it_names() {
         let (a, mut b) = pair();
         let mut afd = AsyncFd::try_new(a).unwrap();
         b.write_all(b"x").unwrap();
-        let mut guard = afd.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
+        let mut guard = afd
+            .ready(Interest::READABLE | Interest::WRITABLE)
+            .await
+            .unwrap();
         assert_eq!(guard.ready(), Ready::READABLE | Ready::WRITABLE);
         guard.clear_ready_matching(Ready::READABLE);
         assert_eq!(guard.ready(), Ready::WRITABLE);
@@ -176,15 +194,23 @@ fn try_io_calls_only_when_ready_and_clears_on_would_block() {
         let (a, mut b) = pair();
         let afd = AsyncFd::try_new(a).unwrap();
         afd.writable().await.unwrap().retain_ready();
-        let out = afd.try_io(Interest::WRITABLE, |mut s| s.write(b"w")).unwrap();
+        let out = afd
+            .try_io(Interest::WRITABLE, |mut s| s.write(b"w"))
+            .unwrap();
         assert_eq!(out, 1);
         assert!(afd.try_io(Interest::READABLE, |_| Ok(())).is_err());
         b.write_all(b"r").unwrap();
         afd.readable().await.unwrap().retain_ready();
         let mut buf = [0; 4];
-        assert_eq!(afd.try_io(Interest::READABLE, |mut s| s.read(&mut buf)).unwrap(), 1);
+        assert_eq!(
+            afd.try_io(Interest::READABLE, |mut s| s.read(&mut buf))
+                .unwrap(),
+            1
+        );
         // A WouldBlock clears it: the closure is not called next time.
-        let e = afd.try_io(Interest::READABLE, |mut s| s.read(&mut buf)).unwrap_err();
+        let e = afd
+            .try_io(Interest::READABLE, |mut s| s.read(&mut buf))
+            .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
         let mut called = false;
         let _ = afd.try_io(Interest::READABLE, |_| {
@@ -234,8 +260,15 @@ fn an_interest_limited_registration_never_reports_the_other_direction() {
         let (a, mut b) = pair();
         let afd = AsyncFd::try_with_interest(a, Interest::READABLE).unwrap();
         b.write_all(b"x").unwrap();
-        let guard = afd.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
-        assert_eq!(guard.ready(), Ready::READABLE, "writable was never registered");
+        let guard = afd
+            .ready(Interest::READABLE | Interest::WRITABLE)
+            .await
+            .unwrap();
+        assert_eq!(
+            guard.ready(),
+            Ready::READABLE,
+            "writable was never registered"
+        );
         drop(guard);
         assert!(afd.try_io(Interest::WRITABLE, |_| Ok(())).is_err());
     });
@@ -253,7 +286,11 @@ fn into_inner_keeps_the_descriptor_open_and_drop_closes_it() {
         assert_eq!(afd.get_ref().read(&mut [0; 1]).unwrap(), 1);
         drop(afd);
         b.set_nonblocking(false).unwrap();
-        assert_eq!((&b).read(&mut [0; 1]).unwrap(), 0, "dropping closed the peer");
+        assert_eq!(
+            (&b).read(&mut [0; 1]).unwrap(),
+            0,
+            "dropping closed the peer"
+        );
     });
 }
 
@@ -307,10 +344,55 @@ fn after_shutdown_waits_and_try_io_fail_and_clearing_is_harmless() {
     assert!(poll_once(pending.as_mut(), &waker).is_pending());
     drop(rt);
     write_guard.clear_ready();
-    assert!(futures_util::FutureExt::now_or_never(pending).unwrap().is_err());
+    assert!(
+        futures_util::FutureExt::now_or_never(pending)
+            .unwrap()
+            .is_err()
+    );
     let fresh = futures_util::FutureExt::now_or_never(afd.readable()).unwrap();
     assert!(fresh.is_err());
     assert!(afd.try_io(Interest::WRITABLE, |_| Ok(())).is_err());
     let polled = afd.poll_write_ready(&mut Context::from_waker(&waker));
     assert!(matches!(polled, Poll::Ready(Err(_))));
+}
+
+fn panic_text(err: Box<dyn std::any::Any + Send>) -> String {
+    err.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or(err.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_runtime_without_its_io_driver_refuses_registrations_with_tokio_s_panic() {
+    let rt = tickslab_runtime::Runtime::builder()
+        .io_driver(false)
+        .build();
+    rt.block_on(async {
+        let (a, _b) = pair();
+        let err = std::panic::catch_unwind(move || AsyncFd::try_new(a)).unwrap_err();
+        assert!(panic_text(err).contains("IO is disabled"));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let err = std::panic::catch_unwind(move || tickslab_runtime::net::UdpSocket::from_std(udp))
+            .unwrap_err();
+        assert!(panic_text(err).contains("Call `enable_io`"));
+        let err = std::panic::catch_unwind(|| {
+            tickslab_runtime::signal::unix::signal(
+                tickslab_runtime::signal::unix::SignalKind::user_defined2(),
+            )
+        })
+        .unwrap_err();
+        assert!(panic_text(err).contains("IO is disabled"));
+        // Timers and tasks still work.
+        tickslab_runtime::task::yield_now().await;
+    });
+    // The default builder has its driver on.
+    rt_with_io_works();
+}
+
+fn rt_with_io_works() {
+    rt().block_on(async {
+        let (a, _b) = pair();
+        assert!(AsyncFd::try_new(a).is_ok());
+    });
 }

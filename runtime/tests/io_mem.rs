@@ -67,13 +67,21 @@ fn vectored_writes_fill_the_room_in_order() {
     rt().block_on(async {
         let (mut a, mut b) = tio::duplex(10);
         assert!(a.is_write_vectored());
-        let bufs = [IoSlice::new(b"abcd"), IoSlice::new(b""), IoSlice::new(b"efghij")];
+        let bufs = [
+            IoSlice::new(b"abcd"),
+            IoSlice::new(b""),
+            IoSlice::new(b"efghij"),
+        ];
         assert_eq!(a.write_vectored(&bufs).await.unwrap(), 10);
         // Full: the next vectored write waits; an empty one does not.
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let more = [IoSlice::new(b"k")];
-        assert!(Pin::new(&mut a).poll_write_vectored(&mut cx, &more).is_pending());
+        assert!(
+            Pin::new(&mut a)
+                .poll_write_vectored(&mut cx, &more)
+                .is_pending()
+        );
         assert!(matches!(
             Pin::new(&mut a).poll_write_vectored(&mut cx, &[IoSlice::new(b"")]),
             Poll::Ready(Ok(0))
@@ -82,7 +90,10 @@ fn vectored_writes_fill_the_room_in_order() {
         b.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"abcdefghij");
         // Part of a slice, when the room ends inside it.
-        assert_eq!(a.write_vectored(&[IoSlice::new(&[1; 12])]).await.unwrap(), 10);
+        assert_eq!(
+            a.write_vectored(&[IoSlice::new(&[1; 12])]).await.unwrap(),
+            10
+        );
         drop(b);
         let e = a.write_vectored(&bufs).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
@@ -161,7 +172,9 @@ fn zero_capacities_panic_at_the_caller() {
         ("duplex", || drop(tio::duplex(0))),
         ("simplex", || drop(tio::simplex(0))),
         ("new_unsplit", || drop(SimplexStream::new_unsplit(0))),
-        ("BufReader", || drop(tio::BufReader::with_capacity(0, tio::empty()))),
+        ("BufReader", || {
+            drop(tio::BufReader::with_capacity(0, tio::empty()))
+        }),
     ];
     for (name, f) in cases {
         let err = std::panic::catch_unwind(f).expect_err(name);
@@ -192,18 +205,36 @@ fn a_replaced_waker_is_dropped_after_the_pipe_is_unlocked() {
     let noop = futures_util::task::noop_waker();
     let mut cx = Context::from_waker(&noop);
     // This poll replaces the owner: the peer is dropped, closing the pipe, without a panic.
-    assert!(Pin::new(&mut reader).poll_read(&mut cx, &mut rb).is_pending());
-    assert!(matches!(Pin::new(&mut reader).poll_read(&mut cx, &mut rb), Poll::Ready(Ok(()))));
+    assert!(
+        Pin::new(&mut reader)
+            .poll_read(&mut cx, &mut rb)
+            .is_pending()
+    );
+    assert!(matches!(
+        Pin::new(&mut reader).poll_read(&mut cx, &mut rb),
+        Poll::Ready(Ok(()))
+    ));
     assert!(rb.filled().is_empty(), "end of stream");
 
     let (mut writer, peer) = tio::duplex(1);
     let waker = std::task::Waker::from(std::sync::Arc::new(Owner(peer)));
     let mut wcx = Context::from_waker(&waker);
-    assert!(matches!(Pin::new(&mut writer).poll_write(&mut wcx, b"x"), Poll::Ready(Ok(1))));
-    assert!(Pin::new(&mut writer).poll_write(&mut wcx, b"y").is_pending());
+    assert!(matches!(
+        Pin::new(&mut writer).poll_write(&mut wcx, b"x"),
+        Poll::Ready(Ok(1))
+    ));
+    assert!(
+        Pin::new(&mut writer)
+            .poll_write(&mut wcx, b"y")
+            .is_pending()
+    );
     drop(waker);
     let v = [IoSlice::new(b"y")];
-    assert!(Pin::new(&mut writer).poll_write_vectored(&mut cx, &v).is_pending());
+    assert!(
+        Pin::new(&mut writer)
+            .poll_write_vectored(&mut cx, &v)
+            .is_pending()
+    );
     let r = Pin::new(&mut writer).poll_write_vectored(&mut cx, &v);
     assert!(matches!(r, Poll::Ready(Err(ref e)) if e.kind() == io::ErrorKind::BrokenPipe));
 }

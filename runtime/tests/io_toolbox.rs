@@ -103,7 +103,10 @@ fn copies_retry_interrupted_and_take_buffer_sizes() {
         assert_eq!(a.written, b"from b");
 
         let (mut a, mut b) = (Flaky::new(b"x"), Flaky::new(b""));
-        assert_eq!(tio::copy_bidirectional(&mut a, &mut b).await.unwrap(), (1, 0));
+        assert_eq!(
+            tio::copy_bidirectional(&mut a, &mut b).await.unwrap(),
+            (1, 0)
+        );
         let mut w = Flaky::new(b"");
         let mut r = Flaky::new(b"plain copy");
         assert_eq!(tio::copy(&mut r, &mut w).await.unwrap(), 10);
@@ -116,11 +119,16 @@ fn zero_copy_buffer_sizes_panic_with_tokio_s_messages() {
     let (mut a, mut b) = (Flaky::new(b""), Flaky::new(b""));
     for (sizes, msg) in [((0, 1), "`a_to_b_buf_size`"), ((1, 0), "`b_to_a_buf_size`")] {
         let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(tio::copy_bidirectional_with_sizes(&mut a, &mut b, sizes.0, sizes.1))
+            drop(tio::copy_bidirectional_with_sizes(
+                &mut a, &mut b, sizes.0, sizes.1,
+            ))
         }))
         .unwrap_err();
         let text = err.downcast_ref::<&str>().copied().unwrap_or_default();
-        assert!(text.starts_with(msg) && text.ends_with("must be greater than 0"), "{text}");
+        assert!(
+            text.starts_with(msg) && text.ends_with("must be greater than 0"),
+            "{text}"
+        );
     }
 }
 
@@ -172,7 +180,9 @@ fn repeat_sink_and_empty_spend_the_task_budget() {
         let mut e = tio::empty();
         let mut line = String::new();
         loop {
-            tio::AsyncBufReadExt::read_line(&mut e, &mut line).await.unwrap();
+            tio::AsyncBufReadExt::read_line(&mut e, &mut line)
+                .await
+                .unwrap();
         }
     });
 }

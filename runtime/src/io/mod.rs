@@ -43,8 +43,8 @@ pub(crate) use scheduled_io::Direction;
 #[cfg(unix)]
 pub mod unix {
     pub use super::async_fd::{
-        AsyncFd, AsyncFdReadyGuard, AsyncFdReadyMutGuard, AsyncFdRegisterError,
-        AsyncFdTryNewError, TryIoError,
+        AsyncFd, AsyncFdReadyGuard, AsyncFdReadyMutGuard, AsyncFdRegisterError, AsyncFdTryNewError,
+        TryIoError,
     };
 }
 
@@ -54,8 +54,8 @@ pub use async_seek::AsyncSeek;
 pub use async_write::AsyncWrite;
 pub use interest::{Interest, Ready};
 pub use read_buf::ReadBuf;
-pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 pub use std::io::{Error, ErrorKind, Result, SeekFrom};
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
     COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Join, Lines, Read, ReadExact, ReadHalf, Repeat,

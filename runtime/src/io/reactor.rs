@@ -39,15 +39,18 @@ pub(crate) struct Reactor {
     slots: RefCell<Vec<Slot>>,
     free_head: Cell<u32>,
     shut_down: Cell<bool>,
+    /// `false` when the runtime was built without tokio's `enable_io`: registering panics.
+    enabled: bool,
 }
 
 impl Reactor {
-    pub(crate) fn new(registry: mio::Registry) -> Rc<Reactor> {
+    pub(crate) fn new(registry: mio::Registry, enabled: bool) -> Rc<Reactor> {
         Rc::new(Reactor {
             registry,
             slots: RefCell::new(Vec::new()),
             free_head: Cell::new(NO_SLOT),
             shut_down: Cell::new(false),
+            enabled,
         })
     }
 
@@ -155,10 +158,28 @@ pub(crate) fn in_runtime() -> bool {
     current_reactor().is_some_and(|r| !r.shut_down.get())
 }
 
-/// Whether a runtime (running or shut down) is current on this thread.
+/// Whether the current runtime (if any) lets sockets register (tokio's `enable_io`).
 #[cfg(unix)]
-pub(crate) fn has_current() -> bool {
-    current_reactor().is_some()
+pub(crate) fn current_io_enabled() -> bool {
+    current_reactor().is_none_or(|r| r.enabled)
+}
+
+/// Panics with tokio's message if the current runtime was built without `enable_io`.
+#[cfg(unix)]
+#[track_caller]
+pub(crate) fn assert_io_enabled() {
+    if !current_io_enabled() {
+        io_disabled();
+    }
+}
+
+#[cold]
+#[track_caller]
+fn io_disabled() -> ! {
+    panic!(
+        "A Tokio 1.x context was found, but IO is disabled. Call `enable_io` on the runtime \
+         builder to enable IO."
+    )
 }
 
 /// Sockets registered in the current runtime (0 outside one).
@@ -179,12 +200,23 @@ pub(crate) struct Registration {
     lazy_write_fd: Cell<Option<std::os::fd::RawFd>>,
 }
 
+/// Panics as tokio does when an I/O object is made outside a runtime.
+#[cold]
+#[track_caller]
+pub(crate) fn no_reactor() -> ! {
+    panic!(
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime \
+         (tickslab: create sockets inside `block_on`, a task, or under `Runtime::enter`)"
+    )
+}
+
 pub(crate) fn shut_down_error() -> io::Error {
     io::Error::other("the tickslab runtime this socket belongs to has shut down")
 }
 
 impl Registration {
     /// Registers `source` for reading and writing with the current runtime.
+    #[track_caller]
     pub(crate) fn new(source: &mut impl mio::event::Source) -> io::Result<Registration> {
         let reg = Registration::claim_slot(0)?;
         reg.reactor.registry.register(
@@ -198,6 +230,7 @@ impl Registration {
     /// Registers `source` with the current runtime for `interest` only (`AsyncFd`). It
     /// starts not ready: the first event says what is.
     #[cfg(unix)]
+    #[track_caller]
     pub(crate) fn with_interest(
         source: &mut impl mio::event::Source,
         interest: mio::Interest,
@@ -215,6 +248,7 @@ impl Registration {
     /// that nobody waits for. Adding the interest later loses no edge: `EPOLL_CTL_MOD`
     /// reports the socket at once if it became writable in between.
     #[cfg(unix)]
+    #[track_caller]
     pub(crate) fn new_read_first<S>(source: &mut S) -> io::Result<Registration>
     where
         S: mio::event::Source + std::os::fd::AsRawFd,
@@ -228,10 +262,18 @@ impl Registration {
     }
 
     /// Takes a free slot of the current runtime's table, starting at `readiness`.
+    #[track_caller]
+    ///
+    /// # Panics
+    /// As tokio, at the caller of the public constructor: outside a runtime, and in a runtime
+    /// built without `enable_io` (tokio's builder). A runtime that shut down is an error.
     fn claim_slot(readiness: u8) -> io::Result<Registration> {
-        let reactor = current_reactor().ok_or_else(|| {
-            io::Error::other("tickslab sockets must be created inside a tickslab runtime")
-        })?;
+        let Some(reactor) = current_reactor() else {
+            no_reactor();
+        };
+        if !reactor.enabled {
+            io_disabled();
+        }
         if reactor.shut_down.get() {
             return Err(shut_down_error());
         }

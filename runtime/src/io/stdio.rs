@@ -81,13 +81,21 @@ impl<T: Send + 'static> Blocking<T> {
         Poll::Ready(Ok(None))
     }
 
+    /// The handle and buffer, for a job about to start.
+    ///
+    /// # Panics
+    /// Outside a runtime, with tokio's message (before anything is taken).
     fn take(&mut self) -> io::Result<(T, Buf)> {
+        if crate::blocking::current_pool().is_none() {
+            crate::io::reactor::no_reactor();
+        }
         match &mut self.state {
             State::Idle(slot) => slot.take().ok_or_else(lost),
             State::Busy(_) => unreachable!("poll_idle ran first"),
         }
     }
 
+    /// Starts `job` (made of what `take` returned) on the current runtime's blocking pool.
     fn start(&mut self, job: impl FnOnce() -> Done<T> + Send + 'static) {
         self.state = State::Busy(spawn_blocking(job));
     }
@@ -371,6 +379,14 @@ mod tests {
             let e = poll_fn(|cx| b.poll_write(cx, b"y")).await.unwrap_err();
             assert!(e.to_string().contains("the stream is gone"), "{e}");
         });
+    }
+
+    #[test]
+    #[should_panic(expected = "there is no reactor running")]
+    fn writing_outside_a_runtime_panics_with_tokio_s_message() {
+        let mut b = Blocking::new(Shared::default());
+        let waker = std::task::Waker::noop();
+        let _ = b.poll_write(&mut Context::from_waker(waker), b"x");
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub(crate) struct Evented<S: mio::event::Source> {
 }
 
 impl<S: mio::event::Source> Evented<S> {
-    /// Registers `source` with the current runtime (an error outside one).
+    /// Registers `source` with the current runtime (panics outside one, as tokio).
+    #[track_caller]
     pub(crate) fn new(mut source: S) -> io::Result<Self> {
         let reg = Registration::new(&mut source)?;
         Ok(Evented { source, reg })
@@ -30,6 +31,7 @@ impl<S: mio::event::Source> Evented<S> {
     /// Registers `source` for reading, adding writable interest when a write first blocks
     /// (see `Registration::new_read_first`: for UDP, it spares an event per datagram sent).
     #[cfg(unix)]
+    #[track_caller]
     pub(crate) fn new_read_first(mut source: S) -> io::Result<Self>
     where
         S: std::os::fd::AsRawFd,

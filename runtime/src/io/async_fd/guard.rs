@@ -39,7 +39,11 @@ pub struct AsyncFdRegisterError<T> {
 }
 
 /// Clears `ready` out of `event` (what is left stays in the guard).
-fn clear_matching(fd_reg: &crate::io::reactor::Registration, slot: &mut Option<Event>, ready: Ready) {
+fn clear_matching(
+    fd_reg: &crate::io::reactor::Registration,
+    slot: &mut Option<Event>,
+    ready: Ready,
+) {
     if let Some(mut event) = slot.take() {
         Event {
             ready: event.ready & ready,

@@ -56,7 +56,7 @@ pub type AsyncFdTryNewError<T> = AsyncFdRegisterError<T>;
 /// use tickslab::io::unix::AsyncFd;
 ///
 /// # fn main() -> std::io::Result<()> {
-/// let rt = tickslab::runtime::Builder::new_current_thread().build()?;
+/// let rt = tickslab::runtime::Builder::new_current_thread().enable_all().build()?;
 /// rt.block_on(async {
 ///     let (a, mut b) = UnixStream::pair()?;
 ///     a.set_nonblocking(true)?;
@@ -108,7 +108,8 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// a descriptor closed while registered can make other registrations miss events.
     ///
     /// # Panics
-    /// Outside a tickslab runtime, with tokio's message, at the caller.
+    /// Outside a tickslab runtime, or in one built by tokio's builder without `enable_io`,
+    /// with tokio's messages, at the caller.
     #[track_caller]
     pub unsafe fn register(inner: T) -> Result<Self, AsyncFdRegisterError<T>> {
         Self::register_inner(inner, Interest::READABLE | Interest::WRITABLE)
@@ -137,7 +138,10 @@ impl<T: AsRawFd> AsyncFd<T> {
     #[track_caller]
     #[deprecated(note = "cannot promise I/O safety, as tokio's: use `AsyncFd::register`")]
     pub fn new(inner: T) -> io::Result<Self> {
-        Ok(Self::register_inner(inner, Interest::READABLE | Interest::WRITABLE)?)
+        Ok(Self::register_inner(
+            inner,
+            Interest::READABLE | Interest::WRITABLE,
+        )?)
     }
 
     /// [`register_with_interest`](Self::register_with_interest) without `unsafe` (tokio's
@@ -175,13 +179,6 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     #[track_caller]
     fn register_inner(inner: T, interest: Interest) -> Result<Self, AsyncFdRegisterError<T>> {
-        if !reactor::has_current() {
-            panic!(
-                "there is no reactor running, must be called from the context of a Tokio 1.x \
-                 runtime (tickslab: create the AsyncFd inside `block_on`, a task, or under \
-                 `Runtime::enter`)"
-            );
-        }
         let fd = inner.as_raw_fd();
         match Registration::with_interest(&mut mio::unix::SourceFd(&fd), mio_interest(interest)) {
             Ok(reg) => Ok(AsyncFd {
@@ -195,12 +192,16 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     /// The inner value.
     pub fn get_ref(&self) -> &T {
-        self.inner.as_ref().expect("present until into_inner or drop")
+        self.inner
+            .as_ref()
+            .expect("present until into_inner or drop")
     }
 
     /// The inner value, mutably.
     pub fn get_mut(&mut self) -> &mut T {
-        self.inner.as_mut().expect("present until into_inner or drop")
+        self.inner
+            .as_mut()
+            .expect("present until into_inner or drop")
     }
 
     /// Deregisters the descriptor and gives the inner value back (the descriptor stays
@@ -333,7 +334,11 @@ impl<T: AsRawFd> AsyncFd<T> {
 
     /// Runs `f` once if `interest` finds something ready (else `WouldBlock` without calling
     /// it); a `WouldBlock` from `f` clears that readiness.
-    pub fn try_io<R>(&self, interest: Interest, f: impl FnOnce(&T) -> io::Result<R>) -> io::Result<R> {
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
         let event = self.try_event(interest)?;
         let out = f(self.get_ref());
         if matches!(&out, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
@@ -384,7 +389,9 @@ impl<T: AsRawFd + AsFd> AsFd for AsyncFd<T> {
 
 impl<T: AsRawFd + std::fmt::Debug> std::fmt::Debug for AsyncFd<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncFd").field("inner", &self.inner).finish()
+        f.debug_struct("AsyncFd")
+            .field("inner", &self.inner)
+            .finish()
     }
 }
 

@@ -70,7 +70,9 @@ impl<T> Lock<T> {
 
     /// The value, for its owner.
     pub(crate) fn into_inner(self) -> T {
-        self.mutex.into_inner().unwrap_or_else(PoisonError::into_inner)
+        self.mutex
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

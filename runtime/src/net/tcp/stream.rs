@@ -70,6 +70,7 @@ impl TcpStream {
         Ok(stream)
     }
 
+    #[track_caller]
     pub(crate) fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: Evented::new(stream)?,
@@ -77,7 +78,8 @@ impl TcpStream {
     }
 
     /// Wraps a connected std stream (made non-blocking here), registering it with the
-    /// current runtime: an error outside one.
+    /// current runtime (panics outside one, with tokio's message, at the caller).
+    #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         TcpStream::from_mio(mio::net::TcpStream::from_std(stream))

@@ -3,7 +3,7 @@
 //! a stream's halves ([`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`]).
 //!
 //! They follow the TCP and UDP types of [`net`](super) in every respect: registered with the
-//! runtime current when created (an error outside one), `!Send`, nothing allocated per read,
+//! runtime current when created (panics outside one, as tokio), `!Send`, nothing allocated per read,
 //! write or wait once warm, and an `async` operation dropped while it waits takes its waker
 //! with it. A socket file that [`UnixListener::bind`] or [`UnixDatagram::bind`] created is
 //! not removed when the socket is dropped (as with std and tokio): remove it yourself

@@ -48,11 +48,13 @@ impl UnixStream {
     }
 
     /// A connected pair of streams (`socketpair`).
+    #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
     }
 
+    #[track_caller]
     pub(crate) fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: Evented::new(stream)?,
@@ -60,7 +62,8 @@ impl UnixStream {
     }
 
     /// Wraps a connected std stream (made non-blocking here), registering it with the
-    /// current runtime: an error outside one.
+    /// current runtime (panics outside one, with tokio's message, at the caller).
+    #[track_caller]
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
