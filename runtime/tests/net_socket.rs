@@ -613,6 +613,9 @@ fn readiness_arrives_while_the_root_future_spins_on_yield_now() {
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
+        // An accepted stream is assumed readable until a read finds nothing (tokio's).
+        let e = server.try_read(&mut [0; 1]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut readable = pin!(server.readable());

@@ -38,6 +38,11 @@ mod util;
 
 pub(crate) use scheduled_io::Direction;
 
+/// The reactor's readiness bits, for `net` (`Evented::assume_ready`).
+pub(crate) mod scheduled_io_bits {
+    pub(crate) use super::scheduled_io::{READABLE, WRITABLE};
+}
+
 /// Unix-only I/O, as tokio's `io::unix`: [`AsyncFd`](unix::AsyncFd), any file descriptor
 /// driven by the runtime's reactor.
 #[cfg(unix)]

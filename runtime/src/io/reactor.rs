@@ -324,6 +324,19 @@ impl Registration {
             .readiness()
     }
 
+    /// Marks the socket ready in `bits` without an event (tokio's `assume_ready`): for a
+    /// stream just accepted (readable and writable) or a fresh pair (writable), so the first
+    /// operation tries the socket instead of waiting for the driver's first event. A false
+    /// positive costs one `WouldBlock`, which clears it as usual. The tick stays (no waiter
+    /// is woken: none can be waiting on a socket that was just made); nothing after shutdown.
+    pub(crate) fn assume_ready(&self, bits: u8) {
+        let slots = self.reactor.slots.borrow();
+        let io = &slots[self.index as usize].io;
+        if io.readiness() & SHUTDOWN == 0 {
+            io.assume(bits);
+        }
+    }
+
     /// The readiness bits and the tick they were observed at (see `ScheduledIo::clear_at`).
     #[cfg(unix)]
     pub(crate) fn readiness_tick(&self) -> (u8, u32) {

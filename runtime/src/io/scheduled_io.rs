@@ -220,6 +220,12 @@ impl ScheduledIo {
         self.readiness.get()
     }
 
+    /// Adds `bits` to the readiness without counting an event (see
+    /// `Registration::assume_ready`).
+    pub(crate) fn assume(&self, bits: u8) {
+        self.readiness.set(self.readiness.get() | bits);
+    }
+
     /// The readiness and the tick it was observed at.
     pub(crate) fn readiness_tick(&self) -> (u8, u32) {
         (self.readiness.get(), self.tick.get())

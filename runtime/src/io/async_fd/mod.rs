@@ -452,7 +452,8 @@ impl Future for WaitReady<'_> {
         let this = self.get_mut();
         let (reg, interest) = (this.reg, this.interest);
         let (read, write) = (&mut this.read, &mut this.write);
-        crate::coop::poll_budgeted(cx, |cx| reg.poll_ready_interest(cx, interest, read, write))
+        // No budget spent, as tokio's `AsyncFd::ready` (the poll-style calls spend it).
+        reg.poll_ready_interest(cx, interest, read, write)
             .map_ok(|_| Event::observe(reg, interest))
     }
 }

@@ -87,7 +87,7 @@ impl TcpListener {
     /// once; dropping the future while it waits removes its waker.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
-        TcpStream::from_mio(stream).map(|s| (s, addr))
+        TcpStream::from_accepted(stream).map(|s| (s, addr))
     }
 
     /// Polls for a connection; `Pending` stores the waker in the one poll-style slot (the
@@ -95,7 +95,7 @@ impl TcpListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
-        Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, addr)))
+        Poll::Ready(TcpStream::from_accepted(stream).map(|s| (s, addr)))
     }
 
     /// The listener as a std one (still non-blocking), out of the runtime. The descriptor

@@ -70,6 +70,13 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// A stream `accept` returned: assumed readable and writable until an operation says
+    /// otherwise, as tokio's (its first read tries the socket at once).
+    pub(crate) fn from_accepted(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let io = Evented::new(stream)?.assume_ready(true, true);
+        Ok(TcpStream { io })
+    }
+
     #[track_caller]
     pub(crate) fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {

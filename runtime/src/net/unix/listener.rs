@@ -71,14 +71,14 @@ impl UnixListener {
     /// it waits removes its waker.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
-        UnixStream::from_mio(stream).map(|s| (s, SocketAddr(addr)))
+        UnixStream::from_accepted(stream).map(|s| (s, SocketAddr(addr)))
     }
 
     /// Polls for a connection (one poll-style waker slot, as in tokio).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
-        Poll::Ready(UnixStream::from_mio(stream).map(|s| (s, SocketAddr(addr))))
+        Poll::Ready(UnixStream::from_accepted(stream).map(|s| (s, SocketAddr(addr))))
     }
 
     /// The address this listener is bound to.

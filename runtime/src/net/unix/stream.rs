@@ -51,7 +51,17 @@ impl UnixStream {
     #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
-        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+        // A fresh pair has empty buffers: writable now (as tokio's), readable once the peer
+        // writes.
+        let a = Evented::new(a)?.assume_ready(false, true);
+        let b = Evented::new(b)?.assume_ready(false, true);
+        Ok((UnixStream { io: a }, UnixStream { io: b }))
+    }
+
+    /// A stream `accept` returned: assumed readable and writable, as tokio's.
+    pub(crate) fn from_accepted(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        let io = Evented::new(stream)?.assume_ready(true, true);
+        Ok(UnixStream { io })
     }
 
     #[track_caller]
