@@ -1,8 +1,9 @@
 //! `File`'s cursor: tokio's `AsyncRead` / `AsyncWrite` / `AsyncSeek` (and futures-io's),
 //! on top of positional operations at a position the file keeps itself.
 //!
-//! As in tokio, the file has an internal buffer: a read fills it (up to [`MAX_BUF`] or the
-//! caller's room, whichever is smaller) with one operation and copies out of it; a write
+//! As in tokio, the file has an internal buffer: a read fills it (up to [`MAX_BUF`], or what
+//! `File::set_max_buf_size` set, or the caller's room, whichever is smaller) with one
+//! operation and copies out of it; a write
 //! copies the caller's bytes into it and writes them. The caller's `&mut [u8]` can never be
 //! handed to the kernel, since a poll that returns `Pending` does not keep the borrow. Each
 //! underlying operation boxes its future (one allocation, as tokio's per-operation job);
@@ -50,6 +51,19 @@ pub(crate) struct Cursor {
     seeking: bool,
     /// A read just found the end of the file: the next `poll_read` returns 0 for it.
     at_eof: bool,
+    /// `File::set_max_buf_size`'s value; 0: [`MAX_BUF`].
+    pub(super) max_buf: usize,
+}
+
+impl Cursor {
+    /// The most one cursor operation moves (`File::max_buf_size`).
+    pub(super) fn max_buf(&self) -> usize {
+        if self.max_buf == 0 {
+            MAX_BUF
+        } else {
+            self.max_buf
+        }
+    }
 }
 
 impl File {
@@ -119,14 +133,14 @@ impl File {
                 return Poll::Ready(Ok(0));
             }
             if !c.ahead.is_empty() || dst.is_empty() {
-                let n = c.ahead.len().min(dst.len());
+                let n = c.ahead.len().min(dst.len()).min(c.max_buf());
                 dst[..n].copy_from_slice(&c.buf[c.ahead.start..c.ahead.start + n]);
                 c.ahead.start += n;
                 c.pos += n as u64;
                 return Poll::Ready(Ok(n));
             }
             // Nothing buffered: one read of what the caller has room for.
-            let want = dst.len().min(MAX_BUF);
+            let want = dst.len().min(c.max_buf());
             c.buf.clear();
             c.buf.reserve(want);
             c.ahead = 0..0;
@@ -149,7 +163,8 @@ impl File {
             c.ahead = 0..0;
             c.at_eof = false;
             c.buf.clear();
-            c.buf.extend_from_slice(&src[..src.len().min(MAX_BUF)]);
+            let n = src.len().min(c.max_buf());
+            c.buf.extend_from_slice(&src[..n]);
             self.start_op(OpKind::Write);
         }
         let before = self.cursor.pos;
