@@ -521,3 +521,21 @@ fn a_leading_nul_names_an_abstract_socket() {
         assert!(!std::path::Path::new(&name[1..]).exists());
     });
 }
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn peer_credentials_name_this_process() {
+    run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (ca, cb) = (a.peer_cred().unwrap(), b.peer_cred().unwrap());
+        assert_eq!(ca, cb);
+        // /proc/self belongs to this process's effective user and group.
+        use std::os::unix::fs::MetadataExt;
+        let me = std::fs::metadata("/proc/self").unwrap();
+        assert_eq!((ca.uid(), ca.gid()), (me.uid(), me.gid()));
+        assert_eq!(ca.pid(), Some(std::process::id() as i32));
+        // Taken at connection time: still there once the peer is gone.
+        drop(b);
+        assert_eq!(a.peer_cred().unwrap(), ca);
+    });
+}

@@ -91,6 +91,12 @@ impl UnixStream {
         self.io.get().local_addr().map(SocketAddr)
     }
 
+    /// The peer's credentials (user, group, process), as tokio's `peer_cred`
+    /// (`SO_PEERCRED`; `Unsupported` on systems other than Linux and Android).
+    pub fn peer_cred(&self) -> io::Result<super::UCred> {
+        super::ucred::peer_cred(self.io.get())
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr().map(SocketAddr)
