@@ -53,10 +53,10 @@ pub type AsyncFdTryNewError<T> = AsyncFdRegisterError<T>;
 /// ```
 /// use std::io::{Read, Write};
 /// use std::os::unix::net::UnixStream;
-/// use tickslab::io::unix::AsyncFd;
+/// use tickslab_runtime::io::unix::AsyncFd;
 ///
 /// # fn main() -> std::io::Result<()> {
-/// let rt = tickslab::runtime::Builder::new_current_thread().enable_all().build()?;
+/// let rt = tickslab_runtime::Runtime::new()?;
 /// rt.block_on(async {
 ///     let (a, mut b) = UnixStream::pair()?;
 ///     a.set_nonblocking(true)?;
@@ -64,7 +64,7 @@ pub type AsyncFdTryNewError<T> = AsyncFdRegisterError<T>;
 ///     b.write_all(b"hi")?;
 ///     let mut buf = [0; 2];
 ///     let n = a
-///         .async_io(tickslab::io::Interest::READABLE, |mut s| s.read(&mut buf))
+///         .async_io(tickslab_runtime::io::Interest::READABLE, |mut s| s.read(&mut buf))
 ///         .await?;
 ///     assert_eq!(&buf[..n], b"hi");
 ///     Ok(())
