@@ -191,3 +191,32 @@ fn symlinks_are_made_read_and_told_apart() {
         assert_eq!(fs::read(dir.path("hard")).await.unwrap(), b"data");
     });
 }
+
+#[test]
+fn vectored_writes_gather_into_one_write_up_to_max_buf_size() {
+    let dir = TempDir::new("vectored");
+    rt().block_on(async {
+        let mut f = File::create(dir.path("f")).await.unwrap();
+        assert!(tickslab_runtime::io::AsyncWrite::is_write_vectored(&f));
+        let bufs = [
+            std::io::IoSlice::new(b"abc"),
+            std::io::IoSlice::new(b""),
+            std::io::IoSlice::new(b"defg"),
+        ];
+        assert_eq!(f.write_vectored(&bufs).await.unwrap(), 7);
+        f.set_max_buf_size(5);
+        assert_eq!(
+            f.write_vectored(&bufs).await.unwrap(),
+            5,
+            "stops at max_buf_size"
+        );
+        assert_eq!(
+            f.write_vectored(&[std::io::IoSlice::new(b"")])
+                .await
+                .unwrap(),
+            0
+        );
+        f.shutdown().await.unwrap();
+        assert_eq!(std::fs::read(dir.path("f")).unwrap(), b"abcdefgabcde");
+    });
+}

@@ -154,8 +154,18 @@ impl File {
         cx: &mut Context<'_>,
         src: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_slices(cx, &[io::IoSlice::new(src)])
+    }
+
+    /// Writes as much of `srcs`, in order, as one operation takes (`max_buf_size`), as one
+    /// positional write (tokio's `write_vectored` on a file gathers them the same way).
+    pub(super) fn poll_write_slices(
+        &mut self,
+        cx: &mut Context<'_>,
+        srcs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         if self.cursor.busy.is_none() {
-            if src.is_empty() {
+            if srcs.iter().all(|s| s.is_empty()) {
                 return Poll::Ready(Ok(0));
             }
             let c = &mut self.cursor;
@@ -163,8 +173,15 @@ impl File {
             c.ahead = 0..0;
             c.at_eof = false;
             c.buf.clear();
-            let n = src.len().min(c.max_buf());
-            c.buf.extend_from_slice(&src[..n]);
+            let mut room = c.max_buf();
+            for src in srcs {
+                let n = src.len().min(room);
+                c.buf.extend_from_slice(&src[..n]);
+                room -= n;
+                if room == 0 {
+                    break;
+                }
+            }
             self.start_op(OpKind::Write);
         }
         let before = self.cursor.pos;
@@ -236,6 +253,19 @@ impl AsyncWrite for File {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.get_mut().poll_write_priv(cx, buf)
+    }
+
+    /// Gathers the slices into one write (up to `max_buf_size` bytes).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_slices(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
