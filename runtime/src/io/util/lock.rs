@@ -34,7 +34,7 @@ thread_local! {
 
 /// This thread's mark: the address of a thread-local, unique among live threads, never 0.
 fn mark() -> usize {
-    MARK.with(|m| m as *const u8 as usize)
+    MARK.with(|m| std::ptr::from_ref(m).addr())
 }
 
 impl<T> Lock<T> {
