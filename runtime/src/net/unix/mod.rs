@@ -1,7 +1,7 @@
 //! Unix domain sockets, as tokio's: [`UnixStream`], [`UnixListener`], [`UnixDatagram`],
 //! [`UnixSocket`] (configured before it connects or listens), their [`SocketAddr`], and
 //! a stream's halves ([`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`]),
-//! and a peer's credentials ([`UCred`]).
+//! a peer's credentials ([`UCred`]), and pipes and FIFOs ([`pipe`]).
 //!
 //! They follow the TCP and UDP types of [`net`](super) in every respect: registered with the
 //! runtime current when created (panics outside one, as tokio), `!Send`, nothing allocated
@@ -26,6 +26,7 @@
 mod datagram;
 mod futures_io;
 mod listener;
+pub mod pipe;
 mod socket;
 mod socketaddr;
 mod split;
