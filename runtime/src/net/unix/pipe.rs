@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 
 use crate::io::{AsyncRead, AsyncWrite, Direction, Interest, ReadBuf, Ready};
 use crate::net::buf_mut::read_into;
-use crate::net::evented::Evented;
+use crate::net::evented::{Evented, direction_of};
 
 /// An anonymous pipe: what the [`Sender`] writes, the [`Receiver`] reads (tokio's
 /// `pipe::pipe`).
@@ -200,6 +200,16 @@ macro_rules! common {
             /// Waits until `interest` finds the end ready, and says what is.
             pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
                 self.io.ready_for(interest).await
+            }
+
+            /// Runs `f` if `interest` looks ready; `WouldBlock` otherwise or when `f` says
+            /// so (which clears the readiness). As tokio's `try_io`.
+            pub fn try_io<R>(
+                &self,
+                interest: Interest,
+                f: impl FnOnce() -> io::Result<R>,
+            ) -> io::Result<R> {
+                self.io.try_io(direction_of(interest), |_| f())
             }
 
             /// A blocking descriptor of this end, out of the runtime.
