@@ -262,11 +262,11 @@ impl Registration {
     }
 
     /// Takes a free slot of the current runtime's table, starting at `readiness`.
-    #[track_caller]
     ///
     /// # Panics
     /// As tokio, at the caller of the public constructor: outside a runtime, and in a runtime
     /// built without `enable_io` (tokio's builder). A runtime that shut down is an error.
+    #[track_caller]
     fn claim_slot(readiness: u8) -> io::Result<Registration> {
         let Some(reactor) = current_reactor() else {
             no_reactor();
