@@ -40,6 +40,9 @@ pub struct LocalOptions {}
 /// Builds a [`Runtime`] with tokio's method names.
 pub struct Builder {
     inner: crate::Builder,
+    /// `enable_io` / `enable_all` was called: without it, registering a socket panics, as
+    /// in tokio.
+    io: bool,
 }
 
 impl Builder {
@@ -47,6 +50,7 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         Builder {
             inner: crate::Builder::new(),
+            io: false,
         }
     }
 
@@ -68,13 +72,16 @@ impl Builder {
         )
     }
 
-    /// Accepted: the I/O driver and the timers are always on.
+    /// Turns on the I/O driver ([`enable_io`](Self::enable_io)); the timers are always on.
     pub fn enable_all(&mut self) -> &mut Self {
-        self
+        self.enable_io()
     }
 
-    /// Accepted: the I/O driver is always on.
+    /// Turns on the I/O driver, as tokio's: without it (or [`enable_all`](Self::enable_all)),
+    /// creating a socket or an `AsyncFd` in this runtime panics with tokio's "IO is
+    /// disabled" message.
     pub fn enable_io(&mut self) -> &mut Self {
+        self.io = true;
         self
     }
 
@@ -172,7 +179,9 @@ impl Builder {
 
     /// Builds the runtime on this thread.
     pub fn build(&mut self) -> io::Result<Runtime> {
-        std::mem::take(&mut self.inner).try_build()
+        std::mem::take(&mut self.inner)
+            .io_driver(self.io)
+            .try_build()
     }
 
     /// Builds the runtime as tokio's `LocalRuntime` (the same thing here).
@@ -190,6 +199,7 @@ impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("inner", &self.inner)
+            .field("io", &self.io)
             .finish()
     }
 }

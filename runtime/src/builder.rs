@@ -53,6 +53,7 @@ pub struct Builder {
     fs_read_budget: usize,
     park_hooks: ParkHooks,
     name: Option<Box<str>>,
+    io_enabled: bool,
 }
 
 impl Default for Builder {
@@ -83,6 +84,7 @@ impl Builder {
             fs_read_budget: DEFAULT_FS_READ_BUDGET,
             park_hooks: ParkHooks::default(),
             name: None,
+            io_enabled: true,
         }
     }
 
@@ -288,6 +290,15 @@ impl Builder {
             .unwrap_or_else(|e| panic!("tickslab: cannot build the runtime: {e}"))
     }
 
+    /// Whether sockets and `AsyncFd`s may register with this runtime (default `true`). With
+    /// `false`, registering one panics with tokio's "IO is disabled" message: what
+    /// `tickslab::runtime::Builder` (tokio's builder) sets unless `enable_io` or
+    /// `enable_all` is called, as tokio's does.
+    pub fn io_driver(mut self, enabled: bool) -> Self {
+        self.io_enabled = enabled;
+        self
+    }
+
     /// Builds the runtime, reporting OS errors.
     pub fn try_build(self) -> io::Result<Runtime> {
         assert!(
@@ -301,7 +312,7 @@ impl Builder {
         let remote_capacity = self
             .remote_capacity
             .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
-        let reactor = Reactor::new(poll.registry().try_clone()?);
+        let reactor = Reactor::new(poll.registry().try_clone()?, self.io_enabled);
         let timers = Timers::new(self.start_paused, self.auto_advance);
         let core = Core::new(CoreConfig {
             slab: self.slab,

@@ -6,7 +6,7 @@
 //! `write_all_buf`, `duplex` reads and writes (with waits and wakes between two tasks),
 //! `copy` and `copy_bidirectional` (per-thread spare buffers), `read_to_end` into a vector
 //! with room. Made things allocate exactly what their docs say: a `BufReader` its buffer,
-//! a `duplex` its two rings and two `Rc`s, a cold `copy` its 8 KiB buffer.
+//! a `duplex` its two rings and two `Arc`s, a cold `copy` its 8 KiB buffer.
 //!
 //! Why a file of its own: a test binary has exactly one `#[global_allocator]`.
 
@@ -110,7 +110,7 @@ fn duplex_and_copies_allocate_nothing_once_warm() {
         println!("duplex(64): {stats}");
         assert_eq!(
             stats.allocs, 4,
-            "two Rc'd pipes, each with its ring: {stats}"
+            "two Arc'd pipes, each with its ring: {stats}"
         );
         let (mut a, mut b) = pair;
 

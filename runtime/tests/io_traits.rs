@@ -360,3 +360,33 @@ fn read_buf_into_a_buf_mut_and_take_through_a_lent_read_buf() {
         }));
     }));
 }
+
+#[test]
+fn read_buf_is_a_buf_mut_as_tokio_s() {
+    use bytes::BufMut;
+    // Over uninitialized memory: bytes written through the chunk become filled.
+    let mut storage = [MaybeUninit::<u8>::uninit(); 8];
+    let mut buf = ReadBuf::uninit(&mut storage);
+    assert_eq!(buf.remaining_mut(), 8);
+    assert_eq!(buf.chunk_mut().len(), 8);
+    buf.chunk_mut()[..3].copy_from_slice(b"abc");
+    // SAFETY: the three bytes were just written through `chunk_mut`.
+    unsafe { buf.advance_mut(3) };
+    assert_eq!(buf.filled(), b"abc");
+    assert_eq!(buf.initialized().len(), 3);
+    buf.put_u8(b'd');
+    BufMut::put_slice(&mut buf, b"efg");
+    assert_eq!(buf.filled(), b"abcdefg");
+    assert_eq!(buf.chunk_mut().len(), 1);
+    // Advancing past the end panics and changes nothing.
+    // SAFETY: the call panics before it counts any byte (2 > remaining).
+    assert!(panics(|| unsafe { buf.advance_mut(2) }));
+    assert_eq!(buf.filled(), b"abcdefg");
+    assert_eq!(buf.remaining_mut(), 1);
+    // Writing more than fits panics (bytes' put_* check remaining_mut).
+    assert!(panics(|| buf.put_u16(7)));
+    buf.put_u8(b'h');
+    assert_eq!(buf.remaining_mut(), 0);
+    assert_eq!(buf.chunk_mut().len(), 0);
+    assert_eq!(buf.filled(), b"abcdefgh");
+}

@@ -695,33 +695,33 @@ fn sockets_outliving_their_runtime_fail_cleanly() {
 
 #[test]
 fn sockets_need_a_runtime() {
-    fn assert_no_runtime(r: io::Result<impl std::fmt::Debug>) {
-        let e = r.unwrap_err();
-        assert!(e.to_string().contains("inside a tickslab runtime"), "{e}");
+    /// Runs `f`, which must panic with tokio's message, at this file's line (the caller).
+    fn assert_no_runtime<R>(f: impl FnOnce() -> R) {
+        let err = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(_) => panic!("a socket was made outside a runtime"),
+            Err(e) => e,
+        };
+        let msg = err
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or(err.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        assert!(msg.contains("there is no reactor running"), "{msg}");
     }
     let std_listener = std::net::TcpListener::bind(LOCALHOST).unwrap();
     let addr = std_listener.local_addr().unwrap();
     let std_stream = std::net::TcpStream::connect(addr).unwrap();
-    assert_no_runtime(TcpStream::from_std(std_stream));
-    assert_no_runtime(TcpListener::from_std(std_listener));
-    assert_no_runtime(UdpSocket::from_std(
-        std::net::UdpSocket::bind(LOCALHOST).unwrap(),
-    ));
-    // The async constructors, polled outside a runtime, fail the same way at once.
+    assert_no_runtime(|| TcpStream::from_std(std_stream));
+    assert_no_runtime(|| TcpListener::try_from(std_listener));
+    let std_udp = std::net::UdpSocket::bind(LOCALHOST).unwrap();
+    assert_no_runtime(|| UdpSocket::from_std(std_udp));
+    // The async constructors, polled outside a runtime, panic at once too.
     let mut cx = Context::from_waker(Waker::noop());
-    match pin!(TcpListener::bind(LOCALHOST)).poll(&mut cx) {
-        Poll::Ready(r) => assert_no_runtime(r),
-        Poll::Pending => panic!("bind waited outside a runtime"),
-    }
-    match pin!(UdpSocket::bind(LOCALHOST)).poll(&mut cx) {
-        Poll::Ready(r) => assert_no_runtime(r),
-        Poll::Pending => panic!("bind waited outside a runtime"),
-    }
+    assert_no_runtime(|| pin!(TcpListener::bind(LOCALHOST)).poll(&mut cx).is_ready());
+    assert_no_runtime(|| pin!(UdpSocket::bind(LOCALHOST)).poll(&mut cx).is_ready());
     let l = std::net::TcpListener::bind(LOCALHOST).unwrap();
-    match pin!(TcpStream::connect(l.local_addr().unwrap())).poll(&mut cx) {
-        Poll::Ready(r) => assert_no_runtime(r),
-        Poll::Pending => panic!("connect waited outside a runtime"),
-    }
+    let to = l.local_addr().unwrap();
+    assert_no_runtime(|| pin!(TcpStream::connect(to)).poll(&mut cx).is_ready());
     drop(l); // holds the aborted connection from the poll above
     // From std, inside a runtime: works.
     let l = std::net::TcpListener::bind(LOCALHOST).unwrap();

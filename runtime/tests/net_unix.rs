@@ -169,13 +169,15 @@ fn stream_bad_paths() {
         let err = a.write_all(&[0; 1024]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BrokenPipe);
     });
-    // Outside a runtime: an error saying so, not a panic.
-    let err = UnixStream::pair().unwrap_err();
-    assert!(
-        err.to_string().contains("inside a tickslab runtime"),
-        "{err}"
-    );
-    assert!(UnixDatagram::unbound().is_err());
+    // Outside a runtime: tokio's panic.
+    for made in [
+        std::panic::catch_unwind(|| drop(UnixStream::pair())),
+        std::panic::catch_unwind(|| drop(UnixDatagram::unbound())),
+    ] {
+        let err = made.unwrap_err();
+        let msg = err.downcast_ref::<&str>().copied().unwrap_or_default();
+        assert!(msg.contains("there is no reactor running"), "{msg}");
+    }
 }
 
 #[test]
@@ -517,5 +519,23 @@ fn a_leading_nul_names_an_abstract_socket() {
             Some(&name.as_bytes()[1..])
         );
         assert!(!std::path::Path::new(&name[1..]).exists());
+    });
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn peer_credentials_name_this_process() {
+    run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (ca, cb) = (a.peer_cred().unwrap(), b.peer_cred().unwrap());
+        assert_eq!(ca, cb);
+        // /proc/self belongs to this process's effective user and group.
+        use std::os::unix::fs::MetadataExt;
+        let me = std::fs::metadata("/proc/self").unwrap();
+        assert_eq!((ca.uid(), ca.gid()), (me.uid(), me.gid()));
+        assert_eq!(ca.pid(), Some(std::process::id() as i32));
+        // Taken at connection time: still there once the peer is gone.
+        drop(b);
+        assert_eq!(a.peer_cred().unwrap(), ca);
     });
 }

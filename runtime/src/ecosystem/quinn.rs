@@ -122,6 +122,14 @@ impl ::quinn::Runtime for Runtime {
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
         let state = UdpSocketState::new((&socket).into())?;
         let local_addr = socket.local_addr()?;
+        // quinn reports this as an endpoint error; sockets themselves panic outside a
+        // runtime, as tokio's do.
+        if !crate::io::reactor::in_runtime() {
+            return Err(io::Error::other(
+                "tickslab::quinn::Runtime: endpoints must be made inside a tickslab runtime \
+                 (in `block_on`, a task, or under `Runtime::enter`)",
+            ));
+        }
         let io = crate::net::UdpSocket::from_std(socket)?;
         Ok(Arc::new(UdpSocket {
             io: SendWrapper::new(io),

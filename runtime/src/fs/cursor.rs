@@ -1,8 +1,9 @@
 //! `File`'s cursor: tokio's `AsyncRead` / `AsyncWrite` / `AsyncSeek` (and futures-io's),
 //! on top of positional operations at a position the file keeps itself.
 //!
-//! As in tokio, the file has an internal buffer: a read fills it (up to [`MAX_BUF`] or the
-//! caller's room, whichever is smaller) with one operation and copies out of it; a write
+//! As in tokio, the file has an internal buffer: a read fills it (up to [`MAX_BUF`], or what
+//! `File::set_max_buf_size` set, or the caller's room, whichever is smaller) with one
+//! operation and copies out of it; a write
 //! copies the caller's bytes into it and writes them. The caller's `&mut [u8]` can never be
 //! handed to the kernel, since a poll that returns `Pending` does not keep the borrow. Each
 //! underlying operation boxes its future (one allocation, as tokio's per-operation job);
@@ -50,6 +51,19 @@ pub(crate) struct Cursor {
     seeking: bool,
     /// A read just found the end of the file: the next `poll_read` returns 0 for it.
     at_eof: bool,
+    /// `File::set_max_buf_size`'s value; 0: [`MAX_BUF`].
+    pub(super) max_buf: usize,
+}
+
+impl Cursor {
+    /// The most one cursor operation moves (`File::max_buf_size`).
+    pub(super) fn max_buf(&self) -> usize {
+        if self.max_buf == 0 {
+            MAX_BUF
+        } else {
+            self.max_buf
+        }
+    }
 }
 
 impl File {
@@ -119,14 +133,14 @@ impl File {
                 return Poll::Ready(Ok(0));
             }
             if !c.ahead.is_empty() || dst.is_empty() {
-                let n = c.ahead.len().min(dst.len());
+                let n = c.ahead.len().min(dst.len()).min(c.max_buf());
                 dst[..n].copy_from_slice(&c.buf[c.ahead.start..c.ahead.start + n]);
                 c.ahead.start += n;
                 c.pos += n as u64;
                 return Poll::Ready(Ok(n));
             }
             // Nothing buffered: one read of what the caller has room for.
-            let want = dst.len().min(MAX_BUF);
+            let want = dst.len().min(c.max_buf());
             c.buf.clear();
             c.buf.reserve(want);
             c.ahead = 0..0;
@@ -140,8 +154,18 @@ impl File {
         cx: &mut Context<'_>,
         src: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_slices(cx, &[io::IoSlice::new(src)])
+    }
+
+    /// Writes as much of `srcs`, in order, as one operation takes (`max_buf_size`), as one
+    /// positional write (tokio's `write_vectored` on a file gathers them the same way).
+    pub(super) fn poll_write_slices(
+        &mut self,
+        cx: &mut Context<'_>,
+        srcs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         if self.cursor.busy.is_none() {
-            if src.is_empty() {
+            if srcs.iter().all(|s| s.is_empty()) {
                 return Poll::Ready(Ok(0));
             }
             let c = &mut self.cursor;
@@ -149,7 +173,15 @@ impl File {
             c.ahead = 0..0;
             c.at_eof = false;
             c.buf.clear();
-            c.buf.extend_from_slice(&src[..src.len().min(MAX_BUF)]);
+            let mut room = c.max_buf();
+            for src in srcs {
+                let n = src.len().min(room);
+                c.buf.extend_from_slice(&src[..n]);
+                room -= n;
+                if room == 0 {
+                    break;
+                }
+            }
             self.start_op(OpKind::Write);
         }
         let before = self.cursor.pos;
@@ -221,6 +253,19 @@ impl AsyncWrite for File {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.get_mut().poll_write_priv(cx, buf)
+    }
+
+    /// Gathers the slices into one write (up to `max_buf_size` bytes).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_slices(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

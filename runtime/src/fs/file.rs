@@ -90,13 +90,18 @@ impl File {
         OpenOptions::new()
     }
 
-    /// Wraps an open `std::fs::File`.
+    /// Wraps an open `std::fs::File`; reading and writing go on from its OS cursor (as
+    /// tokio's).
     ///
     /// # Panics
     /// Outside a runtime.
     pub fn from_std(std: std::fs::File) -> File {
         let driver = driver::current().unwrap_or_else(|e| panic!("tickslab: File::from_std: {e}"));
-        File::new(std, driver)
+        // A file that cannot seek (a pipe, a terminal) has no position: start at 0.
+        let pos = io::Seek::stream_position(&mut &std).unwrap_or(0);
+        let mut file = File::new(std, driver);
+        file.cursor.pos = pos;
+        file
     }
 
     pub(super) fn new(std: std::fs::File, driver: Rc<FsDriver>) -> File {
@@ -107,18 +112,22 @@ impl File {
         }
     }
 
-    /// The `std::fs::File` inside, once no operation uses it any more; else the file back.
+    /// The `std::fs::File` inside, once no operation uses it any more (else the file
+    /// back), its OS cursor set to where this file's reads and writes got to (as tokio's).
     pub fn try_into_std(self) -> Result<std::fs::File, File> {
         let File {
             std,
             driver,
             cursor,
         } = self;
-        Arc::try_unwrap(std).map_err(|std| File {
+        let pos = cursor.pos;
+        let std = Arc::try_unwrap(std).map_err(|std| File {
             std,
             driver,
             cursor,
-        })
+        })?;
+        set_os_cursor(&std, pos);
+        Ok(std)
     }
 
     /// Reads up to `buf`'s capacity ([`IoBuf::bytes_total`]) from `offset` into the start of
@@ -272,11 +281,13 @@ impl File {
     }
 
     /// A second handle to the same open file (`dup`; they share the OS cursor, not the
-    /// async cursor).
+    /// async cursor; the clone keeps [`max_buf_size`](Self::max_buf_size)).
     pub async fn try_clone(&self) -> io::Result<File> {
         let std = Arc::clone(&self.std);
         let clone = asyncify(move || std.try_clone()).await?;
-        Ok(File::new(clone, Rc::clone(&self.driver)))
+        let mut file = File::new(clone, Rc::clone(&self.driver));
+        file.cursor.max_buf = self.cursor.max_buf;
+        Ok(file)
     }
 
     pub(super) fn driver(&self) -> &Rc<FsDriver> {
@@ -286,6 +297,11 @@ impl File {
     pub(super) fn std(&self) -> &Arc<std::fs::File> {
         &self.std
     }
+}
+
+/// Moves `std`'s OS cursor to `pos` (ignored for files that cannot seek).
+pub(super) fn set_os_cursor(std: &std::fs::File, pos: u64) {
+    let _ = io::Seek::seek(&mut &*std, io::SeekFrom::Start(pos));
 }
 
 impl fmt::Debug for File {

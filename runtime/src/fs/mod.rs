@@ -34,8 +34,10 @@
 mod buf;
 mod cursor;
 mod dir;
+mod dir_builder;
 mod driver;
 mod file;
+mod file_std;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod op;
@@ -47,10 +49,14 @@ use std::path::{Path, PathBuf};
 
 pub use buf::{IoBuf, IoBufMut, RawBuf};
 pub use dir::{DirEntry, ReadDir, read_dir};
+pub use dir_builder::DirBuilder;
 pub(crate) use driver::FsDriver;
 pub(crate) use driver::set_current;
 pub use driver::{DEFAULT_FS_DEPTH, DEFAULT_FS_READ_BUDGET};
 pub use file::{File, OpenOptions};
+/// A file's access and modification times, for [`File::set_times`] (std's type, as
+/// tokio re-exports it).
+pub use std::fs::FileTimes;
 
 /// Which machinery runs a runtime's file operations (see the [module docs](self)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -308,4 +314,23 @@ pub async fn canonicalize(path: impl AsRef<Path>) -> io::Result<PathBuf> {
 pub async fn set_permissions(path: impl AsRef<Path>, perm: std::fs::Permissions) -> io::Result<()> {
     let path = path.as_ref().to_owned();
     asyncify(move || std::fs::set_permissions(path, perm)).await
+}
+
+/// The target of a symbolic link (tokio's `fs::read_link`).
+///
+/// # Errors
+/// As `std::fs::read_link` (`InvalidInput` if `path` is not a link).
+pub async fn read_link(path: impl AsRef<Path>) -> io::Result<PathBuf> {
+    let path = path.as_ref().to_owned();
+    asyncify(move || std::fs::read_link(path)).await
+}
+
+/// Makes a symbolic link at `link` pointing to `original` (tokio's `fs::symlink`, Unix).
+///
+/// # Errors
+/// As `std::os::unix::fs::symlink` (`AlreadyExists` if `link` exists, ...).
+#[cfg(unix)]
+pub async fn symlink(original: impl AsRef<Path>, link: impl AsRef<Path>) -> io::Result<()> {
+    let (original, link) = (original.as_ref().to_owned(), link.as_ref().to_owned());
+    asyncify(move || std::os::unix::fs::symlink(original, link)).await
 }

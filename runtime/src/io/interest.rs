@@ -187,6 +187,13 @@ impl Ready {
     pub(crate) fn from_bits(bits: u8) -> Ready {
         Ready(bits & (READABLE | WRITABLE | READ_CLOSED | WRITE_CLOSED | ERROR))
     }
+
+    /// The reactor's bits for this readiness, less the closed ones, which are final: what
+    /// clearing it may take away (tokio keeps closed readiness too).
+    #[cfg(unix)]
+    pub(crate) fn clearable_bits(self) -> u8 {
+        self.0 & (READABLE | WRITABLE | ERROR)
+    }
 }
 
 impl ops::BitOr for Ready {

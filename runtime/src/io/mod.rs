@@ -15,13 +15,17 @@
 //! - futures-io: tickslab's I/O types (sockets, [`BufReader`], [`BufWriter`],
 //!   [`BufStream`], [`DuplexStream`]) also implement `futures_io::AsyncRead` /
 //!   `AsyncWrite` (`AsyncBufRead` for the buffered readers), natively.
+//! - [`stdin`], [`stdout`], [`stderr`]: the standard streams, on the blocking pool.
 //! - [`Interest`] and [`Ready`]: what a socket's `ready` call waits for and finds.
+//! - [`unix::AsyncFd`]: any file descriptor on the reactor, with tokio's guard protocol.
 //! - `reactor` (crate-private) drives mio and wakes the tasks waiting on sockets.
 //!
 //! Layering: this module imports nothing from `net/` (which implements these traits) nor
 //! from the executor.
 
 mod async_buf_read;
+#[cfg(unix)]
+mod async_fd;
 mod async_read;
 mod async_seek;
 mod async_write;
@@ -29,9 +33,25 @@ mod interest;
 pub(crate) mod reactor;
 mod read_buf;
 mod scheduled_io;
+mod stdio;
 mod util;
 
 pub(crate) use scheduled_io::Direction;
+
+/// The reactor's readiness bits, for `net` (`Evented::assume_ready`).
+pub(crate) mod scheduled_io_bits {
+    pub(crate) use super::scheduled_io::{READABLE, WRITABLE};
+}
+
+/// Unix-only I/O, as tokio's `io::unix`: [`AsyncFd`](unix::AsyncFd), any file descriptor
+/// driven by the runtime's reactor.
+#[cfg(unix)]
+pub mod unix {
+    pub use super::async_fd::{
+        AsyncFd, AsyncFdReadyGuard, AsyncFdReadyMutGuard, AsyncFdRegisterError, AsyncFdTryNewError,
+        TryIoError,
+    };
+}
 
 pub use async_buf_read::AsyncBufRead;
 pub use async_read::AsyncRead;
@@ -40,9 +60,10 @@ pub use async_write::AsyncWrite;
 pub use interest::{Interest, Ready};
 pub use read_buf::ReadBuf;
 pub use std::io::{Error, ErrorKind, Result, SeekFrom};
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 pub use util::{
     AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufStream, BufWriter,
-    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Lines, Read, ReadExact, ReadHalf, Repeat,
+    COPY_BUFFER_SPARES, Chain, DuplexStream, Empty, Join, Lines, Read, ReadExact, ReadHalf, Repeat,
     SimplexStream, Sink, Split, Take, Write, WriteAll, WriteHalf, copy, copy_bidirectional,
-    copy_buf, duplex, empty, repeat, simplex, sink, split,
+    copy_bidirectional_with_sizes, copy_buf, duplex, empty, join, repeat, simplex, sink, split,
 };

@@ -39,15 +39,18 @@ pub(crate) struct Reactor {
     slots: RefCell<Vec<Slot>>,
     free_head: Cell<u32>,
     shut_down: Cell<bool>,
+    /// `false` when the runtime was built without tokio's `enable_io`: registering panics.
+    enabled: bool,
 }
 
 impl Reactor {
-    pub(crate) fn new(registry: mio::Registry) -> Rc<Reactor> {
+    pub(crate) fn new(registry: mio::Registry, enabled: bool) -> Rc<Reactor> {
         Rc::new(Reactor {
             registry,
             slots: RefCell::new(Vec::new()),
             free_head: Cell::new(NO_SLOT),
             shut_down: Cell::new(false),
+            enabled,
         })
     }
 
@@ -70,6 +73,12 @@ impl Reactor {
         }
         if event.is_error() {
             bits |= ERROR;
+        }
+        // Only an `AsyncFd` registered for `Interest::PRIORITY` gets these; tickslab reports
+        // priority data as readability (see `Interest::PRIORITY`).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if event.is_priority() {
+            bits |= READABLE;
         }
         // Held, not borrowed, while the wakers run: one may drop this socket or open another.
         let io = {
@@ -130,6 +139,30 @@ pub(crate) fn in_runtime() -> bool {
     current_reactor().is_some_and(|r| !r.shut_down.get())
 }
 
+/// Whether the current runtime (if any) lets sockets register (tokio's `enable_io`).
+#[cfg(unix)]
+pub(crate) fn current_io_enabled() -> bool {
+    current_reactor().is_none_or(|r| r.enabled)
+}
+
+/// Panics with tokio's message if the current runtime was built without `enable_io`.
+#[cfg(unix)]
+#[track_caller]
+pub(crate) fn assert_io_enabled() {
+    if !current_io_enabled() {
+        io_disabled();
+    }
+}
+
+#[cold]
+#[track_caller]
+fn io_disabled() -> ! {
+    panic!(
+        "A Tokio 1.x context was found, but IO is disabled. Call `enable_io` on the runtime \
+         builder to enable IO."
+    )
+}
+
 /// Sockets registered in the current runtime (0 outside one).
 pub(crate) fn current_registered() -> usize {
     current_reactor()
@@ -150,12 +183,23 @@ pub(crate) struct Registration {
     lazy_write_fd: Cell<Option<std::os::fd::RawFd>>,
 }
 
-fn shut_down_error() -> io::Error {
+/// Panics as tokio does when an I/O object is made outside a runtime.
+#[cold]
+#[track_caller]
+pub(crate) fn no_reactor() -> ! {
+    panic!(
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime \
+         (tickslab: create sockets inside `block_on`, a task, or under `Runtime::enter`)"
+    )
+}
+
+pub(crate) fn shut_down_error() -> io::Error {
     io::Error::other("the tickslab runtime this socket belongs to has shut down")
 }
 
 impl Registration {
     /// Registers `source` for reading and writing with the current runtime.
+    #[track_caller]
     pub(crate) fn new(source: &mut impl mio::event::Source) -> io::Result<Registration> {
         let reg = Registration::claim_slot(0)?;
         reg.reactor.registry.register(
@@ -163,6 +207,19 @@ impl Registration {
             reg.token,
             mio::Interest::READABLE | mio::Interest::WRITABLE,
         )?;
+        Ok(reg)
+    }
+
+    /// Registers `source` with the current runtime for `interest` only (`AsyncFd`). It
+    /// starts not ready: the first event says what is.
+    #[cfg(unix)]
+    #[track_caller]
+    pub(crate) fn with_interest(
+        source: &mut impl mio::event::Source,
+        interest: mio::Interest,
+    ) -> io::Result<Registration> {
+        let reg = Registration::claim_slot(0)?;
+        reg.reactor.registry.register(source, reg.token, interest)?;
         Ok(reg)
     }
 
@@ -174,6 +231,7 @@ impl Registration {
     /// that nobody waits for. Adding the interest later loses no edge: `EPOLL_CTL_MOD`
     /// reports the socket at once if it became writable in between.
     #[cfg(unix)]
+    #[track_caller]
     pub(crate) fn new_read_first<S>(source: &mut S) -> io::Result<Registration>
     where
         S: mio::event::Source + std::os::fd::AsRawFd,
@@ -187,10 +245,18 @@ impl Registration {
     }
 
     /// Takes a free slot of the current runtime's table, starting at `readiness`.
+    ///
+    /// # Panics
+    /// As tokio, at the caller of the public constructor: outside a runtime, and in a runtime
+    /// built without `enable_io` (tokio's builder). A runtime that shut down is an error.
+    #[track_caller]
     fn claim_slot(readiness: u8) -> io::Result<Registration> {
-        let reactor = current_reactor().ok_or_else(|| {
-            io::Error::other("tickslab sockets must be created inside a tickslab runtime")
-        })?;
+        let Some(reactor) = current_reactor() else {
+            no_reactor();
+        };
+        if !reactor.enabled {
+            io_disabled();
+        }
         if reactor.shut_down.get() {
             return Err(shut_down_error());
         }
@@ -234,6 +300,29 @@ impl Registration {
     #[inline]
     fn readiness(&self) -> u8 {
         self.io.readiness()
+    }
+
+    /// Marks the socket ready in `bits` without an event (tokio's `assume_ready`): for a
+    /// stream just accepted (readable and writable) or a fresh pair (writable), so the first
+    /// operation tries the socket instead of waiting for the driver's first event. A false
+    /// positive costs one `WouldBlock`, which clears it as usual. The tick stays (no waiter
+    /// is woken: none can be waiting on a socket that was just made); nothing after shutdown.
+    pub(crate) fn assume_ready(&self, bits: u8) {
+        if self.io.readiness() & SHUTDOWN == 0 {
+            self.io.assume(bits);
+        }
+    }
+
+    /// The readiness bits and the tick they were observed at (see `ScheduledIo::clear_at`).
+    #[cfg(unix)]
+    pub(crate) fn readiness_tick(&self) -> (u8, u32) {
+        self.io.readiness_tick()
+    }
+
+    /// Clears the readiness `bits` observed at `tick`, unless an event came since.
+    #[cfg(unix)]
+    pub(crate) fn clear_at(&self, bits: u8, tick: u32) {
+        self.io.clear_at(bits, tick);
     }
 
     /// Ready when an operation in `dir` is worth trying (or the socket is closed, errored,

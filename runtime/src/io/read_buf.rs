@@ -301,6 +301,42 @@ fn past_initialized(filled: usize, initialized: usize) -> ! {
     panic!("ReadBuf: filled ({filled}) must not pass the initialized part ({initialized})");
 }
 
+// SAFETY: `bytes::BufMut`'s contract: `chunk_mut` is the unfilled part, whose length is
+// `remaining_mut`, and `advance_mut(n)` moves exactly `n` bytes of it into the filled part.
+// The chunk is lent as an `UninitSlice`, through which safe code writes only initialized
+// bytes (rule 2 holds); `advance_mut` checks `n` against `remaining` before counting the
+// bytes initialized, so `filled <= initialized <= capacity` (rule 1) holds even when a
+// caller breaks `advance_mut`'s contract (it panics instead).
+unsafe impl bytes::BufMut for ReadBuf<'_> {
+    /// [`ReadBuf::remaining`].
+    fn remaining_mut(&self) -> usize {
+        self.remaining()
+    }
+
+    /// Counts the first `cnt` bytes of the unfilled part initialized and filled.
+    ///
+    /// # Panics
+    /// If `cnt` is more than `remaining_mut()` (as `bytes` asks of its implementations).
+    ///
+    /// # Safety
+    /// As `BufMut::advance_mut`: the caller wrote those `cnt` bytes through `chunk_mut`.
+    #[track_caller]
+    unsafe fn advance_mut(&mut self, cnt: usize) {
+        if cnt > self.remaining() {
+            too_long("ReadBuf::advance_mut", cnt, self.remaining());
+        }
+        // SAFETY: the caller initialized `unfilled_mut()[..cnt]` (this fn's contract), and
+        // `cnt <= remaining` keeps `initialized <= capacity`.
+        unsafe { self.assume_init(cnt) };
+        self.advance(cnt);
+    }
+
+    /// The unfilled part, as `bytes`' `UninitSlice`.
+    fn chunk_mut(&mut self) -> &mut bytes::buf::UninitSlice {
+        bytes::buf::UninitSlice::uninit(&mut self.buf[self.filled..])
+    }
+}
+
 impl fmt::Debug for ReadBuf<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadBuf")

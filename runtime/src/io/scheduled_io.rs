@@ -206,6 +206,10 @@ pub(crate) struct ScheduledIo {
     generation: Cell<u32>,
     /// Whether a socket has this state now.
     in_use: Cell<bool>,
+    /// Counts readiness changes (wrapping): a readiness observed at one tick may be cleared
+    /// only while the tick is unchanged, so an edge that came in between is never lost
+    /// (`AsyncFd`'s guards hold readiness across `.await`s).
+    tick: Cell<u32>,
     read: DirWaiters,
     write: DirWaiters,
 }
@@ -233,6 +237,24 @@ impl ScheduledIo {
     #[inline]
     pub(crate) fn readiness(&self) -> u8 {
         self.readiness.get()
+    }
+
+    /// Adds `bits` to the readiness without counting an event (see
+    /// `Registration::assume_ready`).
+    pub(crate) fn assume(&self, bits: u8) {
+        self.readiness.set(self.readiness.get() | bits);
+    }
+
+    /// The readiness and the tick it was observed at.
+    pub(crate) fn readiness_tick(&self) -> (u8, u32) {
+        (self.readiness.get(), self.tick.get())
+    }
+
+    /// Clears `bits` if no readiness arrived since `tick` (else the newer edge stands).
+    pub(crate) fn clear_at(&self, bits: u8, tick: u32) {
+        if self.tick.get() == tick {
+            self.readiness.set(self.readiness.get() & !bits);
+        }
     }
 
     #[inline]
@@ -279,6 +301,7 @@ impl ScheduledIo {
     #[inline(always)]
     pub(crate) fn wake_ready(&self, bits: u8, generation: u32) {
         self.readiness.set(self.readiness.get() | bits);
+        self.tick.set(self.tick.get().wrapping_add(1));
         for dir in [Direction::Read, Direction::Write] {
             if bits & dir.ready_mask() == 0 {
                 continue;

@@ -1,5 +1,5 @@
 //! `TryFrom` a std socket, as tokio's: the same as each type's `from_std` (the socket is made
-//! non-blocking and registered with the current runtime; an error outside one).
+//! non-blocking and registered with the current runtime; panics outside one).
 
 use std::io;
 
@@ -11,6 +11,7 @@ macro_rules! try_from_std {
             type Error = io::Error;
 
             /// As `from_std`.
+            #[track_caller]
             fn try_from(socket: $std) -> io::Result<Self> {
                 <$ours>::from_std(socket)
             }

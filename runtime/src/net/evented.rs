@@ -21,7 +21,8 @@ pub(crate) struct Evented<S: mio::event::Source> {
 }
 
 impl<S: mio::event::Source> Evented<S> {
-    /// Registers `source` with the current runtime (an error outside one).
+    /// Registers `source` with the current runtime (panics outside one, as tokio).
+    #[track_caller]
     pub(crate) fn new(mut source: S) -> io::Result<Self> {
         let reg = Registration::new(&mut source)?;
         Ok(Evented { source, reg })
@@ -30,12 +31,22 @@ impl<S: mio::event::Source> Evented<S> {
     /// Registers `source` for reading, adding writable interest when a write first blocks
     /// (see `Registration::new_read_first`: for UDP, it spares an event per datagram sent).
     #[cfg(unix)]
+    #[track_caller]
     pub(crate) fn new_read_first(mut source: S) -> io::Result<Self>
     where
         S: std::os::fd::AsRawFd,
     {
         let reg = Registration::new_read_first(&mut source)?;
         Ok(Evented { source, reg })
+    }
+
+    /// Marks the socket ready for reading (`read`) and writing (`write`) before any event:
+    /// see `Registration::assume_ready` (tokio's behaviour for accepted streams and pairs).
+    pub(crate) fn assume_ready(self, read: bool, write: bool) -> Self {
+        use crate::io::scheduled_io_bits::{READABLE, WRITABLE};
+        let bits = if read { READABLE } else { 0 } | if write { WRITABLE } else { 0 };
+        self.reg.assume_ready(bits);
+        self
     }
 
     /// The socket, for calls that do not wait (addresses, options).
@@ -169,8 +180,9 @@ impl<S: mio::event::Source> Future for Ready<'_, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let (reg, dir, wait) = (&this.io.reg, this.dir, &mut this.wait);
-        crate::coop::poll_budgeted(cx, |cx| reg.poll_ready(cx, dir, Some(wait)))
+        // No budget spent, as tokio's `readable()` / `writable()`: a readiness check alone
+        // makes no progress (the operation after it spends the unit).
+        this.io.reg.poll_ready(cx, this.dir, Some(&mut this.wait))
     }
 }
 
@@ -195,7 +207,8 @@ impl<S: mio::event::Source> Future for ReadyFor<'_, S> {
         let this = self.get_mut();
         let (reg, interest) = (&this.io.reg, this.interest);
         let (read, write) = (&mut this.read, &mut this.write);
-        crate::coop::poll_budgeted(cx, |cx| reg.poll_ready_interest(cx, interest, read, write))
+        // No budget spent, as tokio's `ready()` (see `Ready`).
+        reg.poll_ready_interest(cx, interest, read, write)
     }
 }
 

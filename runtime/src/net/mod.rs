@@ -21,7 +21,9 @@
 //! # The runtime thread
 //! A socket registers with the reactor of the runtime current when it is created (inside
 //! [`Runtime::block_on`](crate::Runtime::block_on) or a task), and stays on that thread:
-//! sockets are `!Send`. Created outside a runtime, they fail with an `io::Error` saying so.
+//! sockets are `!Send`. Created outside a runtime (or in one built by tokio's builder without `enable_io`), they
+//! panic with tokio's message, at the caller (`#[track_caller]`); after their runtime shut
+//! down, they fail with an `io::Error` saying so.
 //! Once their runtime is dropped, every operation fails with an error (nothing hangs).
 //! Dropping a socket removes it from epoll, then closes it.
 //!

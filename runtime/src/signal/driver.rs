@@ -45,8 +45,15 @@ fn pipe_waker() -> &'static Waker {
     WAKER.get_or_init(|| Waker::from(Arc::new(PipeWaker)))
 }
 
-/// Makes sure the current runtime watches the signal pipe; an error outside a runtime.
+/// Makes sure the current runtime watches the signal pipe; an error outside a runtime (or
+/// in one built without `enable_io`).
 pub(crate) fn arm() -> io::Result<()> {
+    if !crate::io::reactor::in_runtime() || !crate::io::reactor::current_io_enabled() {
+        return Err(io::Error::other(
+            "tickslab: signals are watched by a running runtime's I/O driver, and none is \
+             current here",
+        ));
+    }
     let drain_now = DRIVERS.with(|drivers| -> io::Result<bool> {
         let mut drivers = drivers
             .try_borrow_mut()

@@ -131,6 +131,7 @@ pub fn signal(kind: SignalKind) -> io::Result<Signal> {
         "tickslab: signal() must be called inside a running tickslab runtime \
          (Runtime::block_on or one of its tasks)"
     );
+    crate::io::reactor::assert_io_enabled();
     driver::arm()?;
     let slot = registry::globals()?.slot(kind.0)?;
     let place = slot.take_place();

@@ -30,7 +30,7 @@ pin_project! {
         buf: Box<[u8]>,
         pos: usize,
         cap: usize,
-        seek_pending: bool,
+        seek: Seek,
     }
 }
 
@@ -41,13 +41,18 @@ impl<R: AsyncRead> BufReader<R> {
     }
 
     /// A `BufReader` with a buffer of `capacity` bytes (one allocation, zeroed).
+    ///
+    /// # Panics
+    /// If `capacity` is 0 (as tokio's), at the caller.
+    #[track_caller]
     pub fn with_capacity(capacity: usize, inner: R) -> Self {
+        assert!(capacity > 0, "capacity must be greater than zero");
         BufReader {
             inner,
             buf: vec![0; capacity].into_boxed_slice(),
             pos: 0,
             cap: 0,
-            seek_pending: false,
+            seek: Seek::Idle,
         }
     }
 }
@@ -122,33 +127,67 @@ impl<R: AsyncRead> AsyncBufRead for BufReader<R> {
 impl<R: AsyncRead + AsyncSeek> AsyncSeek for BufReader<R> {
     fn start_seek(self: Pin<&mut Self>, pos: SeekFrom) -> io::Result<()> {
         let me = self.project();
-        let pos = match pos {
+        match pos {
             SeekFrom::Current(n) => {
                 let buffered = (*me.cap - *me.pos) as i64;
-                SeekFrom::Current(n.checked_sub(buffered).ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "seek offset overflows")
-                })?)
+                match n.checked_sub(buffered) {
+                    Some(offset) => {
+                        me.inner.start_seek(SeekFrom::Current(offset))?;
+                        *me.seek = Seek::Pending;
+                    }
+                    // `n - buffered` underflows (`n` near `i64::MIN`): step back over what is
+                    // buffered first, then by `n` (two inner seeks, as tokio's).
+                    None => {
+                        me.inner.start_seek(SeekFrom::Current(-buffered))?;
+                        *me.seek = Seek::ThenBy(n);
+                    }
+                }
             }
-            other => other,
-        };
-        me.inner.start_seek(pos)?;
-        *me.seek_pending = true;
+            other => {
+                me.inner.start_seek(other)?;
+                *me.seek = Seek::Pending;
+            }
+        }
         Ok(())
     }
 
     fn poll_complete(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
-        let me = self.project();
-        if !*me.seek_pending {
-            // The position the user sees: the inner one minus what is buffered.
-            let inner = ready!(me.inner.poll_complete(cx))?;
-            return Poll::Ready(Ok(inner.saturating_sub((*me.cap - *me.pos) as u64)));
+        let mut me = self.project();
+        loop {
+            match *me.seek {
+                Seek::Idle => {
+                    // The position the user sees: the inner one minus what is buffered.
+                    let inner = ready!(me.inner.poll_complete(cx))?;
+                    return Poll::Ready(Ok(inner.saturating_sub((*me.cap - *me.pos) as u64)));
+                }
+                Seek::ThenBy(n) => {
+                    let first = ready!(me.inner.as_mut().poll_complete(cx));
+                    (*me.pos, *me.cap) = (0, 0);
+                    *me.seek = Seek::Idle;
+                    first?;
+                    me.inner.as_mut().start_seek(SeekFrom::Current(n))?;
+                    *me.seek = Seek::Pending;
+                }
+                Seek::Pending => {
+                    let res = ready!(me.inner.poll_complete(cx));
+                    *me.seek = Seek::Idle;
+                    (*me.pos, *me.cap) = (0, 0);
+                    return Poll::Ready(res);
+                }
+            }
         }
-        let res = ready!(me.inner.poll_complete(cx));
-        *me.seek_pending = false;
-        *me.pos = 0;
-        *me.cap = 0;
-        Poll::Ready(res)
     }
+}
+
+/// Where a seek stands.
+#[derive(Debug, Clone, Copy)]
+enum Seek {
+    /// None started.
+    Idle,
+    /// The inner seek was started; its completion empties the buffer.
+    Pending,
+    /// The inner seek back over the buffer was started; then seek by this much.
+    ThenBy(i64),
 }
 
 /// Writes go straight to the inner stream.

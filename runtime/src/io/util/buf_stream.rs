@@ -29,6 +29,10 @@ impl<RW: AsyncRead + AsyncWrite> BufStream<RW> {
 
     /// A `BufStream` with a read buffer of `reader_capacity` bytes and a write buffer of
     /// `writer_capacity` bytes.
+    ///
+    /// # Panics
+    /// If `reader_capacity` is 0 (as tokio's), at the caller.
+    #[track_caller]
     pub fn with_capacity(reader_capacity: usize, writer_capacity: usize, stream: RW) -> Self {
         BufStream {
             inner: BufReader::with_capacity(

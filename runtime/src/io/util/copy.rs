@@ -28,25 +28,38 @@ thread_local! {
 }
 
 /// A copy buffer, taken from the thread's spare list (or made) when first used, and given
-/// back on drop: a copy future that is never polled allocates nothing.
-pub(super) struct CopyBuf(Option<Box<[u8]>>);
+/// back on drop: a copy future that is never polled allocates nothing. Buffers of another
+/// size than the default (`copy_bidirectional_with_sizes`) are made and freed, never kept.
+pub(super) struct CopyBuf {
+    buf: Option<Box<[u8]>>,
+    size: usize,
+}
 
 impl CopyBuf {
     pub(super) fn new() -> CopyBuf {
-        CopyBuf(None)
+        CopyBuf::with_size(DEFAULT_BUF_SIZE)
+    }
+
+    pub(super) fn with_size(size: usize) -> CopyBuf {
+        CopyBuf { buf: None, size }
     }
 
     fn get(&mut self) -> &mut [u8] {
-        self.0.get_or_insert_with(|| {
-            let spare = SPARE.try_with(|s| s.borrow_mut().pop()).ok().flatten();
-            spare.unwrap_or_else(|| vec![0; DEFAULT_BUF_SIZE].into_boxed_slice())
+        let size = self.size;
+        self.buf.get_or_insert_with(|| {
+            let spare = if size == DEFAULT_BUF_SIZE {
+                SPARE.try_with(|s| s.borrow_mut().pop()).ok().flatten()
+            } else {
+                None
+            };
+            spare.unwrap_or_else(|| vec![0; size].into_boxed_slice())
         })
     }
 }
 
 impl Drop for CopyBuf {
     fn drop(&mut self) {
-        if let Some(buf) = self.0.take() {
+        if let Some(buf) = self.buf.take().filter(|b| b.len() == DEFAULT_BUF_SIZE) {
             // At thread exit the list may be gone: then the buffer is simply freed.
             let _ = SPARE.try_with(|s| {
                 let mut s = s.borrow_mut();
@@ -73,8 +86,12 @@ pub(super) struct Transfer {
 
 impl Transfer {
     pub(super) fn new() -> Transfer {
+        Transfer::with_buf(CopyBuf::new())
+    }
+
+    pub(super) fn with_buf(buf: CopyBuf) -> Transfer {
         Transfer {
-            buf: CopyBuf::new(),
+            buf,
             pos: 0,
             cap: 0,
             amt: 0,
@@ -84,6 +101,8 @@ impl Transfer {
     }
 
     /// Copies until the reader's end, then flushes the writer; returns the bytes copied.
+    /// Reads and writes that fail with `Interrupted` are retried (as tokio's); a flush's
+    /// error is returned.
     pub(super) fn poll_copy<R, W>(
         &mut self,
         cx: &mut Context<'_>,
@@ -102,6 +121,7 @@ impl Transfer {
                         self.pos = 0;
                         self.cap = n;
                     }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => {
                         // Nothing to read now: let what was written go out meanwhile.
@@ -114,11 +134,14 @@ impl Transfer {
                 }
             }
             while self.pos < self.cap {
-                let n = ready!(
+                let n = match ready!(
                     writer
                         .as_mut()
                         .poll_write(cx, &self.buf.get()[self.pos..self.cap])
-                )?;
+                ) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => other?,
+                };
                 if n == 0 {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::WriteZero,

@@ -5,7 +5,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use super::copy::Transfer;
+use super::copy::{CopyBuf, Transfer};
 use crate::io::{AsyncRead, AsyncWrite};
 
 /// Where one direction stands.
@@ -55,8 +55,55 @@ where
     A: AsyncRead + AsyncWrite + Unpin + ?Sized,
     B: AsyncRead + AsyncWrite + Unpin + ?Sized,
 {
-    let mut a_to_b = State::Running(Transfer::new());
-    let mut b_to_a = State::Running(Transfer::new());
+    both_ways(a, b, Transfer::new(), Transfer::new())
+}
+
+/// [`copy_bidirectional`] with a buffer of `a_to_b_buf_size` bytes for the copy from `a` to
+/// `b` and one of `b_to_a_buf_size` for the other way, as tokio's
+/// `io::copy_bidirectional_with_sizes`. Buffers of the default size (8 KiB) come from the
+/// thread's spare list; others are allocated when the copy starts and freed when it ends.
+///
+/// # Panics
+/// If either size is 0 (with tokio's message), at the caller.
+#[track_caller]
+pub fn copy_bidirectional_with_sizes<'a, A, B>(
+    a: &'a mut A,
+    b: &'a mut B,
+    a_to_b_buf_size: usize,
+    b_to_a_buf_size: usize,
+) -> impl Future<Output = io::Result<(u64, u64)>> + 'a
+where
+    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
+{
+    assert!(
+        a_to_b_buf_size > 0,
+        "`a_to_b_buf_size` must be greater than 0"
+    );
+    assert!(
+        b_to_a_buf_size > 0,
+        "`b_to_a_buf_size` must be greater than 0"
+    );
+    both_ways(
+        a,
+        b,
+        Transfer::with_buf(CopyBuf::with_size(a_to_b_buf_size)),
+        Transfer::with_buf(CopyBuf::with_size(b_to_a_buf_size)),
+    )
+}
+
+fn both_ways<'a, A, B>(
+    a: &'a mut A,
+    b: &'a mut B,
+    a_to_b: Transfer,
+    b_to_a: Transfer,
+) -> impl Future<Output = io::Result<(u64, u64)>> + 'a
+where
+    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
+{
+    let mut a_to_b = State::Running(a_to_b);
+    let mut b_to_a = State::Running(b_to_a);
     poll_fn(move |cx| {
         let ab = poll_direction(&mut a_to_b, cx, a, b)?;
         let ba = poll_direction(&mut b_to_a, cx, b, a)?;

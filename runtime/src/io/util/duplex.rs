@@ -2,20 +2,22 @@
 //!
 //! Each direction is a [`Pipe`]: a ring buffer of at most `max` bytes, allocated once
 //! when the pair is made (no allocation per read or write), a waker slot for its reader
-//! and one for its writer, and a `closed` flag. The pair is `!Send` (an `Rc` per pipe):
-//! both ends live on the runtime's thread.
+//! and one for its writer, and a `closed` flag. Each pipe sits behind a small lock
+//! (`lock.rs`) in an `Arc`, so the ends are `Send + Sync` as tokio's are: one end may be
+//! handed to another thread's runtime. An end's operation locks one pipe at a time.
 //!
 //! Closing: `shutdown` (or dropping an end) closes the pipe it writes to: the peer reads
 //! what is left, then end of stream. Dropping an end also closes the pipe it reads from:
 //! the peer's writes then fail with `BrokenPipe`. Wakers are taken out of the pipe and
-//! woken after its borrow ends, so a waker that runs user code cannot meet a borrowed pipe.
+//! woken after its lock is released, so a waker that runs user code cannot meet a locked pipe.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+
+use super::lock::Lock;
 
 use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -30,8 +32,8 @@ struct Pipe {
 }
 
 impl Pipe {
-    fn new(max: usize) -> Rc<RefCell<Pipe>> {
-        Rc::new(RefCell::new(Pipe {
+    fn new(max: usize) -> Arc<Lock<Pipe>> {
+        Arc::new(Lock::new(Pipe {
             buf: VecDeque::with_capacity(max),
             max,
             closed: false,
@@ -41,10 +43,13 @@ impl Pipe {
     }
 }
 
-fn store(slot: &mut Option<Waker>, cx: &Context<'_>) {
+/// Stores the task's waker; returns the one it replaced, for the caller to drop once the
+/// pipe is unlocked (dropping a waker may run user code that reaches this pipe).
+#[must_use]
+fn store(slot: &mut Option<Waker>, cx: &Context<'_>) -> Option<Waker> {
     match slot {
-        Some(w) if w.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
+        Some(w) if w.will_wake(cx.waker()) => None,
+        _ => slot.replace(cx.waker().clone()),
     }
 }
 
@@ -57,8 +62,8 @@ fn wake(w: Option<Waker>) {
 /// One end of an in-memory stream pair: [`duplex`]. What one end writes, the other reads.
 #[derive(Debug)]
 pub struct DuplexStream {
-    read: Rc<RefCell<Pipe>>,
-    write: Rc<RefCell<Pipe>>,
+    read: Arc<Lock<Pipe>>,
+    write: Arc<Lock<Pipe>>,
 }
 
 /// Two connected in-memory streams, each buffering up to `max_buf_size` bytes for its
@@ -67,7 +72,8 @@ pub struct DuplexStream {
 ///
 /// # Panics
 ///
-/// If `max_buf_size` is 0 (nothing could ever be written).
+/// If `max_buf_size` is 0 (nothing could ever be written), at the caller.
+#[track_caller]
 pub fn duplex(max_buf_size: usize) -> (DuplexStream, DuplexStream) {
     assert!(max_buf_size > 0, "tickslab: duplex buffer size must be > 0");
     let one = Pipe::new(max_buf_size);
@@ -90,13 +96,21 @@ impl AsyncRead for DuplexStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        crate::coop::poll_budgeted(cx, |cx| self.read_now(cx, buf))
+    }
+}
+
+impl DuplexStream {
+    fn read_now(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let waker = {
-            let mut p = self.read.borrow_mut();
+            let mut p = self.read.lock();
             if p.buf.is_empty() {
                 if p.closed || buf.remaining() == 0 {
                     return Poll::Ready(Ok(()));
                 }
-                store(&mut p.read_waker, cx);
+                let replaced = store(&mut p.read_waker, cx);
+                drop(p);
+                drop(replaced);
                 return Poll::Pending;
             }
             let n = p.buf.len().min(buf.remaining());
@@ -112,28 +126,65 @@ impl AsyncRead for DuplexStream {
     }
 }
 
+impl DuplexStream {
+    /// Writes as much of `bufs`, in order, as the peer's buffer has room for.
+    fn write_now(&self, cx: &mut Context<'_>, bufs: &[&[u8]]) -> Poll<io::Result<usize>> {
+        let (n, waker) = {
+            let mut p = self.write.lock();
+            if p.closed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            let mut room = p.max - p.buf.len();
+            if room == 0 && bufs.iter().any(|b| !b.is_empty()) {
+                let replaced = store(&mut p.write_waker, cx);
+                drop(p);
+                drop(replaced);
+                return Poll::Pending;
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = room.min(b.len());
+                p.buf.extend(&b[..take]);
+                (n, room) = (n + take, room - take);
+                if room == 0 {
+                    break;
+                }
+            }
+            (n, p.read_waker.take())
+        };
+        wake(waker);
+        Poll::Ready(Ok(n))
+    }
+}
+
 impl AsyncWrite for DuplexStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let (n, waker) = {
-            let mut p = self.write.borrow_mut();
-            if p.closed {
-                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        crate::coop::poll_budgeted(cx, |cx| self.write_now(cx, &[buf]))
+    }
+
+    /// Writes as much of `bufs`, in order, as the peer's buffer has room for.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        crate::coop::poll_budgeted(cx, |cx| {
+            // At most 64 slices at once (the rest waits for the next call): no allocation.
+            let mut slices: [&[u8]; 64] = [&[]; 64];
+            let k = bufs.len().min(64);
+            for (s, b) in slices.iter_mut().zip(&bufs[..k]) {
+                *s = b;
             }
-            let room = p.max - p.buf.len();
-            if room == 0 && !buf.is_empty() {
-                store(&mut p.write_waker, cx);
-                return Poll::Pending;
-            }
-            let n = room.min(buf.len());
-            p.buf.extend(&buf[..n]);
-            (n, p.read_waker.take())
-        };
-        wake(waker);
-        Poll::Ready(Ok(n))
+            self.write_now(cx, &slices[..k])
+        })
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -144,7 +195,7 @@ impl AsyncWrite for DuplexStream {
     /// stream.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let waker = {
-            let mut p = self.write.borrow_mut();
+            let mut p = self.write.lock();
             p.closed = true;
             p.read_waker.take()
         };
@@ -156,12 +207,12 @@ impl AsyncWrite for DuplexStream {
 impl Drop for DuplexStream {
     fn drop(&mut self) {
         let to_peer_reader = {
-            let mut p = self.write.borrow_mut();
+            let mut p = self.write.lock();
             p.closed = true;
             p.read_waker.take()
         };
         let to_peer_writer = {
-            let mut p = self.read.borrow_mut();
+            let mut p = self.read.lock();
             p.closed = true;
             p.write_waker.take()
         };

@@ -94,11 +94,15 @@ impl<R: AsyncRead + Unpin + ?Sized> Future for ReadExact<'_, R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
         while me.filled < me.buf.len() {
-            let n = ready!(poll_read_slice(
+            let n = match ready!(poll_read_slice(
                 Pin::new(&mut *me.reader),
                 cx,
                 &mut me.buf[me.filled..]
-            ))?;
+            )) {
+                // Retried, as tokio's and std's `read_exact` do.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other?,
+            };
             if n == 0 {
                 return Poll::Ready(Err(early_eof()));
             }

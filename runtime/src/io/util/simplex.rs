@@ -7,7 +7,7 @@
 //! stream) gives the reader end of stream after what is buffered.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -26,11 +26,12 @@ pub struct SimplexStream {
 
 /// A one-way pipe buffering up to `max_buf_size` bytes, as its two halves (tokio's
 /// `io::simplex`). The buffer and the halves' shared cell are allocated here; reads and
-/// writes allocate nothing. The halves are `!Send` (see [`split`]).
+/// writes allocate nothing. The halves are `Send + Sync` (see [`split`]).
 ///
 /// # Panics
 ///
-/// If `max_buf_size` is 0.
+/// If `max_buf_size` is 0, at the caller.
+#[track_caller]
 pub fn simplex(max_buf_size: usize) -> (ReadHalf<SimplexStream>, WriteHalf<SimplexStream>) {
     split(SimplexStream::new_unsplit(max_buf_size))
 }
@@ -40,7 +41,8 @@ impl SimplexStream {
     ///
     /// # Panics
     ///
-    /// If `max_buf_size` is 0.
+    /// If `max_buf_size` is 0, at the caller.
+    #[track_caller]
     pub fn new_unsplit(max_buf_size: usize) -> SimplexStream {
         assert!(
             max_buf_size > 0,
@@ -83,8 +85,10 @@ impl AsyncRead for SimplexStream {
         buf.put_slice(&a[..from_a]);
         buf.put_slice(&b[..n - from_a]);
         me.buf.drain(..n);
-        // A `split` half holds the stream's cell borrowed here; tickslab's wakers only
-        // queue the task, so the writer runs later, after the borrow.
+        // A `split` half holds the stream's lock here; tickslab's wakers only queue the
+        // task, so the writer runs later, after the lock is released (a foreign waker that
+        // polled the other half at once, on this thread, would get the lock's re-entrancy
+        // panic, never a deadlock).
         if let Some(w) = me.write_waker.take() {
             w.wake();
         }
@@ -113,6 +117,40 @@ impl AsyncWrite for SimplexStream {
             w.wake();
         }
         Poll::Ready(Ok(n))
+    }
+
+    /// Writes as much of `bufs`, in order, as the buffer has room for.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        if me.closed {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let mut room = me.max - me.buf.len();
+        if room == 0 && bufs.iter().any(|b| !b.is_empty()) {
+            store(&mut me.write_waker, cx);
+            return Poll::Pending;
+        }
+        let mut n = 0;
+        for b in bufs {
+            let take = room.min(b.len());
+            me.buf.extend(&b[..take]);
+            (n, room) = (n + take, room - take);
+            if room == 0 {
+                break;
+            }
+        }
+        if let Some(w) = me.read_waker.take() {
+            w.wake();
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

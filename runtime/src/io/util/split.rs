@@ -1,37 +1,39 @@
 //! [`split`]: a read half and a write half over any one stream.
 //!
-//! tokio's halves share the stream behind a lock so that they are `Send`. tickslab runs
-//! every task on the runtime's one thread, so the halves share it through an
-//! `Rc<RefCell<T>>`: no lock, no atomic, `!Send` (the compiler refuses to move one to
-//! another thread). Each poll borrows the stream only for its own duration; a stream
-//! whose `poll_*` reaches the other half of itself (re-entrantly) gets a `RefCell` panic,
-//! never two `&mut`. The stream must be `Unpin` (every tickslab stream is; pin a `!Unpin`
-//! one in a `Box` first).
+//! The halves share the stream behind a small lock (`lock.rs`) in an `Arc`, as tokio's do,
+//! so they are `Send + Sync` when the stream is `Send` (a read half may go to another task or
+//! thread than the write half); a `!Send` stream gives `!Send` halves. One allocation per
+//! split, as with the `Rc<RefCell>` this replaced; `split` is not a hot path, each poll
+//! takes one uncontended lock. Each poll locks the stream only for its own duration; a
+//! stream whose `poll_*` reaches the other half of itself (re-entrantly) gets a panic,
+//! never two `&mut` nor a deadlock. The stream must be `Unpin` (every tickslab stream is;
+//! pin a `!Unpin` one in a `Box` first).
 
-use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use super::lock::Lock;
 
 use crate::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read half of a [`split`] stream.
 pub struct ReadHalf<T> {
-    inner: Rc<RefCell<T>>,
+    inner: Arc<Lock<T>>,
 }
 
 /// The write half of a [`split`] stream.
 pub struct WriteHalf<T> {
-    inner: Rc<RefCell<T>>,
+    inner: Arc<Lock<T>>,
 }
 
 /// Splits a stream into a read half and a write half, as tokio's `io::split`, so that one
-/// task can read while another writes. One allocation (the shared `Rc`); the halves are
-/// `!Send` (see the module docs). [`ReadHalf::unsplit`] puts the stream back.
+/// task can read while another writes. One allocation (the shared `Arc`); the halves are
+/// `Send + Sync` when `T` is `Send` (see the module docs). [`ReadHalf::unsplit`] puts the stream back.
 pub fn split<T: AsyncRead + AsyncWrite + Unpin>(stream: T) -> (ReadHalf<T>, WriteHalf<T>) {
-    let inner = Rc::new(RefCell::new(stream));
+    let inner = Arc::new(Lock::new(stream));
     (
         ReadHalf {
             inner: inner.clone(),
@@ -43,7 +45,7 @@ pub fn split<T: AsyncRead + AsyncWrite + Unpin>(stream: T) -> (ReadHalf<T>, Writ
 impl<T> ReadHalf<T> {
     /// Whether `other` is the write half of the same stream.
     pub fn is_pair_of(&self, other: &WriteHalf<T>) -> bool {
-        Rc::ptr_eq(&self.inner, &other.inner)
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// Puts the stream back together.
@@ -58,8 +60,8 @@ impl<T> ReadHalf<T> {
             "tickslab: unsplit of halves from different streams"
         );
         drop(wr);
-        match Rc::try_unwrap(self.inner) {
-            Ok(cell) => cell.into_inner(),
+        match Arc::try_unwrap(self.inner) {
+            Ok(lock) => lock.into_inner(),
             // The two halves are the only holders and the other one was just dropped.
             Err(_) => unreachable!("tickslab: an io::split half outlived its pair"),
         }
@@ -79,7 +81,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ReadHalf<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner.borrow_mut()).poll_read(cx, buf)
+        Pin::new(&mut *self.inner.lock()).poll_read(cx, buf)
     }
 }
 
@@ -89,7 +91,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteHalf<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.inner.borrow_mut()).poll_write(cx, buf)
+        Pin::new(&mut *self.inner.lock()).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -97,19 +99,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteHalf<T> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.inner.borrow_mut()).poll_write_vectored(cx, bufs)
+        Pin::new(&mut *self.inner.lock()).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.borrow().is_write_vectored()
+        self.inner.lock().is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner.borrow_mut()).poll_flush(cx)
+        Pin::new(&mut *self.inner.lock()).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner.borrow_mut()).poll_shutdown(cx)
+        Pin::new(&mut *self.inner.lock()).poll_shutdown(cx)
     }
 }
 

@@ -48,7 +48,7 @@ impl TcpListener {
     /// (`SO_REUSEADDR` is set, as by mio and tokio), with a backlog of [`BACKLOG`]
     /// connections not yet accepted (a [`TcpSocket`](super::super::TcpSocket) chooses
     /// another). A port in use fails with [`AddrInUse`](io::ErrorKind::AddrInUse); outside
-    /// a runtime, with an error saying so.
+    /// a runtime, it panics with tokio's message.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let mut last = None;
         for addr in super::super::addr::resolve(addr).await? {
@@ -68,6 +68,7 @@ impl TcpListener {
         socket.listen(BACKLOG)
     }
 
+    #[track_caller]
     pub(crate) fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             io: Evented::new(listener)?,
@@ -75,7 +76,8 @@ impl TcpListener {
     }
 
     /// Wraps a bound and listening std listener (made non-blocking here), registering it
-    /// with the current runtime: an error outside one.
+    /// with the current runtime (panics outside one, with tokio's message, at the caller).
+    #[track_caller]
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
@@ -85,7 +87,7 @@ impl TcpListener {
     /// once; dropping the future while it waits removes its waker.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
-        TcpStream::from_mio(stream).map(|s| (s, addr))
+        TcpStream::from_accepted(stream).map(|s| (s, addr))
     }
 
     /// Polls for a connection; `Pending` stores the waker in the one poll-style slot (the
@@ -93,7 +95,7 @@ impl TcpListener {
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
-        Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, addr)))
+        Poll::Ready(TcpStream::from_accepted(stream).map(|s| (s, addr)))
     }
 
     /// The listener as a std one (still non-blocking), out of the runtime. The descriptor

@@ -206,7 +206,7 @@ impl TcpSocket {
     }
 
     /// Connects to `addr` and waits for the handshake, registering the stream with the
-    /// current runtime (an error outside one). A closed port:
+    /// current runtime (panics outside one, as tokio). A closed port:
     /// [`ConnectionRefused`](io::ErrorKind::ConnectionRefused).
     pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
         match self.inner.connect(&addr.into()) {
@@ -220,7 +220,7 @@ impl TcpSocket {
 
     /// Listens with a queue of up to `backlog` connections not yet accepted (the kernel
     /// caps it: `net.core.somaxconn` on Linux), registering the listener with the current
-    /// runtime (an error outside one).
+    /// runtime (panics outside one, as tokio).
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
         self.inner
             .listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;

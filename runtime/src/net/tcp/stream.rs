@@ -71,6 +71,14 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// A stream `accept` returned: assumed readable and writable until an operation says
+    /// otherwise, as tokio's (its first read tries the socket at once).
+    pub(crate) fn from_accepted(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let io = Evented::new(stream)?.assume_ready(true, true);
+        Ok(TcpStream { io })
+    }
+
+    #[track_caller]
     pub(crate) fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: Evented::new(stream)?,
@@ -78,7 +86,8 @@ impl TcpStream {
     }
 
     /// Wraps a connected std stream (made non-blocking here), registering it with the
-    /// current runtime: an error outside one.
+    /// current runtime (panics outside one, with tokio's message, at the caller).
+    #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         TcpStream::from_mio(mio::net::TcpStream::from_std(stream))

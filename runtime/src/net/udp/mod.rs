@@ -40,8 +40,8 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds to `addr`, trying each address it resolves to until one works. A port in use
-    /// fails with [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, with an error
-    /// saying so.
+    /// fails with [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, it panics
+    /// with tokio's message.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let mut last = None;
         for addr in super::addr::resolve(addr).await? {
@@ -53,6 +53,7 @@ impl UdpSocket {
         Err(last.unwrap_or_else(no_addresses))
     }
 
+    #[track_caller]
     fn new(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
             io: Evented::new_read_first(socket)?,
@@ -60,7 +61,8 @@ impl UdpSocket {
     }
 
     /// Wraps a bound std socket (made non-blocking here), registering it with the current
-    /// runtime: an error outside one.
+    /// runtime (panics outside one, with tokio's message, at the caller).
+    #[track_caller]
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
         UdpSocket::new(mio::net::UdpSocket::from_std(socket))

@@ -35,26 +35,31 @@ pub struct UnixDatagram {
 impl UnixDatagram {
     /// Creates the socket file at `path` and binds to it (a file already there:
     /// [`AddrInUse`](io::ErrorKind::AddrInUse)).
+    #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         UnixDatagram::bind_addr(&super::path_addr(path.as_ref())?)
     }
 
     /// Binds to `addr` (a path, or on Linux an abstract name).
+    #[track_caller]
     pub fn bind_addr(addr: &std::os::unix::net::SocketAddr) -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::bind_addr(addr)?)
     }
 
     /// A connected pair of sockets (`socketpair`).
+    #[track_caller]
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = mio::net::UnixDatagram::pair()?;
         Ok((UnixDatagram::from_mio(a)?, UnixDatagram::from_mio(b)?))
     }
 
     /// A socket bound to no address: it can send, and receive replies only if connected.
+    #[track_caller]
     pub fn unbound() -> io::Result<UnixDatagram> {
         UnixDatagram::from_mio(mio::net::UnixDatagram::unbound()?)
     }
 
+    #[track_caller]
     fn from_mio(socket: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
             io: Evented::new_read_first(socket)?,
@@ -63,6 +68,7 @@ impl UnixDatagram {
 
     /// Wraps a std socket (made non-blocking here), registering it with the current
     /// runtime.
+    #[track_caller]
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
         UnixDatagram::from_mio(mio::net::UnixDatagram::from_std(socket))

@@ -31,18 +31,21 @@ pub struct UnixListener {
 
 impl UnixListener {
     /// Creates the socket file at `path` and listens on it (not `async`, as in tokio). A
-    /// file already there: [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, an
-    /// error saying so.
+    /// file already there: [`AddrInUse`](io::ErrorKind::AddrInUse); outside a runtime, it
+    /// panics with tokio's message, at the caller.
+    #[track_caller]
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         UnixListener::bind_addr(&super::path_addr(path.as_ref())?)
     }
 
     /// Binds to `addr` and listens (a path, or on Linux an abstract name, which leaves no
     /// file behind).
+    #[track_caller]
     pub fn bind_addr(addr: &std::os::unix::net::SocketAddr) -> io::Result<UnixListener> {
         UnixListener::from_mio(mio::net::UnixListener::bind_addr(addr)?)
     }
 
+    #[track_caller]
     fn from_mio(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
             io: Evented::new(listener)?,
@@ -51,6 +54,7 @@ impl UnixListener {
 
     /// Wraps a listening std listener (made non-blocking here), registering it with the
     /// current runtime.
+    #[track_caller]
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         listener.set_nonblocking(true)?;
         UnixListener::from_mio(mio::net::UnixListener::from_std(listener))
@@ -67,14 +71,14 @@ impl UnixListener {
     /// it waits removes its waker.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
-        UnixStream::from_mio(stream).map(|s| (s, SocketAddr(addr)))
+        UnixStream::from_accepted(stream).map(|s| (s, SocketAddr(addr)))
     }
 
     /// Polls for a connection (one poll-style waker slot, as in tokio).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (stream, addr) =
             std::task::ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept()))?;
-        Poll::Ready(UnixStream::from_mio(stream).map(|s| (s, SocketAddr(addr))))
+        Poll::Ready(UnixStream::from_accepted(stream).map(|s| (s, SocketAddr(addr))))
     }
 
     /// The address this listener is bound to.

@@ -1,10 +1,11 @@
 //! Unix domain sockets, as tokio's: [`UnixStream`], [`UnixListener`], [`UnixDatagram`],
 //! [`UnixSocket`] (configured before it connects or listens), their [`SocketAddr`], and
-//! a stream's halves ([`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`]).
+//! a stream's halves ([`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`]),
+//! a peer's credentials ([`UCred`]), and pipes and FIFOs ([`pipe`]).
 //!
 //! They follow the TCP and UDP types of [`net`](super) in every respect: registered with the
-//! runtime current when created (an error outside one), `!Send`, nothing allocated per read,
-//! write or wait once warm, and an `async` operation dropped while it waits takes its waker
+//! runtime current when created (panics outside one, as tokio), `!Send`, nothing allocated
+//! per read, write or wait once warm, and an `async` operation dropped while it waits takes its waker
 //! with it. A socket file that [`UnixListener::bind`] or [`UnixDatagram::bind`] created is
 //! not removed when the socket is dropped (as with std and tokio): remove it yourself
 //! before binding the path again.
@@ -25,10 +26,12 @@
 mod datagram;
 mod futures_io;
 mod listener;
+pub mod pipe;
 mod socket;
 mod socketaddr;
 mod split;
 mod stream;
+mod ucred;
 
 pub use datagram::UnixDatagram;
 pub use listener::UnixListener;
@@ -36,6 +39,7 @@ pub use socket::UnixSocket;
 pub use socketaddr::SocketAddr;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use stream::UnixStream;
+pub use ucred::UCred;
 
 /// The address of `path`, as tokio reads it: on Linux and Android, a path that starts with a
 /// NUL byte names the rest in the abstract namespace (tokio#6767); otherwise a file path.

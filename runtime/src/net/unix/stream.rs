@@ -48,11 +48,23 @@ impl UnixStream {
     }
 
     /// A connected pair of streams (`socketpair`).
+    #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
-        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+        // A fresh pair has empty buffers: writable now (as tokio's), readable once the peer
+        // writes.
+        let a = Evented::new(a)?.assume_ready(false, true);
+        let b = Evented::new(b)?.assume_ready(false, true);
+        Ok((UnixStream { io: a }, UnixStream { io: b }))
     }
 
+    /// A stream `accept` returned: assumed readable and writable, as tokio's.
+    pub(crate) fn from_accepted(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        let io = Evented::new(stream)?.assume_ready(true, true);
+        Ok(UnixStream { io })
+    }
+
+    #[track_caller]
     pub(crate) fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: Evented::new(stream)?,
@@ -60,7 +72,8 @@ impl UnixStream {
     }
 
     /// Wraps a connected std stream (made non-blocking here), registering it with the
-    /// current runtime: an error outside one.
+    /// current runtime (panics outside one, with tokio's message, at the caller).
+    #[track_caller]
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
@@ -76,6 +89,12 @@ impl UnixStream {
     /// The local address (unnamed for a connecting socket or a pair).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr().map(SocketAddr)
+    }
+
+    /// The peer's credentials (user, group, process), as tokio's `peer_cred`
+    /// (`SO_PEERCRED`; `Unsupported` on systems other than Linux and Android).
+    pub fn peer_cred(&self) -> io::Result<super::UCred> {
+        super::ucred::peer_cred(self.io.get())
     }
 
     /// The peer's address.
