@@ -29,6 +29,10 @@ pub use tickslab_runtime::{
     EnterGuard, Handle, HandleEnterGuard, Runtime, RuntimeFlavor, RuntimeStats, TryCurrentError,
 };
 
+/// tokio's `runtime::Id`: a runtime's id, from [`Handle::id`].
+pub use tickslab_runtime::RuntimeId as Id;
+pub use tickslab_runtime::io::is_rt_shutdown_err;
+
 /// tokio's `LocalRuntime`: every tickslab runtime is one (single-threaded, `!Send` tasks).
 pub type LocalRuntime = Runtime;
 
@@ -92,6 +96,19 @@ impl Builder {
     /// do (default `true`, as tokio; see [`crate::Builder::auto_advance`]). tickslab's.
     pub fn auto_advance(&mut self, auto_advance: bool) -> &mut Self {
         self.map(|b| b.auto_advance(auto_advance))
+    }
+
+    /// Accepted, and the same as [`event_interval`](Self::event_interval): tokio's
+    /// current-thread scheduler takes a task from its global queue every `interval` polls;
+    /// tickslab's one run queue has no global queue, and the nearest setting is how often
+    /// the runtime looks outside its queue (sockets, timers, other threads' spawns).
+    ///
+    /// # Panics
+    /// If `interval` is 0, as tokio's.
+    #[track_caller]
+    pub fn global_queue_interval(&mut self, interval: u32) -> &mut Self {
+        assert!(interval > 0, "global_queue_interval must be greater than 0");
+        self.event_interval(interval)
     }
 
     /// Task polls between two looks at the sockets while tasks keep the runtime busy

@@ -91,7 +91,7 @@ pub struct Runtime {
 impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
-            handle: crate::Handle::new(p.core.clone()),
+            handle: crate::Handle::new(p.core.clone(), Some(p.fs.blocking_pool().clone())),
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
@@ -344,6 +344,15 @@ impl Runtime {
 
     /// Spawns a boxed task on this runtime from outside it (see [`crate::spawn`]).
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        self.core.spawn_boxed(future)
+    }
+
+    /// Spawns a `!Send` task on this runtime, as tokio's `LocalRuntime::spawn_local`: the
+    /// same boxed spawn as [`spawn`](Self::spawn) (every tickslab task is local).
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
     {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
-use super::pool::{Job, Work};
+use super::pool::{BlockingPool, Job, Work};
 use crate::core::task::JoinError;
 use crate::sync::atomic_waker::AtomicWaker;
 
@@ -126,6 +126,15 @@ where
              `Runtime::enter` or call it from inside `block_on`), or after it shut down"
         ),
     };
+    spawn_blocking_on(&pool, f)
+}
+
+/// [`spawn_blocking`] on a given pool (`Handle::spawn_blocking`, from any thread).
+pub(crate) fn spawn_blocking_on<F, T>(pool: &Arc<BlockingPool>, f: F) -> BlockingJoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let cell = Arc::new(JobCell {
         state: AtomicU8::new(QUEUED),
         func: UnsafeCell::new(Some(f)),

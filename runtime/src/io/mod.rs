@@ -29,9 +29,12 @@ mod interest;
 pub(crate) mod reactor;
 mod read_buf;
 mod scheduled_io;
+mod shutdown_err;
 mod util;
 
 pub(crate) use scheduled_io::Direction;
+pub(crate) use shutdown_err::shut_down_error;
+pub use shutdown_err::is_rt_shutdown_err;
 
 pub use async_buf_read::AsyncBufRead;
 pub use async_read::AsyncRead;

@@ -168,7 +168,7 @@ pub(crate) struct Registration {
 }
 
 fn shut_down_error() -> io::Error {
-    io::Error::other("the tickslab runtime this socket belongs to has shut down")
+    super::shutdown_err::shut_down_error("this socket belongs")
 }
 
 impl Registration {

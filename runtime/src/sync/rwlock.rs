@@ -73,7 +73,8 @@ impl<T> RwLock<T> {
     /// A lock that lets at most `max_readers` readers in at once.
     ///
     /// # Panics
-    /// If `max_readers` is 0 or above `u32::MAX >> 3`.
+    /// If `max_readers` is 0 or above `u32::MAX >> 3` (the panic names the caller's line).
+    #[track_caller]
     pub const fn with_max_readers(value: T, max_readers: u32) -> RwLock<T> {
         assert!(
             max_readers > 0 && max_readers <= MAX_READS,
@@ -84,6 +85,15 @@ impl<T> RwLock<T> {
             sem: RawSemaphore::new(max_readers as usize),
             value: UnsafeCell::new(value),
         }
+    }
+
+    /// As [`with_max_readers`](Self::with_max_readers), usable in a `static` (tokio's name).
+    ///
+    /// # Panics
+    /// If `max_readers` is 0 or above `u32::MAX >> 3`.
+    #[track_caller]
+    pub const fn const_with_max_readers(value: T, max_readers: u32) -> RwLock<T> {
+        RwLock::with_max_readers(value, max_readers)
     }
 
     /// The value, consuming the lock.

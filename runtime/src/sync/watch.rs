@@ -328,6 +328,12 @@ impl<T> Receiver<T> {
         Ok(version != self.seen)
     }
 
+    /// Whether every sender is gone, as tokio's `watch::Receiver::is_closed` (the last value
+    /// stays readable with `borrow`).
+    pub fn is_closed(&self) -> bool {
+        self.shared.version.load(Ordering::SeqCst) & CLOSED != 0
+    }
+
     /// Makes the current value count as unseen.
     pub fn mark_changed(&mut self) {
         self.seen = UNSEEN;

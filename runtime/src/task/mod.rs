@@ -11,13 +11,15 @@ mod local_set;
 mod task_local;
 
 pub use crate::coop;
+/// tokio's `task::{consume_budget, unconstrained, Unconstrained}`: the [`coop`] budget's.
+pub use crate::coop::{Unconstrained, consume_budget, unconstrained};
 
 pub use crate::blocking::{BlockingJoinHandle, spawn_blocking};
 pub use crate::core::task::{AbortHandle, Id, JoinError, JoinHandle};
 pub use crate::spawn::{spawn, spawn_slab, try_spawn_slab};
 pub use crate::yield_now::{YieldNow, yield_now};
 pub use join_set::JoinSet;
-pub use local_set::{LocalSet, RunUntil};
+pub use local_set::{LocalEnterGuard, LocalSet, RunUntil};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 
 use std::future::Future;

@@ -38,9 +38,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
 
+pub mod error;
 mod instant;
 mod interval;
 
+pub use error::Elapsed;
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 /// Re-exported, as tokio's `time` module does.
@@ -442,24 +444,6 @@ impl fmt::Debug for Sleep {
 
 // ---- timeout ---------------------------------------------------------------------------------
 
-/// The error of a [`timeout`] whose deadline passed first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Elapsed(());
-
-impl fmt::Display for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("deadline has elapsed")
-    }
-}
-
-impl std::error::Error for Elapsed {}
-
-impl From<Elapsed> for std::io::Error {
-    fn from(e: Elapsed) -> Self {
-        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
-    }
-}
-
 /// Runs `future` for at most `duration`: `Ok(output)` if it finishes first, else
 /// `Err(Elapsed)` (and the future is dropped when the `Timeout` is).
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
@@ -516,6 +500,6 @@ impl<F: Future> Future for Timeout<F> {
             return Poll::Ready(Ok(out));
         }
         ready!(Pin::new(&mut this.sleep).poll(cx));
-        Poll::Ready(Err(Elapsed(())))
+        Poll::Ready(Err(Elapsed::new()))
     }
 }
