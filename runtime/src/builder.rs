@@ -294,7 +294,11 @@ impl Builder {
             name: self.name,
         });
         let park_timer = park_timer(&poll, TIMER_TOKEN);
-        let blocking = BlockingPool::new(self.max_blocking_threads, self.keep_alive);
+        let blocking = BlockingPool::new(
+            self.max_blocking_threads,
+            self.keep_alive,
+            Arc::downgrade(&core),
+        );
         let fs = FsDriver::new(
             self.fs_backend,
             self.fs_depth,

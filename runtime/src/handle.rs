@@ -234,7 +234,8 @@ impl Handle {
             None => {
                 // No pool to run it: a shut-down one refuses the job, which reports it
                 // cancelled (no thread is started by `new` or `shutdown`).
-                let refusing = BlockingPool::new(0, std::time::Duration::ZERO);
+                let refusing =
+                    BlockingPool::new(0, std::time::Duration::ZERO, std::sync::Weak::new());
                 let _ = refusing.shutdown(Some(std::time::Duration::ZERO));
                 crate::blocking::spawn_blocking_on(&refusing, f)
             }

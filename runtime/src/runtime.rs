@@ -452,6 +452,7 @@ fn run_until<F: Future>(
                 if driver.poll_io(Some(Duration::ZERO)) == 0
                     && core.run_queue_len() == 0
                     && !core.has_remote_work()
+                    && !driver.blocking_jobs_out()
                 {
                     driver.timers.auto_advance();
                 }

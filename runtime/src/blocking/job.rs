@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
 use super::pool::{BlockingPool, Job, Work};
-use crate::core::task::JoinError;
+use crate::core::task::{Id, JoinError, with_id};
 use crate::sync::atomic_waker::AtomicWaker;
 
 const QUEUED: u8 = 0;
@@ -63,7 +63,9 @@ where
         }
         // SAFETY: invariant 1: `RUNNING` is ours, so the closure is.
         let func = unsafe { (*self.func.get()).take() }.expect("a queued job has its closure");
-        let out = catch_unwind(AssertUnwindSafe(func)).map_err(JoinError::panicked);
+        // `task::id()` in the closure names the job, as tokio's blocking tasks have ids.
+        let id = Id::from_addr(std::ptr::from_ref(self).addr());
+        let out = catch_unwind(AssertUnwindSafe(|| with_id(id, func))).map_err(JoinError::panicked);
         // SAFETY: invariant 1: the output slot is ours until `DONE` is stored.
         unsafe { *self.output.get() = Some(out) };
         self.state.store(DONE, Ordering::Release);

@@ -33,8 +33,8 @@ mod shutdown_err;
 mod util;
 
 pub(crate) use scheduled_io::Direction;
-pub(crate) use shutdown_err::shut_down_error;
 pub use shutdown_err::is_rt_shutdown_err;
+pub(crate) use shutdown_err::shut_down_error;
 
 pub use async_buf_read::AsyncBufRead;
 pub use async_read::AsyncRead;

@@ -336,7 +336,18 @@ pub(crate) struct Acquire<'a> {
 impl Future for Acquire<'_> {
     type Output = Result<(), TryAcquireError>;
 
+    /// Spends a unit of the task's cooperative budget, as tokio's: a task whose budget is
+    /// spent gets `Pending` (and is woken) before it takes a permit, even a free one.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        crate::coop::poll_budgeted(cx, |cx| self.poll_acquire(cx))
+    }
+}
+
+impl Acquire<'_> {
+    fn poll_acquire(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TryAcquireError>> {
         // SAFETY: `waiter` is never moved out of the pinned future (it is only reached
         // through `Pin::new_unchecked(&this.waiter)` below); the other fields are not
         // structurally pinned.

@@ -72,8 +72,12 @@ pub fn id() -> Id {
     )
 }
 
-/// The id of the task being polled, or `None` outside a task.
+/// The id of the task being polled, or `None` outside a task. As in tokio, a task's
+/// output destructor and a [`spawn_blocking`] closure run under their task's id too.
 pub fn try_id() -> Option<Id> {
+    if let Some(id) = crate::core::task::running_for() {
+        return Some(id);
+    }
     // SAFETY: reading the core's current task runs no user code.
     unsafe { crate::context::with_core((), |core, ()| core.current_task_id()) }
         .ok()

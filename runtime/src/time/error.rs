@@ -102,7 +102,11 @@ mod tests {
             .collect();
         assert_eq!(
             flags,
-            [(true, false, false), (false, true, false), (false, false, true)]
+            [
+                (true, false, false),
+                (false, true, false),
+                (false, false, true)
+            ]
         );
         assert_eq!(Elapsed::new().to_string(), "deadline has elapsed");
     }

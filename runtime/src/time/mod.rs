@@ -211,18 +211,24 @@ impl Timers {
         self.shut_down.set(true);
     }
 
+    #[track_caller]
     fn pause(&self) {
-        if !self.paused.get() {
-            self.base_virtual.set(self.now());
-            self.paused.set(true);
-        }
+        assert!(
+            !self.paused.get(),
+            "tickslab::time::pause: time is already frozen (paused twice)"
+        );
+        self.base_virtual.set(self.now());
+        self.paused.set(true);
     }
 
+    #[track_caller]
     fn resume(&self) {
-        if self.paused.get() {
-            self.base_real.set(StdInstant::now());
-            self.paused.set(false);
-        }
+        assert!(
+            self.paused.get(),
+            "tickslab::time::resume: time is not frozen (call time::pause() first)"
+        );
+        self.base_real.set(StdInstant::now());
+        self.paused.set(false);
     }
 
     fn advance(&self, by: Duration) {
@@ -283,7 +289,8 @@ fn now_std() -> StdInstant {
 /// Freezes the current runtime's clock: see the [module docs](self).
 ///
 /// # Panics
-/// Outside a runtime.
+/// Outside a runtime, or if the clock is already paused (as tokio's).
+#[track_caller]
 pub fn pause() {
     current_timers("tickslab::time::pause").pause();
 }
@@ -291,7 +298,8 @@ pub fn pause() {
 /// Lets a paused clock run again, from the time it shows.
 ///
 /// # Panics
-/// Outside a runtime.
+/// Outside a runtime, or if the clock is not paused (as tokio's).
+#[track_caller]
 pub fn resume() {
     current_timers("tickslab::time::resume").resume();
 }
