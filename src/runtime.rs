@@ -50,7 +50,9 @@ impl Builder {
     /// A builder for a single-threaded runtime (the only kind tickslab has).
     pub fn new_current_thread() -> Builder {
         Builder {
-            inner: crate::Builder::new(),
+            // As tokio's: no timers until `enable_time`/`enable_all` (the I/O driver is
+            // always on).
+            inner: crate::Builder::new().timers(false),
         }
     }
 
@@ -72,9 +74,10 @@ impl Builder {
         )
     }
 
-    /// Accepted: the I/O driver and the timers are always on.
+    /// Turns the timers on (see [`enable_time`](Self::enable_time)); the I/O driver is
+    /// always on.
     pub fn enable_all(&mut self) -> &mut Self {
-        self
+        self.enable_time()
     }
 
     /// Accepted: the I/O driver is always on.
@@ -82,9 +85,11 @@ impl Builder {
         self
     }
 
-    /// Accepted: the timers are always on.
+    /// Turns the timers on. As in tokio, a runtime built without `enable_time` or
+    /// [`enable_all`](Self::enable_all) panics when a `sleep`, `timeout` or `interval` is
+    /// made on it, with tokio's message.
     pub fn enable_time(&mut self) -> &mut Self {
-        self
+        self.map(|b| b.timers(true))
     }
 
     /// Starts the runtime with its clock paused (see [`crate::time::pause`]).

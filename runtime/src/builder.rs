@@ -42,6 +42,7 @@ pub struct Builder {
     io_interval: u32,
     start_paused: bool,
     auto_advance: bool,
+    timers_enabled: bool,
     busy: bool,
     park_spin: std::time::Duration,
     arena: ArenaConfig,
@@ -71,6 +72,7 @@ impl Builder {
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
             auto_advance: true,
+            timers_enabled: true,
             busy: false,
             park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
@@ -159,6 +161,15 @@ impl Builder {
     /// that drives the runtime tick by tick moves a paused clock with `advance`.
     pub fn auto_advance(mut self, auto_advance: bool) -> Self {
         self.auto_advance = auto_advance;
+        self
+    }
+
+    /// Whether the runtime has timers (default `true`). tokio's `runtime::Builder` turns
+    /// them on with `enable_time`/`enable_all`; without, making a `sleep`, `timeout` or
+    /// `interval` panics with tokio's message, as tokio's does. `tickslab::runtime::Builder`
+    /// sets this for you; tickslab's own builder has them on.
+    pub fn timers(mut self, enabled: bool) -> Self {
+        self.timers_enabled = enabled;
         self
     }
 
@@ -285,6 +296,9 @@ impl Builder {
             .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
         let reactor = Reactor::new(poll.registry().try_clone()?);
         let timers = Timers::new(self.start_paused, self.auto_advance);
+        if !self.timers_enabled {
+            timers.disable();
+        }
         let core = Core::new(CoreConfig {
             slab: self.slab,
             budget: self.budget,

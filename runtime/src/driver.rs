@@ -166,7 +166,11 @@ impl Driver {
         if let Some(hook) = &self.hooks.park {
             hook();
         }
-        let n = if core.prepare_sleep() {
+        let n = if core.run_queue_len() > 0 {
+            // The park hook spawned or woke a task (tokio's `before_park_spawns_task`): run
+            // it instead of sleeping.
+            0
+        } else if core.prepare_sleep() {
             if jobs_out && !self.blocking_jobs_out() {
                 // The last job ended before we announced this sleep, so its wake-up found
                 // us awake: look again (the clock may auto-advance now) instead.

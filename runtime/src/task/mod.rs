@@ -29,7 +29,7 @@ use std::future::Future;
 /// `run_until`/`block_on` or one of its tasks, the task joins that set, as in tokio.
 ///
 /// # Panics
-/// Outside a tickslab runtime, or once it has been dropped.
+/// Outside a tickslab runtime, or once it has been dropped (with tokio's message).
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -37,7 +37,18 @@ where
 {
     match local_set::spawn_in_current(future) {
         Ok(handle) => handle,
-        Err(future) => crate::spawn(future),
+        Err(future) => {
+            // tokio's message, so that code (and tests) expecting it recognise it.
+            // SAFETY: the closure only reads whether a runtime is current: no user code.
+            let inside = unsafe { crate::context::with_core((), |_, ()| ()) }.is_ok();
+            assert!(
+                inside,
+                "`spawn_local` called from outside of a `task::LocalSet` or \
+                 `runtime::LocalRuntime`: no tickslab runtime is running on this thread \
+                 (spawn from inside `Runtime::block_on`, a task, or under `Runtime::enter`)"
+            );
+            crate::spawn(future)
+        }
     }
 }
 

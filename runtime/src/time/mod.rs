@@ -74,6 +74,9 @@ pub(crate) struct Timers {
     fire_buf: Cell<Vec<Waker>>,
     /// The runtime is gone: nothing will fire any more.
     shut_down: Cell<bool>,
+    /// Built without timers (tokio's builder without `enable_time`): making a timer
+    /// panics (`assert_enabled`).
+    disabled: Cell<bool>,
 }
 
 impl Timers {
@@ -89,7 +92,14 @@ impl Timers {
             next_tick: Cell::new(u64::MAX),
             fire_buf: Cell::new(Vec::new()),
             shut_down: Cell::new(false),
+            disabled: Cell::new(false),
         })
+    }
+
+    /// Makes every later `sleep`/`timeout`/`interval` on this runtime panic (tokio's
+    /// runtime built without `enable_time`).
+    pub(crate) fn disable(&self) {
+        self.disabled.set(true);
     }
 
     /// The runtime's current time.
@@ -275,6 +285,19 @@ fn current_timers(what: &str) -> Rc<Timers> {
     })
 }
 
+/// tokio's panic for a timer made on a runtime built without timers.
+#[track_caller]
+fn assert_timers_enabled() {
+    if let Some(t) = try_current_timers() {
+        assert!(
+            !t.disabled.get(),
+            "A Tokio 1.x context was found, but timers are disabled. Call `enable_time` on \
+             the runtime builder to enable timers. (tickslab: this runtime was built with \
+             `runtime::Builder` without `enable_time` or `enable_all`.)"
+        );
+    }
+}
+
 /// The current time of this thread's runtime (which may be paused), or the system's
 /// outside a runtime: the same as [`Instant::now`].
 pub fn now() -> Instant {
@@ -317,12 +340,22 @@ pub async fn advance(by: Duration) {
 // ---- Sleep ---------------------------------------------------------------------------------
 
 /// Waits until `duration` has passed. Never completes early; see the [module docs](self).
+///
+/// # Panics
+/// On a runtime built without timers (tokio's `runtime::Builder` without `enable_time`).
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
+    assert_timers_enabled();
     Sleep::new(now_std().checked_add(duration))
 }
 
 /// Waits until `deadline`.
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    assert_timers_enabled();
     Sleep::new(Some(deadline.into_std()))
 }
 
@@ -454,6 +487,10 @@ impl fmt::Debug for Sleep {
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it finishes first, else
 /// `Err(Elapsed)` (and the future is dropped when the `Timeout` is).
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
@@ -462,6 +499,10 @@ pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoF
 }
 
 /// As [`timeout`], with a deadline.
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
@@ -504,10 +545,19 @@ impl<F: Future> Future for Timeout<F> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.future` stays where it is.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let had_budget = crate::coop::has_budget_remaining();
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        ready!(Pin::new(&mut this.sleep).poll(cx));
+        // As tokio's: a future that spent the whole budget must not keep its own deadline
+        // from being seen, so the timer is then polled without a budget.
+        let sleep = &mut this.sleep;
+        let mut poll_sleep = || Pin::new(&mut *sleep).poll(cx);
+        if had_budget && !crate::coop::has_budget_remaining() {
+            ready!(crate::coop::with_budget(None, poll_sleep));
+        } else {
+            ready!(poll_sleep());
+        }
         Poll::Ready(Err(Elapsed::new()))
     }
 }

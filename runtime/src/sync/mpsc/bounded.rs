@@ -56,6 +56,43 @@ impl<T> Flavor for Bounded<T> {
 
 type Shared<T> = Arc<Chan<Bounded<T>>>;
 
+/// Gives `n` permits back; the last permit out after a close wakes the receiver, whose
+/// `recv` then ends (chan.rs invariant 3). Earlier ones do not: it would find the channel
+/// still busy.
+fn give_back<T>(chan: &Chan<Bounded<T>>, n: usize) {
+    chan.flavor.sem.release(n);
+    if chan.is_closed() && chan.flavor.idle() {
+        chan.wake_rx();
+    }
+}
+
+/// Takes `n` permits, waiting for them; fails if the channel is closed, also when the
+/// permits were handed to this wait before the close (as tokio's). Permits this wait got
+/// and will not keep (failure, or the future dropped mid-wait) go back through
+/// [`give_back`]'s rule, so a closed receiver waiting for them is woken.
+async fn acquire_open<T>(chan: &Chan<Bounded<T>>, n: usize) -> Result<(), SendError<()>> {
+    /// Runs when the wait ends however it ends: wakes a closed receiver the wait's end
+    /// left with nothing outstanding (the semaphore took back a partial grant).
+    struct WakeIfIdle<'a, T>(&'a Chan<Bounded<T>>);
+    impl<T> Drop for WakeIfIdle<'_, T> {
+        fn drop(&mut self) {
+            if self.0.is_closed() && self.0.flavor.idle() {
+                self.0.wake_rx();
+            }
+        }
+    }
+    let _wake = WakeIfIdle(chan);
+    let acquired = chan.flavor.sem.acquire(n).await;
+    match acquired {
+        Ok(()) if chan.is_closed() => {
+            chan.flavor.sem.release(n);
+            Err(SendError(()))
+        }
+        Ok(()) => Ok(()),
+        Err(_) => Err(SendError(())),
+    }
+}
+
 /// Makes a bounded channel holding up to `buffer` messages (tokio's `mpsc::channel`).
 ///
 /// Allocates the shared state and the ring now; sending, receiving and waiting allocate
@@ -134,10 +171,8 @@ impl<T> Sender<T> {
     /// Waits for room and holds it: the [`Permit`] sends without waiting. Fails when the
     /// receiver is gone or closed.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match self.chan.flavor.sem.acquire(1).await {
-            Ok(()) => Ok(Permit { chan: &self.chan }),
-            Err(_) => Err(SendError(())),
-        }
+        acquire_open(&self.chan, 1).await?;
+        Ok(Permit { chan: &self.chan })
     }
 
     /// Holds room now if there is some.
@@ -156,13 +191,11 @@ impl<T> Sender<T> {
         if n > self.max_capacity() {
             return Err(SendError(()));
         }
-        match self.chan.flavor.sem.acquire(n).await {
-            Ok(()) => Ok(PermitIterator {
-                chan: &self.chan,
-                left: n,
-            }),
-            Err(_) => Err(SendError(())),
-        }
+        acquire_open(&self.chan, n).await?;
+        Ok(PermitIterator {
+            chan: &self.chan,
+            left: n,
+        })
     }
 
     /// Holds room for `n` messages now if there is some.
@@ -182,10 +215,8 @@ impl<T> Sender<T> {
 
     /// As [`reserve`](Self::reserve), with a permit that owns this sender (`'static`).
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
-        match self.chan.flavor.sem.acquire(1).await {
-            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
-            Err(_) => Err(SendError(())),
-        }
+        acquire_open(&self.chan, 1).await?;
+        Ok(OwnedPermit { sender: Some(self) })
     }
 
     /// As [`try_reserve`](Self::try_reserve), owned; the sender comes back on failure.
@@ -331,11 +362,7 @@ impl<T> Permit<'_, T> {
 
 impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        self.chan.flavor.sem.release(1);
-        if self.chan.is_closed() {
-            // A closed receiver may be waiting for the last permit to come back.
-            self.chan.wake_rx();
-        }
+        give_back(self.chan, 1);
     }
 }
 
@@ -373,11 +400,7 @@ impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
 impl<T> Drop for PermitIterator<'_, T> {
     fn drop(&mut self) {
         if self.left > 0 {
-            self.chan.flavor.sem.release(std::mem::take(&mut self.left));
-            if self.chan.is_closed() {
-                // A closed receiver may be waiting for the last permits to come back.
-                self.chan.wake_rx();
-            }
+            give_back(self.chan, std::mem::take(&mut self.left));
         }
     }
 }
@@ -407,11 +430,7 @@ impl<T> OwnedPermit<T> {
     /// Gives the room back unused, and the sender.
     pub fn release(mut self) -> Sender<T> {
         let sender = self.sender.take().expect("an OwnedPermit holds its sender");
-        sender.chan.flavor.sem.release(1);
-        if sender.chan.is_closed() {
-            // A closed receiver may be waiting for the last permit to come back.
-            sender.chan.wake_rx();
-        }
+        give_back(&sender.chan, 1);
         sender
     }
 }
@@ -419,10 +438,7 @@ impl<T> OwnedPermit<T> {
 impl<T> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
-            sender.chan.flavor.sem.release(1);
-            if sender.chan.is_closed() {
-                sender.chan.wake_rx();
-            }
+            give_back(&sender.chan, 1);
         }
     }
 }
