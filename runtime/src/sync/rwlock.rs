@@ -77,9 +77,14 @@ impl<T> RwLock<T> {
     /// If `max_readers` is 0 or above `u32::MAX >> 3` (the panic names the caller's line).
     #[track_caller]
     pub const fn with_max_readers(value: T, max_readers: u32) -> RwLock<T> {
+        // tokio's messages.
         assert!(
-            max_readers > 0 && max_readers <= MAX_READS,
-            "a RwLock takes 1 to u32::MAX >> 3 readers"
+            max_readers > 0,
+            "a RwLock may not be created with 0 readers"
+        );
+        assert!(
+            max_readers <= MAX_READS,
+            "a RwLock may not be created with more than u32::MAX >> 3 readers"
         );
         RwLock {
             max_readers,
