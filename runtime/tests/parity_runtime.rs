@@ -90,7 +90,7 @@ fn handle_spawn_blocking_after_shutdown_is_cancelled() {
     let ran = Arc::new(AtomicBool::new(false));
     let ran2 = ran.clone();
     let job = handle.spawn_blocking(move || ran2.store(true, Ordering::SeqCst));
-    let rt2 = rt();
+    let rt2 = support::rt();
     assert!(rt2.block_on(job).unwrap_err().is_cancelled());
     assert!(!ran.load(Ordering::SeqCst));
 }
