@@ -66,23 +66,26 @@ fn give_back<T>(chan: &Chan<Bounded<T>>, n: usize) {
     }
 }
 
-/// Takes `n` permits, waiting for them; fails if the channel is closed, also when the
-/// permits were handed to this wait before the close (as tokio's). Permits this wait got
-/// and will not keep (failure, or the future dropped mid-wait) go back through
-/// [`give_back`]'s rule, so a closed receiver waiting for them is woken.
-async fn acquire_open<T>(chan: &Chan<Bounded<T>>, n: usize) -> Result<(), SendError<()>> {
-    /// Runs when the wait ends however it ends: wakes a closed receiver the wait's end
-    /// left with nothing outstanding (the semaphore took back a partial grant).
-    struct WakeIfIdle<'a, T>(&'a Chan<Bounded<T>>);
-    impl<T> Drop for WakeIfIdle<'_, T> {
-        fn drop(&mut self) {
-            if self.0.is_closed() && self.0.flavor.idle() {
-                self.0.wake_rx();
-            }
+/// Wakes a closed receiver that the end of a wait for permits left with nothing
+/// outstanding (the wait failed, was cancelled and gave back a partial grant, or failed on
+/// a close after its grant). Held across the wait by `reserve*`, dropped however it ends.
+struct WakeIfIdle<'a, T>(&'a Chan<Bounded<T>>);
+
+impl<T> Drop for WakeIfIdle<'_, T> {
+    fn drop(&mut self) {
+        if self.0.is_closed() && self.0.flavor.idle() {
+            self.0.wake_rx();
         }
     }
-    let _wake = WakeIfIdle(chan);
-    let acquired = chan.flavor.sem.acquire(n).await;
+}
+
+/// The end of a wait for `n` permits: a grant on a closed channel fails too (as tokio's:
+/// permits handed to the wait before the close go back), and so does a failed wait.
+fn granted<T>(
+    chan: &Chan<Bounded<T>>,
+    n: usize,
+    acquired: Result<(), TryAcquireError>,
+) -> Result<(), SendError<()>> {
     match acquired {
         Ok(()) if chan.is_closed() => {
             chan.flavor.sem.release(n);
@@ -120,9 +123,13 @@ impl<T> Sender<T> {
     /// gone or closed. Cancel-safe in tokio's sense: dropping the future loses its place in
     /// the queue (and drops the value), and passes on any room it had been handed.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.reserve().await {
-            Ok(permit) => {
-                permit.send(value);
+        // `reserve`'s steps, inline: one future level less (a `send` fits the slab slots
+        // it fitted before `reserve` had to wake a closed receiver).
+        let _wake = WakeIfIdle(&self.chan);
+        let acquired = self.chan.flavor.sem.acquire(1).await;
+        match granted(&self.chan, 1, acquired) {
+            Ok(()) => {
+                Permit { chan: &self.chan }.send(value);
                 Ok(())
             }
             Err(_) => Err(SendError(value)),
@@ -171,7 +178,9 @@ impl<T> Sender<T> {
     /// Waits for room and holds it: the [`Permit`] sends without waiting. Fails when the
     /// receiver is gone or closed.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        acquire_open(&self.chan, 1).await?;
+        let _wake = WakeIfIdle(&self.chan);
+        let acquired = self.chan.flavor.sem.acquire(1).await;
+        granted(&self.chan, 1, acquired)?;
         Ok(Permit { chan: &self.chan })
     }
 
@@ -191,7 +200,9 @@ impl<T> Sender<T> {
         if n > self.max_capacity() {
             return Err(SendError(()));
         }
-        acquire_open(&self.chan, n).await?;
+        let _wake = WakeIfIdle(&self.chan);
+        let acquired = self.chan.flavor.sem.acquire(n).await;
+        granted(&self.chan, n, acquired)?;
         Ok(PermitIterator {
             chan: &self.chan,
             left: n,
@@ -215,7 +226,11 @@ impl<T> Sender<T> {
 
     /// As [`reserve`](Self::reserve), with a permit that owns this sender (`'static`).
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
-        acquire_open(&self.chan, 1).await?;
+        {
+            let _wake = WakeIfIdle(&self.chan);
+            let acquired = self.chan.flavor.sem.acquire(1).await;
+            granted(&self.chan, 1, acquired)?;
+        }
         Ok(OwnedPermit { sender: Some(self) })
     }
 
