@@ -120,9 +120,12 @@ fn join_set_spawn_blocking_reports_values_and_panics() {
 fn spawn_blocking_closures_have_a_task_id() {
     let rt = rt();
     let (a, b) = rt.block_on(async {
-        let a = task::spawn_blocking(task::id).await.unwrap();
-        let b = task::spawn_blocking(task::try_id).await.unwrap();
-        (a, b)
+        // Both jobs exist at once (ids are unique among what exists, as tokio's).
+        let (ha, hb) = (
+            task::spawn_blocking(task::id),
+            task::spawn_blocking(task::try_id),
+        );
+        (ha.await.unwrap(), hb.await.unwrap())
     });
     assert_ne!(Some(a), b, "two jobs, two ids");
     assert!(
