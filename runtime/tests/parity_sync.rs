@@ -265,3 +265,24 @@ fn send_and_reserve_futures_stay_small() {
         (112, 104)
     );
 }
+
+#[test]
+fn send_timeout_outside_a_runtime_panics_with_tokios_message() {
+    let (tx, _rx) = mpsc::channel::<u32>(5);
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut f = pin!(tx.send_timeout(10, std::time::Duration::from_secs(1)));
+        let _ = poll(f.as_mut(), Waker::noop()); // room is free: it still needs the timer
+    }));
+    let payload = res.unwrap_err();
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(msg.contains("there is no reactor running"), "{msg}");
+    // Inside a runtime it sends.
+    rt().block_on(async {
+        tx.send_timeout(1, std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+    });
+}

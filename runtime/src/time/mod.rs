@@ -285,6 +285,18 @@ fn current_timers(what: &str) -> Rc<Timers> {
     })
 }
 
+/// tokio's panic for a timer needed outside a runtime, for the calls that (as tokio's)
+/// check at once rather than at their first wait (`mpsc::Sender::send_timeout`).
+#[track_caller]
+pub(crate) fn assert_in_runtime(what: &str) {
+    assert!(
+        try_current_timers().is_some(),
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime \
+         (tickslab: `{what}` needs a tickslab runtime's timers: call it inside `block_on` or a \
+         task)"
+    );
+}
+
 /// tokio's panic for a timer made on a runtime built without timers.
 #[track_caller]
 fn assert_timers_enabled() {

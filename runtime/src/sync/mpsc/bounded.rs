@@ -151,11 +151,16 @@ impl<T> Sender<T> {
 
     /// As [`send`](Self::send), giving up after `timeout` (on tickslab's timer: call it
     /// from a task of a tickslab runtime; the future is not `Send`).
+    ///
+    /// # Panics
+    /// When first polled outside a tickslab runtime, with tokio's message (also when room
+    /// is free: the timer is needed either way).
     pub async fn send_timeout(
         &self,
         value: T,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
+        crate::time::assert_in_runtime("mpsc::Sender::send_timeout");
         match crate::time::timeout(timeout, self.reserve()).await {
             Ok(Ok(permit)) => {
                 permit.send(value);
