@@ -29,6 +29,10 @@ pub use tickslab_runtime::{
     EnterGuard, Handle, HandleEnterGuard, Runtime, RuntimeFlavor, RuntimeStats, TryCurrentError,
 };
 
+/// tokio's `runtime::Id`: a runtime's id, from [`Handle::id`].
+pub use tickslab_runtime::RuntimeId as Id;
+pub use tickslab_runtime::io::is_rt_shutdown_err;
+
 /// tokio's `LocalRuntime`: every tickslab runtime is one (single-threaded, `!Send` tasks).
 pub type LocalRuntime = Runtime;
 
@@ -49,7 +53,9 @@ impl Builder {
     /// A builder for a single-threaded runtime (the only kind tickslab has).
     pub fn new_current_thread() -> Builder {
         Builder {
-            inner: crate::Builder::new(),
+            // As tokio's: no timers until `enable_time`/`enable_all`, no sockets until
+            // `enable_io`/`enable_all`.
+            inner: crate::Builder::new().timers(false),
             io: false,
         }
     }
@@ -72,9 +78,10 @@ impl Builder {
         )
     }
 
-    /// Turns on the I/O driver ([`enable_io`](Self::enable_io)); the timers are always on.
+    /// Turns on the I/O driver and the timers ([`enable_io`](Self::enable_io),
+    /// [`enable_time`](Self::enable_time)), as tokio's.
     pub fn enable_all(&mut self) -> &mut Self {
-        self.enable_io()
+        self.enable_io().enable_time()
     }
 
     /// Turns on the I/O driver, as tokio's: without it (or [`enable_all`](Self::enable_all)),
@@ -85,9 +92,11 @@ impl Builder {
         self
     }
 
-    /// Accepted: the timers are always on.
+    /// Turns the timers on. As in tokio, a runtime built without `enable_time` or
+    /// [`enable_all`](Self::enable_all) panics when a `sleep`, `timeout` or `interval` is
+    /// made on it, with tokio's message.
     pub fn enable_time(&mut self) -> &mut Self {
-        self
+        self.map(|b| b.timers(true))
     }
 
     /// Starts the runtime with its clock paused (see [`crate::time::pause`]).
@@ -99,6 +108,19 @@ impl Builder {
     /// do (default `true`, as tokio; see [`crate::Builder::auto_advance`]). tickslab's.
     pub fn auto_advance(&mut self, auto_advance: bool) -> &mut Self {
         self.map(|b| b.auto_advance(auto_advance))
+    }
+
+    /// Accepted, and the same as [`event_interval`](Self::event_interval): tokio's
+    /// current-thread scheduler takes a task from its global queue every `interval` polls;
+    /// tickslab's one run queue has no global queue, and the nearest setting is how often
+    /// the runtime looks outside its queue (sockets, timers, other threads' spawns).
+    ///
+    /// # Panics
+    /// If `interval` is 0, as tokio's.
+    #[track_caller]
+    pub fn global_queue_interval(&mut self, interval: u32) -> &mut Self {
+        assert!(interval > 0, "global_queue_interval must be greater than 0");
+        self.event_interval(interval)
     }
 
     /// Task polls between two looks at the sockets while tasks keep the runtime busy

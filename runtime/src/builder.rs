@@ -42,6 +42,7 @@ pub struct Builder {
     io_interval: u32,
     start_paused: bool,
     auto_advance: bool,
+    timers_enabled: bool,
     busy: bool,
     park_spin: std::time::Duration,
     arena: ArenaConfig,
@@ -73,6 +74,7 @@ impl Builder {
             io_interval: DEFAULT_IO_INTERVAL,
             start_paused: false,
             auto_advance: true,
+            timers_enabled: true,
             busy: false,
             park_spin: DEFAULT_PARK_SPIN,
             arena: ArenaConfig::default(),
@@ -163,6 +165,15 @@ impl Builder {
     /// that drives the runtime tick by tick moves a paused clock with `advance`.
     pub fn auto_advance(mut self, auto_advance: bool) -> Self {
         self.auto_advance = auto_advance;
+        self
+    }
+
+    /// Whether the runtime has timers (default `true`). tokio's `runtime::Builder` turns
+    /// them on with `enable_time`/`enable_all`; without, making a `sleep`, `timeout` or
+    /// `interval` panics with tokio's message, as tokio's does. `tickslab::runtime::Builder`
+    /// sets this for you; tickslab's own builder has them on.
+    pub fn timers(mut self, enabled: bool) -> Self {
+        self.timers_enabled = enabled;
         self
     }
 
@@ -314,6 +325,9 @@ impl Builder {
             .unwrap_or(DEFAULT_REMOTE_QUEUE_CAPACITY);
         let reactor = Reactor::new(poll.registry().try_clone()?, self.io_enabled);
         let timers = Timers::new(self.start_paused, self.auto_advance);
+        if !self.timers_enabled {
+            timers.disable();
+        }
         let core = Core::new(CoreConfig {
             slab: self.slab,
             budget: self.budget,
@@ -323,7 +337,11 @@ impl Builder {
             name: self.name,
         });
         let park_timer = park_timer(&poll, TIMER_TOKEN);
-        let blocking = BlockingPool::new(self.max_blocking_threads, self.keep_alive);
+        let blocking = BlockingPool::new(
+            self.max_blocking_threads,
+            self.keep_alive,
+            Arc::downgrade(&core),
+        );
         let fs = FsDriver::new(
             self.fs_backend,
             self.fs_depth,

@@ -122,6 +122,31 @@ pub async fn consume_budget() {
     std::future::poll_fn(|cx| poll_budgeted(cx, |_| Poll::Ready(()))).await
 }
 
+/// Runs `future` as one budgeted resource, as tokio's internal `coop::cooperative`: each
+/// poll first checks the budget (spent: `Pending`, and the task is woken to run again
+/// later), and a poll that completes spends one unit. For resources whose future could be
+/// ready on every poll (a closed channel's `changed()`), so a loop over it still yields.
+pub(crate) fn cooperative<F: Future>(future: F) -> Cooperative<F> {
+    Cooperative { future }
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`cooperative`].
+    pub(crate) struct Cooperative<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Cooperative<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let future = self.project().future;
+        poll_budgeted(cx, |cx| future.poll(cx))
+    }
+}
+
 /// Runs `future` without a budget: its resources never make it yield. For code that must
 /// not be interrupted; use sparingly (it can starve other tasks again).
 pub fn unconstrained<F: Future>(future: F) -> Unconstrained<F> {

@@ -154,8 +154,11 @@ impl Driver {
         if live_remote && !spin_first && self.spin(core) {
             return 0;
         }
-        // Nothing to do but wait for timers: a paused clock jumps to the next one instead.
-        if self.timers.auto_advance() {
+        // Nothing to do but wait for timers: a paused clock jumps to the next one instead,
+        // unless a `spawn_blocking` job is out (it runs in real time: tokio's rule); then
+        // we sleep until something wakes us, the job's end included (pool invariant 4).
+        let jobs_out = self.blocking_jobs_out();
+        if !jobs_out && self.timers.auto_advance() {
             self.remote_ended_idle = false;
             return 0;
         }
@@ -163,12 +166,23 @@ impl Driver {
         if let Some(hook) = &self.hooks.park {
             hook();
         }
-        let n = if core.prepare_sleep() {
-            let timeout = self.arm_park(self.timers.park_timeout());
-            let n = self.poll_io(timeout);
-            self.remote_ended_idle = n == 0 && core.has_remote_work();
-            core.unsleep();
-            n
+        let n = if core.run_queue_len() > 0 {
+            // The park hook spawned or woke a task (tokio's `before_park_spawns_task`): run
+            // it instead of sleeping.
+            0
+        } else if core.prepare_sleep() {
+            if jobs_out && !self.blocking_jobs_out() {
+                // The last job ended before we announced this sleep, so its wake-up found
+                // us awake: look again (the clock may auto-advance now) instead.
+                core.unsleep();
+                0
+            } else {
+                let timeout = self.arm_park(self.timers.park_timeout());
+                let n = self.poll_io(timeout);
+                self.remote_ended_idle = n == 0 && core.has_remote_work();
+                core.unsleep();
+                n
+            }
         } else {
             // Work arrived from another thread while we got ready to sleep.
             self.remote_ended_idle = true;
@@ -178,6 +192,12 @@ impl Driver {
             hook();
         }
         n
+    }
+
+    /// Whether a `spawn_blocking` job is queued or running: a paused clock then waits for
+    /// it instead of auto-advancing.
+    pub(crate) fn blocking_jobs_out(&self) -> bool {
+        self.fs.blocking_pool().has_jobs()
     }
 
     /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks.

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
+use crate::blocking::{BlockingJoinHandle, BlockingPool};
 use crate::core::task::JoinError;
 use crate::core::{Core, RemoteJob};
 
@@ -30,11 +31,14 @@ use crate::core::{Core, RemoteJob};
 #[derive(Clone)]
 pub struct Handle {
     core: Arc<Core>,
+    /// The runtime's blocking pool (`None` for a handle taken while no pool was current:
+    /// then `spawn_blocking` reports its job cancelled, as after shutdown).
+    blocking: Option<Arc<BlockingPool>>,
 }
 
 impl Handle {
-    pub(crate) fn new(core: Arc<Core>) -> Handle {
-        Handle { core }
+    pub(crate) fn new(core: Arc<Core>, blocking: Option<Arc<BlockingPool>>) -> Handle {
+        Handle { core, blocking }
     }
 
     /// Spawns a `Send` future onto the runtime from any thread, as tokio's `Handle::spawn`.
@@ -141,7 +145,7 @@ impl Handle {
     /// The handle of the runtime current on this thread, or why there is none.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
         crate::context::current_core()
-            .map(Handle::new)
+            .map(|core| Handle::new(core, crate::blocking::current_pool()))
             .map_err(|why| TryCurrentError { why })
     }
 
@@ -208,6 +212,45 @@ impl Handle {
     /// The kind of runtime: always current-thread.
     pub fn runtime_flavor(&self) -> RuntimeFlavor {
         RuntimeFlavor::CurrentThread
+    }
+
+    /// The runtime's id, as tokio's `Handle::id`: the same for every handle of one runtime,
+    /// different for any two runtimes of the process.
+    pub fn id(&self) -> RuntimeId {
+        RuntimeId(std::num::NonZeroU64::new(self.core.id()).expect("runtime ids start at 1"))
+    }
+
+    /// Runs `f` on this runtime's blocking pool, from any thread, as tokio's
+    /// `Handle::spawn_blocking` (see [`task::spawn_blocking`](crate::task::spawn_blocking)).
+    /// Once the runtime is shutting down, the job never runs: `f` is dropped here and the
+    /// handle reports [`JoinError::is_cancelled`].
+    pub fn spawn_blocking<F, R>(&self, f: F) -> BlockingJoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        match &self.blocking {
+            Some(pool) => crate::blocking::spawn_blocking_on(pool, f),
+            None => {
+                // No pool to run it: a shut-down one refuses the job, which reports it
+                // cancelled (no thread is started by `new` or `shutdown`).
+                let refusing =
+                    BlockingPool::new(0, std::time::Duration::ZERO, std::sync::Weak::new());
+                let _ = refusing.shutdown(Some(std::time::Duration::ZERO));
+                crate::blocking::spawn_blocking_on(&refusing, f)
+            }
+        }
+    }
+}
+
+/// A runtime's id, as tokio's `runtime::Id` (tickslab's `runtime::Id` is this type): from
+/// [`Handle::id`], unique among the process's runtimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuntimeId(std::num::NonZeroU64);
+
+impl fmt::Display for RuntimeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 

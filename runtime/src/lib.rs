@@ -23,6 +23,7 @@
 //!   nothing else: any executor's wakers work);
 //! - `driver.rs`, `builder.rs`, `runtime.rs`, `stats.rs`: what the runtime waits on and its
 //!   scheduler pass, then the `Runtime`, its builder and its driving loops;
+//! - `unwind_safe.rs`: tokio's `UnwindSafe` markers on types of every layer;
 //! - `ecosystem/`: the optional integrations (features `tokio-io`, `hyper`, `quinn`), on top
 //!   of `net/`, `time/` and `spawn.rs`.
 //!
@@ -52,6 +53,7 @@ mod stats;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod unwind_safe;
 mod yield_now;
 
 pub use blocking::{DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};
@@ -62,7 +64,8 @@ pub use builder::{
 pub use core::task::{AbortHandle, JoinError, JoinHandle, MAX_SLAB_TASK_ALIGN};
 pub use frame::{Frame, FrameJoinHandle, FrameStats};
 pub use handle::{
-    Handle, HandleEnterGuard, RemoteJoinHandle, RemoteSpawnError, RuntimeFlavor, TryCurrentError,
+    Handle, HandleEnterGuard, RemoteJoinHandle, RemoteSpawnError, RuntimeFlavor, RuntimeId,
+    TryCurrentError,
 };
 pub use runtime::{EnterGuard, Runtime};
 pub use spawn::{

@@ -91,7 +91,7 @@ pub struct Runtime {
 impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
         Runtime {
-            handle: crate::Handle::new(p.core.clone()),
+            handle: crate::Handle::new(p.core.clone(), Some(p.fs.blocking_pool().clone())),
             core: p.core,
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
@@ -350,6 +350,15 @@ impl Runtime {
         self.core.spawn_boxed(future)
     }
 
+    /// Spawns a `!Send` task on this runtime, as tokio's `LocalRuntime::spawn_local`: the
+    /// same boxed spawn as [`spawn`](Self::spawn) (every tickslab task is local).
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+    {
+        self.core.spawn_boxed(future)
+    }
+
     /// Spawns a slab task on this runtime from outside it (see [`crate::spawn_slab`]).
     ///
     /// # Panics
@@ -443,6 +452,7 @@ fn run_until<F: Future>(
                 if driver.poll_io(Some(Duration::ZERO)) == 0
                     && core.run_queue_len() == 0
                     && !core.has_remote_work()
+                    && !driver.blocking_jobs_out()
                 {
                     driver.timers.auto_advance();
                 }
@@ -461,13 +471,26 @@ impl Drop for Runtime {
     /// for, and every blocking thread is joined. User code that panics on the way (a
     /// destructor, a join waker, a job from another thread) cannot stop it halfway: the
     /// first such panic is re-raised after everything is done.
+    ///
+    /// Dropped inside another runtime's task or `block_on` (where blocking would stall that
+    /// runtime), it panics with tokio's message once everything is done, without waiting
+    /// for running blocking jobs (their threads are detached, as by
+    /// [`shutdown_background`](Self::shutdown_background)); `shutdown_timeout` and
+    /// `shutdown_background` may be used there.
     fn drop(&mut self) {
+        // Read before this runtime's context is entered (entering does not change it).
+        let in_async = crate::coop::in_task_poll() && self.blocking_wait.is_none();
         let enter = self.enter_context();
         let mut panic = Core::shutdown(&self.core);
         self.timers.shutdown();
         // The tasks are gone: what file operations they left in flight can only finish now.
         self.fs.shutdown();
-        if let Some(payload) = self.fs.blocking_pool().shutdown(self.blocking_wait) {
+        let wait = if in_async {
+            Some(Duration::ZERO)
+        } else {
+            self.blocking_wait
+        };
+        if let Some(payload) = self.fs.blocking_pool().shutdown(wait) {
             panic.get_or_insert(payload);
         }
         // Sockets that outlive the runtime fail from now on; their waiters are woken.
@@ -475,11 +498,18 @@ impl Drop for Runtime {
             panic.get_or_insert(payload);
         }
         drop(enter);
-        if let Some(payload) = panic
-            && !std::thread::panicking()
-        {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some(payload) = panic {
             resume_unwind(payload);
         }
+        // tokio's message (a `&'static str` payload, as tokio's).
+        assert!(
+            !in_async,
+            "Cannot drop a runtime in a context where blocking is not allowed. This happens \
+             when a runtime is dropped from within an asynchronous context."
+        );
     }
 }
 

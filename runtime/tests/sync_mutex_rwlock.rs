@@ -1,7 +1,7 @@
 //! `sync::Mutex` and `sync::RwLock`: guards held across `.await` by two tasks, FIFO
 //! hand-over, a dropped `lock` future passing the lock on, panics while holding a guard (no
 //! poisoning), `blocking_*` from plain threads, `mem::forget` of a guard, mapped and owned
-//! guards, write preference. In the spirit of tokio's `tests/sync_mutex*.rs` and
+//! guards, mapped read guards and downgrades (`downgrade_map`), write preference. In the spirit of tokio's `tests/sync_mutex*.rs` and
 //! `sync_rwlock.rs` (written anew).
 
 mod support;
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 
-use tickslab_runtime::sync::{Mutex, MutexGuard, RwLock};
+use tickslab_runtime::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tickslab_runtime::*;
 
 use support::rt;
@@ -242,5 +242,81 @@ fn rwlock_panic_in_a_writer_does_not_poison() {
     }));
     assert!(r.is_err());
     assert_eq!(*lock.try_read().unwrap(), 1);
+    assert!(lock.try_write().is_ok());
+}
+
+#[test]
+fn rwlock_read_guards_map_and_downgrade_map() {
+    rt().block_on(async {
+        let lock = RwLock::new((1u32, String::from("two")));
+        // A mapped read guard reads its part and keeps the lock read.
+        let first = RwLockReadGuard::map(lock.read().await, |v| &v.0);
+        assert_eq!(*first, 1);
+        assert!(lock.try_write().is_err());
+        let second = RwLockReadGuard::try_map(lock.read().await, |v| Some(v.1.as_str()));
+        assert_eq!(&*second.unwrap(), "two");
+        let none = RwLockReadGuard::try_map(lock.read().await, |_| None::<&u32>);
+        let back = none.expect_err("None gives the guard back");
+        drop((first, back));
+        assert!(lock.try_write().is_ok(), "every read permit came back");
+
+        // downgrade_map: no reader gets in while `f` runs; a waiting reader does after.
+        let w = lock.write().await;
+        let (_, wk) = waker();
+        let mut reader = pin!(lock.read());
+        assert!(poll(reader.as_mut(), &wk).is_pending());
+        let part = RwLockWriteGuard::downgrade_map(w, |v| {
+            assert!(lock.try_read().is_err(), "still written inside f");
+            &v.1
+        });
+        let other = match poll(reader.as_mut(), &wk) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the waiting reader got in after the downgrade"),
+        };
+        assert!(std::ptr::eq(&*part, &other.1));
+        drop((part, other));
+
+        // try_downgrade_map: `None` keeps the write lock, unbroken.
+        let w = lock.write().await;
+        let mut w = RwLockWriteGuard::try_downgrade_map(w, |_| None::<&u32>)
+            .expect_err("None gives the write guard back");
+        w.0 = 5;
+        assert!(lock.try_read().is_err());
+        let r = RwLockWriteGuard::try_downgrade_map(w, |v| Some(&v.0)).unwrap();
+        assert_eq!(*r, 5);
+        assert!(lock.try_read().is_ok(), "a reader now");
+        drop(r);
+        assert!(lock.try_write().is_ok());
+    });
+}
+
+#[test]
+fn a_panic_inside_a_map_releases_the_lock() {
+    rt().block_on(async {
+        let lock = RwLock::new(1);
+        let w = lock.write().await;
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            RwLockWriteGuard::downgrade_map(w, |_: &i32| -> &i32 { panic!("in f") })
+        }));
+        assert!(res.is_err());
+        assert!(lock.try_write().is_ok(), "the write lock was released");
+        let r = lock.read().await;
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            RwLockReadGuard::map(r, |_: &i32| -> &i32 { panic!("in f") })
+        }));
+        assert!(res.is_err());
+        assert!(lock.try_write().is_ok(), "the read lock was released");
+    });
+}
+
+#[test]
+fn a_mapped_read_guard_crosses_threads() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let lock = Arc::new(RwLock::new(vec![1u8, 2, 3]));
+    let guard = RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v[1..]);
+    assert_send_sync(&guard);
+    let sum = thread::scope(|s| s.spawn(|| guard.iter().sum::<u8>()).join().unwrap());
+    assert_eq!(sum, 5);
+    drop(guard);
     assert!(lock.try_write().is_ok());
 }

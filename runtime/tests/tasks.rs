@@ -953,12 +953,18 @@ fn block_on_inside_a_running_runtime_panics_saying_what_to_do() {
             assert!(msg.contains("tickslab::spawn"), "says what to do: {msg}");
             let ticked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.tick()));
             assert!(ticked.is_err(), "tick inside a task panics too");
-            // Entering and dropping another runtime inside a task stay allowed.
+            // Entering another runtime inside a task stays allowed; dropping it panics with
+            // tokio's message (it could block on blocking jobs), once it is fully shut
+            // down: its tasks are cancelled all the same.
             let entered = inner.enter();
             let parked = spawn(async { 20 });
             drop(entered);
-            drop(inner);
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(inner)));
+            let msg = panic_message(dropped.expect_err("dropping a runtime in a task panics"));
+            assert!(msg.contains("Cannot drop a runtime"), "{msg}");
             assert!(parked.await.unwrap_err().is_cancelled());
+            // `shutdown_background` is the way to drop one there.
+            rt_bounded::<256>(8).shutdown_background();
             // Back in the outer runtime's context.
             spawn_slab(async { 1 }).await.unwrap() + 21
         });

@@ -27,8 +27,8 @@ use loom::sync::atomic::{AtomicU8, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::pool::{Job, Work};
-use crate::core::task::JoinError;
+use super::pool::{BlockingPool, Job, Work};
+use crate::core::task::{Id, JoinError, with_id};
 use crate::sync::atomic_waker::AtomicWaker;
 use crate::sync::loom_cell::UnsafeCell;
 
@@ -81,7 +81,9 @@ where
         // SAFETY: invariant 1: `RUNNING` is ours, so the closure is.
         let func =
             unsafe { self.func.with_mut(|f| (*f).take()) }.expect("a queued job has its closure");
-        let out = catch_unwind(AssertUnwindSafe(func)).map_err(JoinError::panicked);
+        // `task::id()` in the closure names the job, as tokio's blocking tasks have ids.
+        let id = Id::from_addr(std::ptr::from_ref(self).addr());
+        let out = catch_unwind(AssertUnwindSafe(|| with_id(id, func))).map_err(JoinError::panicked);
         // SAFETY: invariant 1: the output slot is ours until `DONE` is stored.
         unsafe { self.output.with_mut(|o| *o = Some(out)) };
         self.state.store(DONE, Ordering::Release);
@@ -144,6 +146,15 @@ where
              `Runtime::enter` or call it from inside `block_on`), or after it shut down"
         ),
     };
+    spawn_blocking_on(&pool, f)
+}
+
+/// [`spawn_blocking`] on a given pool (`Handle::spawn_blocking`, from any thread).
+pub(crate) fn spawn_blocking_on<F, T>(pool: &Arc<BlockingPool>, f: F) -> BlockingJoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let cell = Arc::new(JobCell::new(f));
     let job: Arc<dyn Job> = cell.clone();
     if let Err(Work::Job(job)) = pool.submit(Work::Job(job.clone())) {

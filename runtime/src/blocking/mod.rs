@@ -15,6 +15,7 @@ mod pool;
 use std::cell::RefCell;
 use std::sync::Arc;
 
+pub(crate) use job::spawn_blocking_on;
 pub use job::{BlockingJoinHandle, spawn_blocking};
 pub(crate) use pool::{BlockingPool, PoolCounts, RawOp, Work};
 pub use pool::{DEFAULT_MAX_BLOCKING_THREADS, DEFAULT_THREAD_KEEP_ALIVE};

@@ -16,16 +16,25 @@
 //!    already running are waited for: shutdown joins every worker, so no thread outlives the
 //!    runtime (a closure that never returns makes the runtime's drop wait forever, as in
 //!    tokio).
-//! 4. **No allocation once warm.** The queue keeps its capacity; an operation is a pointer
+//! 4. **Paused clocks wait for jobs.** `jobs` counts the `spawn_blocking` jobs submitted
+//!    and not yet finished (run or cancelled): while it is not 0, a paused clock does not
+//!    auto-advance (tokio's rule: the job runs in real time). The worker that brings it to
+//!    0 wakes the runtime, after the count is stored, so a runtime that read a count above
+//!    0 and went to sleep is woken to look again (`Driver::park` reads it after announcing
+//!    its sleep: one of the two sides sees the other).
+//! 5. **No allocation once warm.** The queue keeps its capacity; an operation is a pointer
 //!    and a function; a job is the one `Arc` that [`spawn_blocking`](super::spawn_blocking)
 //!    allocates.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::core::Core;
 
 /// Workers at most, by default (see [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)).
 pub const DEFAULT_MAX_BLOCKING_THREADS: usize = 16;
@@ -94,6 +103,10 @@ pub(crate) struct BlockingPool {
     exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
+    /// `spawn_blocking` jobs submitted and not finished (invariant 4).
+    jobs: AtomicUsize,
+    /// The runtime to wake when `jobs` drops to 0 (invariant 4).
+    runtime: Weak<Core>,
 }
 
 /// What the pool is doing now (for `RuntimeStats`).
@@ -106,7 +119,11 @@ pub(crate) struct PoolCounts {
 }
 
 impl BlockingPool {
-    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> Arc<BlockingPool> {
+    pub(crate) fn new(
+        max_threads: usize,
+        keep_alive: Duration,
+        runtime: Weak<Core>,
+    ) -> Arc<BlockingPool> {
         Arc::new(BlockingPool {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
@@ -122,7 +139,23 @@ impl BlockingPool {
             exited: Condvar::new(),
             max_threads: max_threads.max(1),
             keep_alive,
+            jobs: AtomicUsize::new(0),
+            runtime,
         })
+    }
+
+    /// Whether a `spawn_blocking` job is queued or running (invariant 4).
+    pub(crate) fn has_jobs(&self) -> bool {
+        self.jobs.load(Ordering::SeqCst) != 0
+    }
+
+    /// A job finished (ran, or was cancelled): the last one wakes the runtime.
+    fn job_done(&self) {
+        if self.jobs.fetch_sub(1, Ordering::SeqCst) == 1
+            && let Some(core) = self.runtime.upgrade()
+        {
+            core.unpark();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -136,6 +169,10 @@ impl BlockingPool {
         let mut s = self.lock();
         if s.shutdown {
             return Err(work);
+        }
+        let is_job = matches!(work, Work::Job(_));
+        if is_job {
+            self.jobs.fetch_add(1, Ordering::SeqCst);
         }
         s.queue.push_back(work);
         if s.idle > s.notified {
@@ -164,6 +201,9 @@ impl BlockingPool {
                 Err(_) => {
                     s.threads -= 1;
                     if s.threads == 0 {
+                        if is_job {
+                            self.jobs.fetch_sub(1, Ordering::SeqCst);
+                        }
                         return Err(s.queue.pop_back().expect("just pushed"));
                     }
                 }
@@ -180,7 +220,7 @@ impl BlockingPool {
             if let Some(work) = s.queue.pop_front() {
                 let shutdown = s.shutdown;
                 drop(s);
-                run(work, shutdown);
+                self.run(work, shutdown);
                 s = self.lock();
                 continue;
             }
@@ -243,6 +283,7 @@ impl BlockingPool {
             })) {
                 panic.get_or_insert(p);
             }
+            self.job_done();
         }
         if let Some(limit) = wait {
             let s = self.lock();
@@ -264,7 +305,7 @@ impl BlockingPool {
         loop {
             let work = self.lock().queue.pop_front();
             match work {
-                Some(work) => run(work, true),
+                Some(work) => self.run(work, true),
                 None => break,
             }
         }
@@ -282,22 +323,25 @@ impl BlockingPool {
     }
 }
 
-/// Runs one piece of work on a worker. A job catches its own closure's panic (reported to
-/// its handle); a panic from dropping a job (its output's or closure's destructor) is
-/// contained here so that the worker lives on.
-fn run(work: Work, shutdown: bool) {
-    match work {
-        Work::Job(job) => {
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                if shutdown {
-                    job.cancel();
-                } else {
-                    job.run();
-                }
-                drop(job);
-            }));
+impl BlockingPool {
+    /// Runs one piece of work on a worker. A job catches its own closure's panic (reported
+    /// to its handle); a panic from dropping a job (its output's or closure's destructor) is
+    /// contained here so that the worker lives on.
+    fn run(&self, work: Work, shutdown: bool) {
+        match work {
+            Work::Job(job) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    if shutdown {
+                        job.cancel();
+                    } else {
+                        job.run();
+                    }
+                    drop(job);
+                }));
+                self.job_done();
+            }
+            Work::Op(op) => op.run(),
         }
-        Work::Op(op) => op.run(),
     }
 }
 

@@ -86,6 +86,12 @@ pub(crate) fn thread_token() -> u64 {
     })
 }
 
+/// A fresh runtime id (1, 2, ...): a `u64` counter does not wrap in practice.
+fn next_runtime_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 // ---- the core -------------------------------------------------------------------------------
 
 /// Settings fixed at build time.
@@ -104,6 +110,8 @@ pub(crate) struct Core {
     /// may turn it back into strong references).
     self_ptr: *const Core,
     owner: u64,
+    /// Unique among the process's runtimes (a global counter), for `Handle::id`.
+    id: u64,
     dead: AtomicBool,
     root_woken: AtomicBool,
     sleeping: AtomicBool,
@@ -192,6 +200,7 @@ impl Core {
         Arc::new_cyclic(|weak| Core {
             self_ptr: weak.as_ptr(),
             owner: thread_token(),
+            id: next_runtime_id(),
             dead: AtomicBool::new(false),
             root_woken: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
@@ -239,6 +248,11 @@ impl Core {
     pub(crate) fn ptr(&self) -> NonNull<Core> {
         // SAFETY: `self_ptr` is the address of this live core.
         unsafe { NonNull::new_unchecked(self.self_ptr as *mut Core) }
+    }
+
+    /// This runtime's id: unique among the process's runtimes, never 0.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The runtime's name, if it was given one.

@@ -85,7 +85,7 @@ pub(crate) fn current_in_flight() -> usize {
 }
 
 pub(crate) fn shut_down_error() -> io::Error {
-    io::Error::other("the tickslab runtime these files belong to has shut down")
+    crate::io::shut_down_error("these files belong")
 }
 
 /// Runs `f` on the blocking pool and waits for it; a panic in `f` becomes an `io::Error`.

@@ -33,10 +33,13 @@ mod interest;
 pub(crate) mod reactor;
 mod read_buf;
 mod scheduled_io;
+mod shutdown_err;
 mod stdio;
 mod util;
 
 pub(crate) use scheduled_io::Direction;
+pub use shutdown_err::is_rt_shutdown_err;
+pub(crate) use shutdown_err::shut_down_error;
 
 /// The reactor's readiness bits, for `net` (`Evented::assume_ready`).
 pub(crate) mod scheduled_io_bits {

@@ -194,7 +194,7 @@ pub(crate) fn no_reactor() -> ! {
 }
 
 pub(crate) fn shut_down_error() -> io::Error {
-    io::Error::other("the tickslab runtime this socket belongs to has shut down")
+    super::shutdown_err::shut_down_error("this socket belongs")
 }
 
 impl Registration {

@@ -307,6 +307,7 @@ impl RawSemaphore {
             waiter: Waiter::new(),
             queued: false,
             done: false,
+            held: false,
         }
     }
 }
@@ -331,12 +332,38 @@ pub(crate) struct Acquire<'a> {
     /// Whether the node may be linked or notified (if not, `Drop` skips the lock).
     queued: bool,
     done: bool,
+    /// The permits are ours but not handed out yet: the task's budget was spent (`poll`).
+    held: bool,
 }
 
 impl Future for Acquire<'_> {
     type Output = Result<(), TryAcquireError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    /// Spends a unit of the task's cooperative budget, as tokio's: the permits are taken
+    /// first (so the waiter keeps its FIFO place), then, if the task's budget is spent, the
+    /// future holds them (`held`), returns `Pending` and wakes the task; the next poll hands
+    /// them out. Dropped meanwhile, it gives them back.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.held {
+            match self.as_mut().poll_acquire(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            // SAFETY: `held` is not structurally pinned (only `waiter` is).
+            unsafe { self.as_mut().get_unchecked_mut() }.held = true;
+        }
+        std::task::ready!(crate::coop::poll_budgeted(cx, |_| Poll::Ready(())));
+        // SAFETY: as above.
+        unsafe { self.get_unchecked_mut() }.held = false;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Acquire<'_> {
+    fn poll_acquire(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TryAcquireError>> {
         // SAFETY: `waiter` is never moved out of the pinned future (it is only reached
         // through `Pin::new_unchecked(&this.waiter)` below); the other fields are not
         // structurally pinned.
@@ -426,6 +453,11 @@ impl Future for Acquire<'_> {
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
+        if self.held {
+            // Acquired, not handed out (the budget was spent): the permits go back.
+            self.sem.release(self.n);
+            return;
+        }
         if !self.queued {
             return;
         }

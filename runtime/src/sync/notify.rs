@@ -12,9 +12,10 @@
 //!    never decrease front to back (a `Notified` created in an older generation than the
 //!    current one completes on its first poll instead of queuing). `notify_waiters` takes
 //!    the prefix whose generation is older than the current one.
-//! 2. A node taken off by `notify_one`/`notify_last` is marked [`ONE`]; if its future is
-//!    dropped before it completes, its drop hands the notification on (to the next waiter,
-//!    or as the stored permit): no wakeup is lost. One taken by `notify_waiters` is marked
+//! 2. A node taken off by `notify_one` is marked [`ONE`], by `notify_last` [`LAST`]; if its
+//!    future is dropped before it completes, its drop hands the notification on the same
+//!    way (to the next waiter at the front, or at the back, as tokio's; or as the stored
+//!    permit): no wakeup is lost. One taken by `notify_waiters` is marked
 //!    [`ALL`] and passes nothing on (that call reached every waiter anyway).
 //! 3. Wakers are cloned before the lock and woken after it.
 
@@ -33,6 +34,8 @@ use super::wake_list::{WakeList, lock};
 const ONE: usize = usize::MAX;
 /// Payload of a node woken by `notify_waiters`.
 const ALL: usize = usize::MAX - 1;
+/// Payload of a node woken by `notify_last` (invariant 2).
+const LAST: usize = usize::MAX - 2;
 /// Generations stay below the two markers.
 const GEN_MASK: usize = usize::MAX >> 2;
 
@@ -122,7 +125,7 @@ impl Notify {
             };
             match payload {
                 Some(p) => {
-                    *p = ONE;
+                    *p = if last { LAST } else { ONE };
                     if last {
                         st.waiters.pop_back(WaitState::Notified)
                     } else {
@@ -361,11 +364,14 @@ impl<N: Deref<Target = Notify>> Drop for Wait<N> {
             let payload = *unsafe { st.waiters.payload(waiter) };
             // SAFETY: as above.
             let (state, waker) = unsafe { st.waiters.remove(waiter) };
-            (state == WaitState::Notified && payload == ONE, waker)
+            let notified = state == WaitState::Notified;
+            (notified.then_some(payload), waker)
         };
-        if pass_on {
-            // Invariant 2: the notification we will not consume goes on.
-            notify.notify_one();
+        // Invariant 2: the notification we will not consume goes on, the way it came.
+        match pass_on {
+            Some(ONE) => notify.notify_one(),
+            Some(LAST) => notify.notify_last(),
+            _ => {}
         }
         // Foreign code last: the notification went on even if this drop panics.
         drop(waker);

@@ -275,6 +275,13 @@ impl<T> Default for SetOnce<T> {
     }
 }
 
+impl<T> From<T> for SetOnce<T> {
+    /// A `SetOnce` already holding `value`, as tokio's.
+    fn from(value: T) -> SetOnce<T> {
+        SetOnce::new_with(Some(value))
+    }
+}
+
 impl<T: fmt::Debug> fmt::Debug for SetOnce<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SetOnce")

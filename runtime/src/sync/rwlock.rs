@@ -20,6 +20,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::batch_semaphore::RawSemaphore;
@@ -73,17 +74,32 @@ impl<T> RwLock<T> {
     /// A lock that lets at most `max_readers` readers in at once.
     ///
     /// # Panics
-    /// If `max_readers` is 0 or above `u32::MAX >> 3`.
+    /// If `max_readers` is 0 or above `u32::MAX >> 3` (the panic names the caller's line).
+    #[track_caller]
     pub const fn with_max_readers(value: T, max_readers: u32) -> RwLock<T> {
+        // tokio's messages.
         assert!(
-            max_readers > 0 && max_readers <= MAX_READS,
-            "a RwLock takes 1 to u32::MAX >> 3 readers"
+            max_readers > 0,
+            "a RwLock may not be created with 0 readers"
+        );
+        assert!(
+            max_readers <= MAX_READS,
+            "a RwLock may not be created with more than u32::MAX >> 3 readers"
         );
         RwLock {
             max_readers,
             sem: RawSemaphore::new(max_readers as usize),
             value: UnsafeCell::new(value),
         }
+    }
+
+    /// As [`with_max_readers`](Self::with_max_readers), usable in a `static` (tokio's name).
+    ///
+    /// # Panics
+    /// If `max_readers` is 0 or above `u32::MAX >> 3`.
+    #[track_caller]
+    pub const fn const_with_max_readers(value: T, max_readers: u32) -> RwLock<T> {
+        RwLock::with_max_readers(value, max_readers)
     }
 
     /// The value, consuming the lock.
@@ -98,19 +114,13 @@ impl<T: ?Sized> RwLock<T> {
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
         // The semaphore is never closed.
         let _ = self.sem.acquire(1).await;
-        RwLockReadGuard {
-            lock: self,
-            _marker: PhantomData,
-        }
+        RwLockReadGuard::new(self)
     }
 
     /// Locks for reading now, or fails (also while a writer waits: it comes first).
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryLockError> {
         self.sem.try_acquire(1).map_err(|_| TryLockError(()))?;
-        Ok(RwLockReadGuard {
-            lock: self,
-            _marker: PhantomData,
-        })
+        Ok(RwLockReadGuard::new(self))
     }
 
     /// Locks for writing, waiting (FIFO) for every reader and writer ahead. Cancel-safe.
@@ -214,24 +224,81 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     }
 }
 
-/// A read lock on a [`RwLock`]; unlocks when dropped.
+/// A read lock on a [`RwLock`], or on a part of its value ([`map`](Self::map),
+/// [`RwLockWriteGuard::downgrade_map`]); unlocks when dropped.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    lock: &'a RwLock<T>,
+    sem: &'a RawSemaphore,
+    /// Into the locked value (all of it, or the part a map chose). A pointer, not a `&'a T`:
+    /// the guard gives its permit back while it still exists (in `Drop`), after which a
+    /// writer may change the value, so no reference to it may be live then.
+    value: NonNull<T>,
     _marker: PhantomData<&'a T>,
+}
+
+// SAFETY: the guard is a `&'a T` into the value locked by its read permit, plus the semaphore
+// to release (`Sync`): it may move or be shared exactly as `&T` may.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    /// The guard of a read permit just acquired on `lock`.
+    fn new(lock: &'a RwLock<T>) -> Self {
+        RwLockReadGuard {
+            sem: &lock.sem,
+            value: NonNull::new(lock.value.get()).expect("an UnsafeCell is never at 0"),
+            _marker: PhantomData,
+        }
+    }
+
+    /// A guard on a part of the value, as tokio's `RwLockReadGuard::map`: the lock stays
+    /// read-locked until the new guard drops.
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RwLockReadGuard<'a, U> {
+        // `this` is forgotten only after `f` returned: if `f` panics, it unlocks as usual.
+        let value = NonNull::from(f(&*this));
+        let sem = this.sem;
+        std::mem::forget(this);
+        RwLockReadGuard {
+            sem,
+            value,
+            _marker: PhantomData,
+        }
+    }
+
+    /// As [`map`](Self::map), or the guard back when `f` returns `None`.
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<RwLockReadGuard<'a, U>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(value) => {
+                let sem = this.sem;
+                std::mem::forget(this);
+                Ok(RwLockReadGuard {
+                    sem,
+                    value,
+                    _marker: PhantomData,
+                })
+            }
+            None => Err(this),
+        }
+    }
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: we hold a read permit: no write guard exists (the module's invariant).
-        unsafe { &*self.lock.value.get() }
+        // SAFETY: `value` points into the value locked by the read permit this guard holds:
+        // no write guard exists while it does (the module's invariant), and the borrow ends
+        // with `&self`, before `Drop` gives the permit back.
+        unsafe { self.value.as_ref() }
     }
 }
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.sem.release(1);
+        self.sem.release(1);
     }
 }
 
@@ -252,13 +319,44 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Turns the write lock into a read lock without letting a writer in between (readers
     /// waiting at the head of the queue may come in).
     pub fn downgrade(self) -> RwLockReadGuard<'a, T> {
+        let value = NonNull::new(self.lock.value.get()).expect("an UnsafeCell is never at 0");
+        self.downgrade_to(value)
+    }
+
+    /// Keeps one of the writer's permits (a reader now), gives the others back, and reads
+    /// `value` (the whole value or a part of it, found while the lock was written).
+    fn downgrade_to<U: ?Sized>(self, value: NonNull<U>) -> RwLockReadGuard<'a, U> {
         let lock = self.lock;
         std::mem::forget(self);
-        // Keep one of our permits: we are a reader now.
         lock.sem.release(lock.max_readers as usize - 1);
         RwLockReadGuard {
-            lock,
+            sem: &lock.sem,
+            value,
             _marker: PhantomData,
+        }
+    }
+
+    /// Downgrades to a read lock on a part of the value, as tokio's
+    /// `RwLockWriteGuard::downgrade_map`: `f` runs while the lock is still written (no
+    /// reader gets in before it returns; if it panics, the write lock is released as usual);
+    /// then readers waiting at the head of the queue may come in.
+    pub fn downgrade_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> &U,
+    ) -> RwLockReadGuard<'a, U> {
+        let value = NonNull::from(f(&*this));
+        this.downgrade_to(value)
+    }
+
+    /// As [`downgrade_map`](Self::downgrade_map), or the write guard back (still written,
+    /// never released in between) when `f` returns `None`.
+    pub fn try_downgrade_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<RwLockReadGuard<'a, U>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(value) => Ok(this.downgrade_to(value)),
+            None => Err(this),
         }
     }
 }

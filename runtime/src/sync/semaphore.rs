@@ -198,6 +198,49 @@ impl Semaphore {
         })
     }
 
+    /// As [`acquire`](Self::acquire), parking this thread until a permit is free: for plain
+    /// threads (the game thread), as tokio's `blocking_acquire`.
+    ///
+    /// # Panics
+    /// When called from inside a task of a tickslab runtime (it would stall the runtime).
+    #[track_caller]
+    pub fn blocking_acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        super::blocking::block_on(self.acquire())
+    }
+
+    /// As [`acquire_many`](Self::acquire_many), parking this thread (see
+    /// [`blocking_acquire`](Self::blocking_acquire)).
+    ///
+    /// # Panics
+    /// When called from inside a task of a tickslab runtime.
+    #[track_caller]
+    pub fn blocking_acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
+        super::blocking::block_on(self.acquire_many(n))
+    }
+
+    /// As [`acquire_owned`](Self::acquire_owned), parking this thread (see
+    /// [`blocking_acquire`](Self::blocking_acquire)).
+    ///
+    /// # Panics
+    /// When called from inside a task of a tickslab runtime.
+    #[track_caller]
+    pub fn blocking_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        super::blocking::block_on(self.acquire_owned())
+    }
+
+    /// As [`acquire_many_owned`](Self::acquire_many_owned), parking this thread (see
+    /// [`blocking_acquire`](Self::blocking_acquire)).
+    ///
+    /// # Panics
+    /// When called from inside a task of a tickslab runtime.
+    #[track_caller]
+    pub fn blocking_acquire_many_owned(
+        self: Arc<Self>,
+        n: u32,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        super::blocking::block_on(self.acquire_many_owned(n))
+    }
+
     /// Closes the semaphore: every waiting and later acquisition fails; permits already
     /// held stay valid.
     pub fn close(&self) {
@@ -234,6 +277,11 @@ impl<'a> SemaphorePermit<'a> {
     /// Keeps the permits out of the semaphore for good.
     pub fn forget(mut self) {
         self.permits = 0;
+    }
+
+    /// The semaphore the permits belong to, as tokio's `SemaphorePermit::semaphore`.
+    pub fn semaphore(&self) -> &'a Semaphore {
+        self.sem
     }
 
     /// Moves `other`'s permits into this one.

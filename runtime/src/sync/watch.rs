@@ -233,13 +233,17 @@ impl<T> Sender<T> {
 
     /// Completes when every receiver is gone.
     pub async fn closed(&self) {
-        loop {
-            let notified = pin!(self.shared.no_receivers.notified());
-            if self.is_closed() {
-                return;
+        // A budgeted resource, as tokio's: a loop over a closed channel still yields.
+        crate::coop::cooperative(async {
+            loop {
+                let notified = pin!(self.shared.no_receivers.notified());
+                if self.is_closed() {
+                    return;
+                }
+                notified.await;
             }
-            notified.await;
-        }
+        })
+        .await
     }
 
     /// Whether both senders belong to the same channel.
@@ -328,6 +332,12 @@ impl<T> Receiver<T> {
         Ok(version != self.seen)
     }
 
+    /// Whether every sender is gone, as tokio's `watch::Receiver::is_closed` (the last value
+    /// stays readable with `borrow`).
+    pub fn is_closed(&self) -> bool {
+        self.shared.version.load(Ordering::SeqCst) & CLOSED != 0
+    }
+
     /// Makes the current value count as unseen.
     pub fn mark_changed(&mut self) {
         self.seen = UNSEEN;
@@ -341,7 +351,8 @@ impl<T> Receiver<T> {
     /// Waits for a value this receiver has not seen, and marks it seen. `Err` once every
     /// sender is gone and no unseen value is left. Cancel-safe.
     pub async fn changed(&mut self) -> Result<(), RecvError> {
-        changed_impl(&self.shared, &mut self.seen).await
+        // A budgeted resource, as tokio's: a loop over a closed channel still yields.
+        crate::coop::cooperative(changed_impl(&self.shared, &mut self.seen)).await
     }
 
     /// Waits until `f` holds for the value (the current one is checked first), marks it
@@ -352,21 +363,24 @@ impl<T> Receiver<T> {
     ) -> Result<Ref<'_, T>, RecvError> {
         let shared = &*self.shared;
         let seen = &mut self.seen;
-        loop {
-            {
-                let inner = shared.read();
-                let version = shared.version.load(Ordering::SeqCst);
-                let has_changed = version & !CLOSED != *seen;
-                *seen = version & !CLOSED;
-                if f(&inner) {
-                    return Ok(Ref { inner, has_changed });
+        crate::coop::cooperative(async move {
+            loop {
+                {
+                    let inner = shared.read();
+                    let version = shared.version.load(Ordering::SeqCst);
+                    let has_changed = version & !CLOSED != *seen;
+                    *seen = version & !CLOSED;
+                    if f(&inner) {
+                        return Ok(Ref { inner, has_changed });
+                    }
+                    if version & CLOSED != 0 {
+                        return Err(RecvError(()));
+                    }
                 }
-                if version & CLOSED != 0 {
-                    return Err(RecvError(()));
-                }
+                changed_impl(shared, seen).await?;
             }
-            changed_impl(shared, seen).await?;
-        }
+        })
+        .await
     }
 
     /// Whether both receivers belong to the same channel.

@@ -111,6 +111,35 @@ impl<T: 'static> JoinSet<T> {
         self.insert(local_set.spawn_local(task))
     }
 
+    /// Runs `f` on the runtime's blocking pool as a member of the set, as tokio's
+    /// `JoinSet::spawn_blocking` (see [`spawn_blocking`](super::spawn_blocking)). A panic in
+    /// `f` is the member's [`JoinError::is_panic`](super::JoinError::is_panic); aborting the
+    /// member stops waiting for it (the closure, already running or queued, still runs to
+    /// its end, as in tokio).
+    ///
+    /// Costs two allocations: the job's cell and the boxed task that waits for it.
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, f: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send,
+    {
+        let job = super::spawn_blocking(f);
+        self.spawn(async move {
+            match job.await {
+                Ok(value) => value,
+                // The task's own panic carries the closure's payload to `join_next`.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // A job is cancelled only when the runtime shuts down, which cancels this
+                // task too: it never runs again.
+                Err(_) => std::future::pending().await,
+            }
+        })
+    }
+
     /// Spawns `task` into the runtime's slab (no allocation; see [`crate::spawn_slab`]).
     ///
     /// # Panics

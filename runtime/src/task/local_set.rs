@@ -188,6 +188,19 @@ impl LocalSet {
         RunUntil { future, set: self }
     }
 
+    /// Makes this set the current one until the guard drops, as tokio's `LocalSet::enter`:
+    /// [`spawn_local`](crate::task::spawn_local) then spawns into this set. The guard puts
+    /// back the set that was current before (guards dropped out of order restore an older
+    /// set, never a dangling one).
+    ///
+    /// Unlike tokio's, a task can only be spawned while a runtime is current (see the
+    /// module docs): `spawn_local` under this guard alone, outside a runtime, panics.
+    pub fn enter(&self) -> LocalEnterGuard {
+        LocalEnterGuard {
+            _enter: Enter::new(&self.shared),
+        }
+    }
+
     /// Tasks of this set whose future has not finished or been dropped.
     pub fn len(&self) -> usize {
         self.shared.live.get()
@@ -226,6 +239,18 @@ impl fmt::Debug for LocalSet {
         f.debug_struct("LocalSet")
             .field("live", &self.len())
             .finish()
+    }
+}
+
+/// Guard of [`LocalSet::enter`]: the set is current until it drops.
+#[must_use = "the set is current only while the guard lives"]
+pub struct LocalEnterGuard {
+    _enter: Enter,
+}
+
+impl fmt::Debug for LocalEnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalEnterGuard")
     }
 }
 

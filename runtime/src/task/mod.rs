@@ -11,13 +11,15 @@ mod local_set;
 mod task_local;
 
 pub use crate::coop;
+/// tokio's `task::{consume_budget, unconstrained, Unconstrained}`: the [`coop`] budget's.
+pub use crate::coop::{Unconstrained, consume_budget, unconstrained};
 
 pub use crate::blocking::{BlockingJoinHandle, spawn_blocking};
 pub use crate::core::task::{AbortHandle, Id, JoinError, JoinHandle};
 pub use crate::spawn::{spawn, spawn_slab, try_spawn_slab};
 pub use crate::yield_now::{YieldNow, yield_now};
 pub use join_set::JoinSet;
-pub use local_set::{LocalSet, RunUntil};
+pub use local_set::{LocalEnterGuard, LocalSet, RunUntil};
 pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 
 use std::future::Future;
@@ -27,7 +29,7 @@ use std::future::Future;
 /// `run_until`/`block_on` or one of its tasks, the task joins that set, as in tokio.
 ///
 /// # Panics
-/// Outside a tickslab runtime, or once it has been dropped.
+/// Outside a tickslab runtime, or once it has been dropped (with tokio's message).
 #[track_caller]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -35,7 +37,18 @@ where
 {
     match local_set::spawn_in_current(future) {
         Ok(handle) => handle,
-        Err(future) => crate::spawn(future),
+        Err(future) => {
+            // tokio's message, so that code (and tests) expecting it recognise it.
+            // SAFETY: the closure only reads whether a runtime is current: no user code.
+            let inside = unsafe { crate::context::with_core((), |_, ()| ()) }.is_ok();
+            assert!(
+                inside,
+                "`spawn_local` called from outside of a `task::LocalSet` or \
+                 `runtime::LocalRuntime`: no tickslab runtime is running on this thread \
+                 (spawn from inside `Runtime::block_on`, a task, or under `Runtime::enter`)"
+            );
+            crate::spawn(future)
+        }
     }
 }
 
@@ -70,8 +83,12 @@ pub fn id() -> Id {
     )
 }
 
-/// The id of the task being polled, or `None` outside a task.
+/// The id of the task being polled, or `None` outside a task. As in tokio, a task's
+/// output destructor and a [`spawn_blocking`] closure run under their task's id too.
 pub fn try_id() -> Option<Id> {
+    if let Some(id) = crate::core::task::running_for() {
+        return Some(id);
+    }
     // SAFETY: reading the core's current task runs no user code.
     unsafe { crate::context::with_core((), |core, ()| core.current_task_id()) }
         .ok()

@@ -105,15 +105,19 @@ impl<T: 'static> LocalKey<T> {
     /// Swaps `slot` into the key for the duration of `f`.
     #[track_caller]
     fn scope_inner<R>(&'static self, slot: &mut Option<T>, f: impl FnOnce() -> R) -> R {
-        self.inner.with(|cell| {
-            let mut inner = cell.try_borrow_mut().unwrap_or_else(|_| {
-                panic!(
-                    "cannot enter a task-local scope while the task-local value is borrowed \
-                     (inside `with` of the same key)"
-                )
-            });
-            std::mem::swap(slot, &mut *inner);
+        let swapped = self.inner.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut inner) => {
+                std::mem::swap(slot, &mut *inner);
+                true
+            }
+            Err(_) => false,
         });
+        // Panicking here, not in the closure, keeps `#[track_caller]`'s location the user's.
+        assert!(
+            swapped,
+            "cannot enter a task-local scope while the task-local value is borrowed (inside \
+             `with` of the same key)"
+        );
         let _swap = Swap { key: self, slot };
         f()
     }

@@ -31,7 +31,8 @@ const MISSED_TOLERANCE: Duration = Duration::from_millis(5);
 /// Ticks every `period`, the first tick at once.
 ///
 /// # Panics
-/// If `period` is zero.
+/// If `period` is zero (the panic names the caller's line).
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     interval_at(now(), period)
 }
@@ -39,7 +40,8 @@ pub fn interval(period: Duration) -> Interval {
 /// Ticks every `period`, the first tick at `start`.
 ///
 /// # Panics
-/// If `period` is zero.
+/// If `period` is zero (the panic names the caller's line).
+#[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
@@ -51,6 +53,15 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
         missed: MissedTickBehavior::default(),
     }
 }
+
+/// `at + by`, or about 30 years from now when that overflows the clock (tokio's "far
+/// future"): a period of `Duration::MAX` means "never again", not a panic.
+fn add_or_far(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by).unwrap_or_else(|| now() + FAR_FUTURE)
+}
+
+/// tokio's far future: 30 years.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// A stream of ticks: see [`interval`].
 #[derive(Debug)]
@@ -73,15 +84,21 @@ impl Interval {
         let now = now();
         let late = now.saturating_duration_since(scheduled) > MISSED_TOLERANCE;
         let next = match self.missed {
-            MissedTickBehavior::Burst => scheduled + self.period,
-            MissedTickBehavior::Delay if late => now + self.period,
+            MissedTickBehavior::Burst => add_or_far(scheduled, self.period),
+            MissedTickBehavior::Delay if late => add_or_far(now, self.period),
             MissedTickBehavior::Skip if late => {
                 let behind = now.duration_since(scheduled).as_nanos();
                 let period = self.period.as_nanos();
                 let periods = behind / period + 1;
-                scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX)
+                let skip = self
+                    .period
+                    .checked_mul(u32::try_from(periods).unwrap_or(u32::MAX))
+                    .unwrap_or(Duration::MAX);
+                add_or_far(scheduled, skip)
             }
-            MissedTickBehavior::Delay | MissedTickBehavior::Skip => scheduled + self.period,
+            MissedTickBehavior::Delay | MissedTickBehavior::Skip => {
+                add_or_far(scheduled, self.period)
+            }
         };
         self.sleep.reset(next);
         Poll::Ready(scheduled)
@@ -89,7 +106,7 @@ impl Interval {
 
     /// Restarts: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.sleep.reset(now() + self.period);
+        self.sleep.reset(add_or_far(now(), self.period));
     }
 
     /// The next tick is now: the next [`tick`](Self::tick) completes at once.
@@ -99,7 +116,7 @@ impl Interval {
 
     /// The next tick is `after` from now.
     pub fn reset_after(&mut self, after: Duration) {
-        self.sleep.reset(now() + after);
+        self.sleep.reset(add_or_far(now(), after));
     }
 
     /// The next tick is at `deadline`.

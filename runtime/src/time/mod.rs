@@ -38,9 +38,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker, ready};
 
+pub mod error;
 mod instant;
 mod interval;
 
+pub use error::Elapsed;
 pub use instant::Instant;
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 /// Re-exported, as tokio's `time` module does.
@@ -72,6 +74,9 @@ pub(crate) struct Timers {
     fire_buf: Cell<Vec<Waker>>,
     /// The runtime is gone: nothing will fire any more.
     shut_down: Cell<bool>,
+    /// Built without timers (tokio's builder without `enable_time`): making a timer
+    /// panics (`assert_enabled`).
+    disabled: Cell<bool>,
 }
 
 impl Timers {
@@ -87,7 +92,14 @@ impl Timers {
             next_tick: Cell::new(u64::MAX),
             fire_buf: Cell::new(Vec::new()),
             shut_down: Cell::new(false),
+            disabled: Cell::new(false),
         })
+    }
+
+    /// Makes every later `sleep`/`timeout`/`interval` on this runtime panic (tokio's
+    /// runtime built without `enable_time`).
+    pub(crate) fn disable(&self) {
+        self.disabled.set(true);
     }
 
     /// The runtime's current time.
@@ -209,18 +221,24 @@ impl Timers {
         self.shut_down.set(true);
     }
 
+    #[track_caller]
     fn pause(&self) {
-        if !self.paused.get() {
-            self.base_virtual.set(self.now());
-            self.paused.set(true);
-        }
+        assert!(
+            !self.paused.get(),
+            "tickslab::time::pause: time is already frozen (paused twice)"
+        );
+        self.base_virtual.set(self.now());
+        self.paused.set(true);
     }
 
+    #[track_caller]
     fn resume(&self) {
-        if self.paused.get() {
-            self.base_real.set(StdInstant::now());
-            self.paused.set(false);
-        }
+        assert!(
+            self.paused.get(),
+            "tickslab::time::resume: time is not frozen (call time::pause() first)"
+        );
+        self.base_real.set(StdInstant::now());
+        self.paused.set(false);
     }
 
     fn advance(&self, by: Duration) {
@@ -267,6 +285,31 @@ fn current_timers(what: &str) -> Rc<Timers> {
     })
 }
 
+/// tokio's panic for a timer needed outside a runtime, for the calls that (as tokio's)
+/// check at once rather than at their first wait (`mpsc::Sender::send_timeout`).
+#[track_caller]
+pub(crate) fn assert_in_runtime(what: &str) {
+    assert!(
+        try_current_timers().is_some(),
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime \
+         (tickslab: `{what}` needs a tickslab runtime's timers: call it inside `block_on` or a \
+         task)"
+    );
+}
+
+/// tokio's panic for a timer made on a runtime built without timers.
+#[track_caller]
+fn assert_timers_enabled() {
+    if let Some(t) = try_current_timers() {
+        assert!(
+            !t.disabled.get(),
+            "A Tokio 1.x context was found, but timers are disabled. Call `enable_time` on \
+             the runtime builder to enable timers. (tickslab: this runtime was built with \
+             `runtime::Builder` without `enable_time` or `enable_all`.)"
+        );
+    }
+}
+
 /// The current time of this thread's runtime (which may be paused), or the system's
 /// outside a runtime: the same as [`Instant::now`].
 pub fn now() -> Instant {
@@ -281,7 +324,8 @@ fn now_std() -> StdInstant {
 /// Freezes the current runtime's clock: see the [module docs](self).
 ///
 /// # Panics
-/// Outside a runtime.
+/// Outside a runtime, or if the clock is already paused (as tokio's).
+#[track_caller]
 pub fn pause() {
     current_timers("tickslab::time::pause").pause();
 }
@@ -289,7 +333,8 @@ pub fn pause() {
 /// Lets a paused clock run again, from the time it shows.
 ///
 /// # Panics
-/// Outside a runtime.
+/// Outside a runtime, or if the clock is not paused (as tokio's).
+#[track_caller]
 pub fn resume() {
     current_timers("tickslab::time::resume").resume();
 }
@@ -307,12 +352,22 @@ pub async fn advance(by: Duration) {
 // ---- Sleep ---------------------------------------------------------------------------------
 
 /// Waits until `duration` has passed. Never completes early; see the [module docs](self).
+///
+/// # Panics
+/// On a runtime built without timers (tokio's `runtime::Builder` without `enable_time`).
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
+    assert_timers_enabled();
     Sleep::new(now_std().checked_add(duration))
 }
 
 /// Waits until `deadline`.
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    assert_timers_enabled();
     Sleep::new(Some(deadline.into_std()))
 }
 
@@ -442,26 +497,12 @@ impl fmt::Debug for Sleep {
 
 // ---- timeout ---------------------------------------------------------------------------------
 
-/// The error of a [`timeout`] whose deadline passed first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Elapsed(());
-
-impl fmt::Display for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("deadline has elapsed")
-    }
-}
-
-impl std::error::Error for Elapsed {}
-
-impl From<Elapsed> for std::io::Error {
-    fn from(e: Elapsed) -> Self {
-        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
-    }
-}
-
 /// Runs `future` for at most `duration`: `Ok(output)` if it finishes first, else
 /// `Err(Elapsed)` (and the future is dropped when the `Timeout` is).
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
@@ -470,6 +511,10 @@ pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoF
 }
 
 /// As [`timeout`], with a deadline.
+///
+/// # Panics
+/// As [`sleep`].
+#[track_caller]
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
@@ -512,10 +557,19 @@ impl<F: Future> Future for Timeout<F> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.future` stays where it is.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let had_budget = crate::coop::has_budget_remaining();
         if let Poll::Ready(out) = future.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        ready!(Pin::new(&mut this.sleep).poll(cx));
-        Poll::Ready(Err(Elapsed(())))
+        // As tokio's: a future that spent the whole budget must not keep its own deadline
+        // from being seen, so the timer is then polled without a budget.
+        let sleep = &mut this.sleep;
+        let mut poll_sleep = || Pin::new(&mut *sleep).poll(cx);
+        if had_budget && !crate::coop::has_budget_remaining() {
+            ready!(crate::coop::with_budget(None, poll_sleep));
+        } else {
+            ready!(poll_sleep());
+        }
+        Poll::Ready(Err(Elapsed::new()))
     }
 }

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::raw::{new_task_header_for, write_task};
 use super::waker::borrowed_task_waker;
-use super::{JoinError, JoinHandle, Storage, TaskRef, flags};
+use super::{Id, JoinError, JoinHandle, Storage, TaskRef, flags};
 use crate::core::Core;
 use crate::core::remote::release_final;
 
@@ -138,7 +138,10 @@ impl Core {
                 // Detached: nobody will read the output. A panic from its destructor is
                 // nobody's to receive: it is dropped (as tokio does).
                 task.set_flags(f & !flags::OUTPUT);
-                let _ = catch_unwind(AssertUnwindSafe(|| task.drop_output()));
+                // `task::id()` in the output's destructor names this task, as in tokio.
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    super::id::with_id(Id::of(task), || task.drop_output())
+                }));
                 None
             };
             release_local_if_idle(task);
@@ -300,9 +303,16 @@ unsafe fn drop_join_handle_slow(
     output: bool,
     join_waker: Option<Waker>,
 ) -> Option<Box<dyn std::any::Any + Send>> {
-    // SAFETY: guaranteed by the caller; the output is dropped once, here.
     let dropped = output
-        .then(|| catch_unwind(AssertUnwindSafe(|| unsafe { task.drop_output() })).err())
+        .then(|| {
+            // `task::id()` in the output's destructor names this task, as in tokio.
+            let id = Id::of(task);
+            catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: guaranteed by the caller; the output is dropped once, here.
+                super::id::with_id(id, || unsafe { task.drop_output() })
+            }))
+            .err()
+        })
         .flatten();
     // SAFETY: as above; the handle's hold goes, the task may be freed after this.
     unsafe { release_local_if_idle(task) };

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::resume_unwind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -198,12 +198,11 @@ impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         // SAFETY: the handle holds `HANDLE`, given up here, once, on the task's thread.
         let panicked = unsafe { drop_join_handle(self.task) };
-        // The output's (or the join waker's) destructor panicked: report it to the dropper,
-        // as any drop would, unless we are already unwinding (a second panic would abort).
-        if let Some(payload) = panicked
-            && !std::thread::panicking()
-        {
-            resume_unwind(payload);
+        // The output's (or the join waker's) destructor panicked: as in tokio, the panic
+        // does not reach the dropper (a `JoinHandle` drop never panics). Its payload is
+        // dropped here; should that drop panic too, it is contained as well.
+        if let Some(payload) = panicked {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
         }
     }
 }

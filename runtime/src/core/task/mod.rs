@@ -97,6 +97,7 @@ mod waker;
 pub use abort::AbortHandle;
 pub(crate) use harness::is_live;
 pub use id::Id;
+pub(crate) use id::{running_for, with_id};
 pub use join::{JoinError, JoinHandle};
 pub use raw::MAX_SLAB_TASK_ALIGN;
 pub(crate) use raw::{

@@ -16,6 +16,7 @@ use crossbeam_queue::ArrayQueue;
 
 use super::chan::{Chan, Flavor};
 use super::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
+use super::permit::{OwnedPermit, Permit, PermitIterator};
 use crate::sync::batch_semaphore::{RawSemaphore, TryAcquireError};
 
 pub(super) struct Bounded<T> {
@@ -56,6 +57,46 @@ impl<T> Flavor for Bounded<T> {
 
 type Shared<T> = Arc<Chan<Bounded<T>>>;
 
+/// Gives `n` permits back; the last permit out after a close wakes the receiver, whose
+/// `recv` then ends (chan.rs invariant 3). Earlier ones do not: it would find the channel
+/// still busy.
+pub(super) fn give_back<T>(chan: &Chan<Bounded<T>>, n: usize) {
+    chan.flavor.sem.release(n);
+    if chan.is_closed() && chan.flavor.idle() {
+        chan.wake_rx();
+    }
+}
+
+/// Wakes a closed receiver that the end of a wait for permits left with nothing
+/// outstanding (the wait failed, was cancelled and gave back a partial grant, or failed on
+/// a close after its grant). Held across the wait by `reserve*`, dropped however it ends.
+struct WakeIfIdle<'a, T>(&'a Chan<Bounded<T>>);
+
+impl<T> Drop for WakeIfIdle<'_, T> {
+    fn drop(&mut self) {
+        if self.0.is_closed() && self.0.flavor.idle() {
+            self.0.wake_rx();
+        }
+    }
+}
+
+/// The end of a wait for `n` permits: a grant on a closed channel fails too (as tokio's:
+/// permits handed to the wait before the close go back), and so does a failed wait.
+fn granted<T>(
+    chan: &Chan<Bounded<T>>,
+    n: usize,
+    acquired: Result<(), TryAcquireError>,
+) -> Result<(), SendError<()>> {
+    match acquired {
+        Ok(()) if chan.is_closed() => {
+            chan.flavor.sem.release(n);
+            Err(SendError(()))
+        }
+        Ok(()) => Ok(()),
+        Err(_) => Err(SendError(())),
+    }
+}
+
 /// Makes a bounded channel holding up to `buffer` messages (tokio's `mpsc::channel`).
 ///
 /// Allocates the shared state and the ring now; sending, receiving and waiting allocate
@@ -75,7 +116,7 @@ pub fn channel<T>(buffer: usize) -> (Sender<T>, Receiver<T>) {
 
 /// The sending half of a bounded channel: `Send + Sync + Clone`.
 pub struct Sender<T> {
-    chan: Shared<T>,
+    pub(super) chan: Shared<T>,
 }
 
 impl<T> Sender<T> {
@@ -83,9 +124,13 @@ impl<T> Sender<T> {
     /// gone or closed. Cancel-safe in tokio's sense: dropping the future loses its place in
     /// the queue (and drops the value), and passes on any room it had been handed.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.reserve().await {
-            Ok(permit) => {
-                permit.send(value);
+        // `reserve`'s steps, inline: one future level less (a `send` fits the slab slots
+        // it fitted before `reserve` had to wake a closed receiver).
+        let _wake = WakeIfIdle(&self.chan);
+        let acquired = self.chan.flavor.sem.acquire(1).await;
+        match granted(&self.chan, 1, acquired) {
+            Ok(()) => {
+                Permit { chan: &self.chan }.send(value);
                 Ok(())
             }
             Err(_) => Err(SendError(value)),
@@ -107,11 +152,16 @@ impl<T> Sender<T> {
 
     /// As [`send`](Self::send), giving up after `timeout` (on tickslab's timer: call it
     /// from a task of a tickslab runtime; the future is not `Send`).
+    ///
+    /// # Panics
+    /// When first polled outside a tickslab runtime, with tokio's message (also when room
+    /// is free: the timer is needed either way).
     pub async fn send_timeout(
         &self,
         value: T,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<T>> {
+        crate::time::assert_in_runtime("mpsc::Sender::send_timeout");
         match crate::time::timeout(timeout, self.reserve()).await {
             Ok(Ok(permit)) => {
                 permit.send(value);
@@ -134,10 +184,10 @@ impl<T> Sender<T> {
     /// Waits for room and holds it: the [`Permit`] sends without waiting. Fails when the
     /// receiver is gone or closed.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match self.chan.flavor.sem.acquire(1).await {
-            Ok(()) => Ok(Permit { chan: &self.chan }),
-            Err(_) => Err(SendError(())),
-        }
+        let _wake = WakeIfIdle(&self.chan);
+        let acquired = self.chan.flavor.sem.acquire(1).await;
+        granted(&self.chan, 1, acquired)?;
+        Ok(Permit { chan: &self.chan })
     }
 
     /// Holds room now if there is some.
@@ -156,13 +206,13 @@ impl<T> Sender<T> {
         if n > self.max_capacity() {
             return Err(SendError(()));
         }
-        match self.chan.flavor.sem.acquire(n).await {
-            Ok(()) => Ok(PermitIterator {
-                chan: &self.chan,
-                left: n,
-            }),
-            Err(_) => Err(SendError(())),
-        }
+        let _wake = WakeIfIdle(&self.chan);
+        let acquired = self.chan.flavor.sem.acquire(n).await;
+        granted(&self.chan, n, acquired)?;
+        Ok(PermitIterator {
+            chan: &self.chan,
+            left: n,
+        })
     }
 
     /// Holds room for `n` messages now if there is some.
@@ -182,10 +232,12 @@ impl<T> Sender<T> {
 
     /// As [`reserve`](Self::reserve), with a permit that owns this sender (`'static`).
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
-        match self.chan.flavor.sem.acquire(1).await {
-            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
-            Err(_) => Err(SendError(())),
+        {
+            let _wake = WakeIfIdle(&self.chan);
+            let acquired = self.chan.flavor.sem.acquire(1).await;
+            granted(&self.chan, 1, acquired)?;
         }
+        Ok(OwnedPermit { sender: Some(self) })
     }
 
     /// As [`try_reserve`](Self::try_reserve), owned; the sender comes back on failure.
@@ -310,126 +362,6 @@ impl<T> Clone for WeakSender<T> {
 impl<T> fmt::Debug for WeakSender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WeakSender").finish_non_exhaustive()
-    }
-}
-
-/// Room for one message, held ([`Sender::reserve`]); given back if dropped unused.
-#[must_use = "the room is given back as soon as the permit is dropped"]
-pub struct Permit<'a, T> {
-    chan: &'a Chan<Bounded<T>>,
-}
-
-impl<T> Permit<'_, T> {
-    /// Sends `value` into the held room: never waits, never fails (if the receiver is gone
-    /// the value is dropped).
-    pub fn send(self, value: T) {
-        let chan = self.chan;
-        std::mem::forget(self);
-        chan.push(value);
-    }
-}
-
-impl<T> Drop for Permit<'_, T> {
-    fn drop(&mut self) {
-        self.chan.flavor.sem.release(1);
-        if self.chan.is_closed() {
-            // A closed receiver may be waiting for the last permit to come back.
-            self.chan.wake_rx();
-        }
-    }
-}
-
-impl<T> fmt::Debug for Permit<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").finish_non_exhaustive()
-    }
-}
-
-/// Room for several messages ([`Sender::reserve_many`]): yields one [`Permit`] per
-/// message; the room not taken goes back when it is dropped.
-pub struct PermitIterator<'a, T> {
-    chan: &'a Chan<Bounded<T>>,
-    left: usize,
-}
-
-impl<'a, T> Iterator for PermitIterator<'a, T> {
-    type Item = Permit<'a, T>;
-
-    fn next(&mut self) -> Option<Permit<'a, T>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        Some(Permit { chan: self.chan })
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
-
-impl<T> Drop for PermitIterator<'_, T> {
-    fn drop(&mut self) {
-        if self.left > 0 {
-            self.chan.flavor.sem.release(std::mem::take(&mut self.left));
-            if self.chan.is_closed() {
-                // A closed receiver may be waiting for the last permits to come back.
-                self.chan.wake_rx();
-            }
-        }
-    }
-}
-
-impl<T> fmt::Debug for PermitIterator<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PermitIterator")
-            .field("left", &self.left)
-            .finish()
-    }
-}
-
-/// Room for one message held with its sender ([`Sender::reserve_owned`]), `'static`.
-#[must_use = "the room is given back as soon as the permit is dropped"]
-pub struct OwnedPermit<T> {
-    sender: Option<Sender<T>>,
-}
-
-impl<T> OwnedPermit<T> {
-    /// Sends `value` into the held room and gives the sender back.
-    pub fn send(mut self, value: T) -> Sender<T> {
-        let sender = self.sender.take().expect("an OwnedPermit holds its sender");
-        sender.chan.push(value);
-        sender
-    }
-
-    /// Gives the room back unused, and the sender.
-    pub fn release(mut self) -> Sender<T> {
-        let sender = self.sender.take().expect("an OwnedPermit holds its sender");
-        sender.chan.flavor.sem.release(1);
-        if sender.chan.is_closed() {
-            // A closed receiver may be waiting for the last permit to come back.
-            sender.chan.wake_rx();
-        }
-        sender
-    }
-}
-
-impl<T> Drop for OwnedPermit<T> {
-    fn drop(&mut self) {
-        if let Some(sender) = self.sender.take() {
-            sender.chan.flavor.sem.release(1);
-            if sender.chan.is_closed() {
-                sender.chan.wake_rx();
-            }
-        }
-    }
-}
-
-impl<T> fmt::Debug for OwnedPermit<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit").finish_non_exhaustive()
     }
 }
 

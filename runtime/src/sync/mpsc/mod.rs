@@ -40,7 +40,9 @@ mod block;
 mod bounded;
 mod chan;
 pub mod error;
+mod permit;
 mod unbounded;
 
-pub use bounded::{OwnedPermit, Permit, PermitIterator, Receiver, Sender, WeakSender, channel};
+pub use bounded::{Receiver, Sender, WeakSender, channel};
+pub use permit::{OwnedPermit, Permit, PermitIterator};
 pub use unbounded::{UnboundedReceiver, UnboundedSender, WeakUnboundedSender, unbounded_channel};

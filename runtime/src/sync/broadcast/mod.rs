@@ -12,11 +12,14 @@
 //! # Invariants
 //!
 //! 1. Slot `pos % capacity` holds the value sent at position `pos` while `slot.pos == pos`;
-//!    `slot.rem` counts the receivers that have not taken it yet. The last one *moves* the
-//!    value out (no clone); the others clone it.
+//!    `slot.rem` counts the receivers that have not taken it yet. Every receiver gets a
+//!    clone, as in tokio (a `Clone` that panics is seen by every receiver alike); the last
+//!    one moves the value out of the slot and clones it after the lock, then drops it.
 //! 2. Values leave the lock before they are dropped, and wakers are woken after it. The one
 //!    piece of user code that runs under the lock is `T::clone` for a receiver that is not
-//!    the last to read a value: a `Clone` impl must not use the same channel.
+//!    the last to read a value: a `Clone` impl must not use the same channel. A receiver's
+//!    cursor moves past a value before it is cloned, so a panicking `clone` skips that value
+//!    for that receiver (tokio's behaviour), and the lock survives it (poison is ignored).
 //! 3. A send wakes every waiting receiver; a waiting receiver registers before it looks
 //!    again (under the same lock as the sends), so no wakeup is lost. A dropped `Recv`
 //!    unlinks itself; it passes nothing on (every receiver has its own cursor).
@@ -48,72 +51,7 @@ use super::notify::Notify;
 use super::waiters::{WaitState, Waiter, WaiterList};
 use super::wake_list::{WakeList, lock};
 
-/// The errors of [`broadcast`](self) (tokio's `sync::broadcast::error`).
-pub mod error {
-    use std::fmt;
-
-    /// No receiver is left: the value comes back.
-    #[derive(PartialEq, Eq, Clone, Copy)]
-    pub struct SendError<T>(pub T);
-
-    impl<T> fmt::Debug for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SendError").finish_non_exhaustive()
-        }
-    }
-
-    impl<T> fmt::Display for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("channel closed")
-        }
-    }
-
-    impl<T> std::error::Error for SendError<T> {}
-
-    /// Why `recv` returned no value.
-    #[derive(Debug, PartialEq, Eq, Clone)]
-    pub enum RecvError {
-        /// Every sender is gone and every value was received.
-        Closed,
-        /// The receiver fell behind: this many values were overwritten before it read
-        /// them. The next `recv` returns the oldest value still held.
-        Lagged(u64),
-    }
-
-    impl fmt::Display for RecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                RecvError::Closed => f.write_str("channel closed"),
-                RecvError::Lagged(n) => write!(f, "channel lagged by {n}"),
-            }
-        }
-    }
-
-    impl std::error::Error for RecvError {}
-
-    /// Why `try_recv` returned no value.
-    #[derive(Debug, PartialEq, Eq, Clone)]
-    pub enum TryRecvError {
-        /// Nothing new now.
-        Empty,
-        /// Every sender is gone and every value was received.
-        Closed,
-        /// The receiver fell behind by this many values (see [`RecvError::Lagged`]).
-        Lagged(u64),
-    }
-
-    impl fmt::Display for TryRecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                TryRecvError::Empty => f.write_str("channel empty"),
-                TryRecvError::Closed => f.write_str("channel closed"),
-                TryRecvError::Lagged(n) => write!(f, "channel lagged by {n}"),
-            }
-        }
-    }
-
-    impl std::error::Error for TryRecvError {}
-}
+pub mod error;
 
 use error::{RecvError, SendError, TryRecvError};
 
@@ -202,7 +140,7 @@ impl<T> Shared<T> {
 
     /// Takes the value at `*next` under the lock (invariant 1). On success, a value left
     /// with no reader is moved out into `freed` (to drop after the lock).
-    fn try_recv_locked(&self, st: &mut State<T>, next: &mut u64) -> Result<T, TryRecvError>
+    fn try_recv_locked(&self, st: &mut State<T>, next: &mut u64) -> Result<Taken<T>, TryRecvError>
     where
         T: Clone,
     {
@@ -226,9 +164,31 @@ impl<T> Shared<T> {
         *next += 1;
         slot.rem -= 1;
         if slot.rem == 0 {
-            Ok(slot.val.take().expect("a counted slot holds its value"))
+            Ok(Taken::Last(
+                slot.val.take().expect("a counted slot holds its value"),
+            ))
         } else {
-            Ok(slot.val.clone().expect("a counted slot holds its value"))
+            Ok(Taken::Cloned(
+                slot.val.clone().expect("a counted slot holds its value"),
+            ))
+        }
+    }
+}
+
+/// A value taken under the lock (invariant 1): cloned there, or the slot's own value, to
+/// clone after the lock.
+enum Taken<T> {
+    Cloned(T),
+    Last(T),
+}
+
+impl<T: Clone> Taken<T> {
+    /// The receiver's clone; call after the lock is released (the last value's `clone` and
+    /// `drop` are user code).
+    fn into_value(self) -> T {
+        match self {
+            Taken::Cloned(v) => v,
+            Taken::Last(v) => v.clone(),
         }
     }
 }
@@ -445,7 +405,9 @@ impl<T: Clone> Receiver<T> {
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let shared = &*self.shared;
         let mut st = lock(&shared.state);
-        shared.try_recv_locked(&mut st, &mut self.next)
+        let taken = shared.try_recv_locked(&mut st, &mut self.next);
+        drop(st);
+        taken.map(Taken::into_value)
     }
 
     /// Receives from a thread that is not running async code, parking it while it waits.
@@ -596,7 +558,7 @@ impl<T: Clone> Future for Recv<'_, T> {
             drop(st);
             drop(replaced);
             Poll::Ready(match result {
-                Ok(v) => Ok(v),
+                Ok(taken) => Ok(taken.into_value()),
                 Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
                 Err(_) => Err(RecvError::Closed),
             })
