@@ -1,5 +1,5 @@
 //! `read_to_end` and `read_to_string`: read until end of stream into a caller's `Vec` or
-//! `String`, growing it only when full, zeroing new capacity once.
+//! `String`, growing it as tokio's does (see [`Grow::poll`]), zeroing new capacity once.
 //!
 //! Invariant of [`Grow`]: `vec[..filled]` is what the vector held plus what was read;
 //! `vec[filled..]` is zeroed spare room the reads go into. Whatever happens (return,
@@ -11,16 +11,22 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use super::buf_read_ext::finish_line;
 use super::read::poll_read_slice;
 use crate::io::AsyncRead;
 
-/// What a reader at its end is probed with before the vector grows.
+/// The least room a read into the vector is given (it grows by at least this much), and
+/// the size of the stack probe that a reader at its end is asked with first (tokio's
+/// `NUM_BYTES`).
 const PROBE: usize = 32;
 
 /// The vector being read into (owned or borrowed), with zeroed room after `filled`.
 struct Grow<V: AsMut<Vec<u8>>> {
     vec: V,
     filled: usize,
+    /// The capacity the vector came with: while it is unchanged and nearly full, a stack
+    /// probe is read first, so that a reader at its end costs no growth.
+    start_cap: usize,
 }
 
 impl<V: AsMut<Vec<u8>>> Drop for Grow<V> {
@@ -32,45 +38,64 @@ impl<V: AsMut<Vec<u8>>> Drop for Grow<V> {
 impl<V: AsMut<Vec<u8>>> Grow<V> {
     fn new(mut vec: V) -> Self {
         let filled = vec.as_mut().len();
-        Grow { vec, filled }
+        let start_cap = vec.as_mut().capacity();
+        Grow {
+            vec,
+            filled,
+            start_cap,
+        }
     }
 
-    /// Reads until end of stream, counting into `read`; returns its total.
+    /// Reads until end of stream, counting into `read`; returns its total. A read that
+    /// fails with `Interrupted` is retried. The vector grows as tokio's does: when less
+    /// than [`PROBE`] bytes of room are left it reserves [`PROBE`] more (so `Vec` doubles
+    /// it), except that a vector still at its first capacity is probed on the stack first.
+    /// (tokio probes only vectors of 32 bytes or more: here a smaller one at its end is not
+    /// grown either, so an empty reader costs no allocation.)
     fn poll<R: AsyncRead + Unpin + ?Sized>(
         &mut self,
         reader: &mut R,
         read: &mut usize,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<usize>> {
-        let vec = self.vec.as_mut();
         loop {
-            if self.filled == vec.capacity() {
-                // Full: probe on the stack first, so a reader at its end costs no growth.
+            let vec = self.vec.as_mut();
+            let room = vec.capacity() - self.filled;
+            let res = if room < PROBE && vec.capacity() == self.start_cap {
                 let mut probe = [0u8; PROBE];
-                let n = ready!(poll_read_slice(Pin::new(&mut *reader), cx, &mut probe))?;
-                if n == 0 {
-                    return Poll::Ready(Ok(*read));
+                let res = ready!(poll_read_slice(Pin::new(&mut *reader), cx, &mut probe));
+                if let Ok(n @ 1..) = res {
+                    vec.truncate(self.filled);
+                    if n > room {
+                        vec.reserve(PROBE);
+                    }
+                    vec.extend_from_slice(&probe[..n]);
                 }
-                vec.truncate(self.filled);
-                vec.extend_from_slice(&probe[..n]);
-                self.filled += n;
-                *read += n;
-                continue;
+                res
+            } else {
+                if room < PROBE {
+                    vec.truncate(self.filled);
+                    vec.reserve(PROBE);
+                }
+                if vec.len() < vec.capacity() {
+                    // Zero the new room once; it stays zeroed until read into.
+                    vec.resize(vec.capacity(), 0);
+                }
+                ready!(poll_read_slice(
+                    Pin::new(&mut *reader),
+                    cx,
+                    &mut vec[self.filled..]
+                ))
+            };
+            match res {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(0) => return Poll::Ready(Ok(*read)),
+                Ok(n) => {
+                    self.filled += n;
+                    *read += n;
+                }
             }
-            if vec.len() < vec.capacity() {
-                // Zero the spare room once; it stays zeroed (initialized) until the end.
-                vec.resize(vec.capacity(), 0);
-            }
-            let n = ready!(poll_read_slice(
-                Pin::new(&mut *reader),
-                cx,
-                &mut vec[self.filled..]
-            ))?;
-            if n == 0 {
-                return Poll::Ready(Ok(*read));
-            }
-            self.filled += n;
-            *read += n;
         }
     }
 
@@ -135,20 +160,7 @@ pub(super) fn poll_read_to_string<'a, R: AsyncRead + Unpin + ?Sized>(
         let bytes = std::mem::take(state.grow.finish());
         state.grow.filled = 0;
         state.done = true;
-        let (mut text, res) = match (String::from_utf8(bytes), res) {
-            (Ok(text), res) => (text, res),
-            (Err(e), res) => {
-                let mut bytes = e.into_bytes();
-                bytes.truncate(original);
-                let err = res.err().unwrap_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "stream did not contain valid UTF-8",
-                    )
-                });
-                (String::from_utf8(bytes).unwrap_or_default(), Err(err))
-            }
-        };
+        let (mut text, res) = finish_line(bytes, original, res);
         if res.is_err() {
             // After an error the string is as it was (tokio's `read_to_string`).
             text.truncate(original);
