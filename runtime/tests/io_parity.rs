@@ -2,8 +2,9 @@
 //! retried by every loop that reads or writes until done (`write_all`, `write_all_buf`,
 //! the number writes, `BufWriter`'s flush, `copy_buf`, `read_to_end`, `read_to_string`,
 //! `read_until`, `read_line`, `lines`) while other errors still end them; invalid UTF-8
-//! errors carry tokio's inner error; `read_to_end` grows the vector as tokio's does;
-//! `BufWriter` counts a vectored write onto a non-vectored writer as tokio's; `copy` and
+//! errors carry tokio's inner error; `read_to_end` grows the vector as tokio's does and
+//! lends its spare capacity uninitialized, remembering what readers initialized (under
+//! Miri in `.ci/run`: the `unsafe` of `read_to_end.rs`); `BufWriter` counts a vectored write onto a non-vectored writer as tokio's; `copy` and
 //! `copy_buf` spend the task's budget; `copy_buf` flushes while its reader waits.
 //!
 //! Every test runs under a generous `timeout` that only detects hangs.
@@ -348,6 +349,98 @@ fn read_to_end_grows_as_tokio_s() {
         assert_eq!(tio::empty().read_to_end(&mut v).await.unwrap(), 0);
         assert_eq!(v.capacity(), 0, "an empty reader costs no allocation");
     });
+}
+
+/// A reader that records how many initialized-but-unfilled bytes each call is lent,
+/// then initializes `extra` bytes more than it fills (one byte per call), for `calls`
+/// calls; then end of stream.
+struct InitProbe {
+    seen: Vec<usize>,
+    calls: usize,
+    extra: usize,
+}
+
+impl AsyncRead for InitProbe {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.seen.push(buf.initialized().len() - buf.filled().len());
+        if self.seen.len() <= self.calls {
+            let extra = self.extra;
+            buf.initialize_unfilled_to(1 + extra)[0] = b'x';
+            buf.advance(1);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn read_to_end_lends_spare_capacity_uninitialized_and_remembers_what_was_initialized() {
+    run(async {
+        // 64 bytes of room: the first read sees nothing initialized; each read initializes
+        // 3 bytes and fills 1, so the next sees 2 more initialized bytes than it fills.
+        let mut r = InitProbe {
+            seen: Vec::new(),
+            calls: 10,
+            extra: 2,
+        };
+        let mut v = Vec::with_capacity(64);
+        assert_eq!(r.read_to_end(&mut v).await.unwrap(), 10);
+        assert_eq!(v, [b'x'; 10]);
+        let want: Vec<usize> = (0..=10).map(|i| if i == 0 { 0 } else { 2 }).collect();
+        assert_eq!(r.seen, want);
+
+        // Filling past the first capacity (34): reads 1-3 go into the spare capacity (1
+        // initialized ahead after the first); from 31 bytes of room on (reads 4-35), the
+        // stack probe (uninitialized) while the vector keeps its first capacity; the 35th
+        // grows it to 68, and a grown vector starts uninitialized (a reallocation's
+        // contents are not assumed): 0 at read 36, 1 at 37; at 31 bytes of room it grows
+        // again (136): 0 at read 38, then 1 ahead up to the end.
+        let mut r = InitProbe {
+            seen: Vec::new(),
+            calls: 40,
+            extra: 1,
+        };
+        let mut v = Vec::with_capacity(34);
+        assert_eq!(r.read_to_end(&mut v).await.unwrap(), 40);
+        assert_eq!(v, [b'x'; 40]);
+        let mut want = vec![0, 1, 1];
+        want.extend([0; 32]);
+        want.extend([0, 1, 0, 1, 1, 1]);
+        assert_eq!(r.seen, want);
+    });
+}
+
+/// A reader that replaces the `ReadBuf` it is lent by another one.
+struct Swapper;
+
+impl AsyncRead for Swapper {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // An empty `&mut []` is `'static`: a buffer that is not the caller's.
+        *buf = ReadBuf::new(&mut []);
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn read_to_end_refuses_a_reader_that_swaps_its_read_buf() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    for cap in [64, 40] {
+        // 64: the read goes into the vector's spare capacity; 40 with 10 bytes held: the
+        // stack probe.
+        let mut v = Vec::with_capacity(cap);
+        v.extend_from_slice(&[1; 10]);
+        let held = v.clone();
+        let res = catch_unwind(AssertUnwindSafe(|| run(Swapper.read_to_end(&mut v))));
+        assert!(res.is_err(), "cap {cap}: the swap is refused");
+        assert_eq!(v, held, "cap {cap}: nothing was claimed as read");
+    }
 }
 
 /// How many copies a task completes in a loop before another task gets to run.
