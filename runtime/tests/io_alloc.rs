@@ -4,9 +4,10 @@
 //! toolbox call allocates nothing: `BufReader` reads, `read_line` / `read_until` into a
 //! buffer with room, the number readers and writers, `BufWriter` writes and flushes,
 //! `write_all_buf`, `duplex` reads and writes (with waits and wakes between two tasks),
-//! `copy` and `copy_bidirectional` (per-thread spare buffers), `read_to_end` into a vector
-//! with room. Made things allocate exactly what their docs say: a `BufReader` its buffer,
-//! a `duplex` its two rings and two `Arc`s, a cold `copy` its 8 KiB buffer.
+//! `copy`, `copy_buf` and `copy_bidirectional` (per-thread spare buffers), `read_to_end`
+//! into a vector with room or filled to its capacity. Made things allocate exactly what
+//! their docs say: a `BufReader` its buffer, a `duplex` its two rings and two `Arc`s, a
+//! cold `copy` its 8 KiB buffer.
 //!
 //! Why a file of its own: a test binary has exactly one `#[global_allocator]`.
 
@@ -80,6 +81,11 @@ fn buffered_reads_lines_and_numbers_allocate_nothing() {
         let (n, stats) = allocs_during(async { text.as_bytes().read_to_end(&mut out).await }).await;
         assert_eq!(n.unwrap(), text.len());
         assert_none("read_to_end into a vector with room", stats);
+        // A vector filled exactly to its capacity: the end is found by the stack probe.
+        let mut out = Vec::with_capacity(text.len());
+        let (n, stats) = allocs_during(async { text.as_bytes().read_to_end(&mut out).await }).await;
+        assert_eq!(n.unwrap(), text.len());
+        assert_none("read_to_end that fills the vector exactly", stats);
     });
 }
 
@@ -155,6 +161,17 @@ fn duplex_and_copies_allocate_nothing_once_warm() {
         })
         .await;
         assert_none("copy of 100 KB x100, warm", stats);
+        // copy_buf through the reader's own buffer (the budget and the flush-while-waiting
+        // state cost nothing).
+        let mut r = tio::BufReader::new(&data[..]);
+        let ((), stats) = allocs_during(async {
+            for _ in 0..100 {
+                tio::copy_buf(&mut &data[..], &mut sink).await.unwrap();
+            }
+            tio::copy_buf(&mut r, &mut sink).await.unwrap();
+        })
+        .await;
+        assert_none("copy_buf x101, warm", stats);
 
         // A copy dropped mid-way gives its buffer back.
         let (mut full, _peer) = tio::duplex(8);

@@ -11,7 +11,8 @@ use crate::io::AsyncBufRead;
 
 /// Moves buffered bytes into `out` up to and including `delim`, counting into `read`;
 /// returns `read`'s total once `delim` or end of stream is reached. What was moved stays
-/// in `out` whatever happens next (an error, a drop), as tokio's `read_until`.
+/// in `out` whatever happens next (an error, a drop), as tokio's `read_until`. A fill that
+/// fails with `Interrupted` is retried.
 pub(crate) fn poll_read_until<R: AsyncBufRead + ?Sized>(
     mut reader: Pin<&mut R>,
     cx: &mut Context<'_>,
@@ -21,7 +22,10 @@ pub(crate) fn poll_read_until<R: AsyncBufRead + ?Sized>(
 ) -> Poll<io::Result<usize>> {
     loop {
         let (done, used) = {
-            let available = ready!(reader.as_mut().poll_fill_buf(cx))?;
+            let available = match ready!(reader.as_mut().poll_fill_buf(cx)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                res => res?,
+            };
             match available.iter().position(|&b| b == delim) {
                 Some(i) => {
                     out.extend_from_slice(&available[..=i]);
@@ -181,8 +185,10 @@ pub trait AsyncBufReadExt: AsyncBufRead {
 
 impl<R: AsyncBufRead + ?Sized> AsyncBufReadExt for R {}
 
-/// The text of a finished `read_line`: `bytes` (the original text then the line) if they
-/// are UTF-8; else the original text and `InvalidData` (or the I/O error).
+/// The text of a finished `read_line` or `read_to_string`: `bytes` (the original text then
+/// what was read) if they are UTF-8. If not: the original text, and the I/O error if there
+/// was one, else `InvalidData` whose inner error is the [`Utf8Error`](std::str::Utf8Error)
+/// of the whole buffer (its `valid_up_to` counts the original text too), as tokio's.
 pub(crate) fn finish_line(
     bytes: Vec<u8>,
     original: usize,
@@ -191,14 +197,12 @@ pub(crate) fn finish_line(
     match String::from_utf8(bytes) {
         Ok(text) => (text, res),
         Err(e) => {
+            let utf8 = e.utf8_error();
             let mut bytes = e.into_bytes();
             bytes.truncate(original);
-            let err = res.err().unwrap_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "stream did not contain valid UTF-8",
-                )
-            });
+            let err = res
+                .err()
+                .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidData, utf8));
             (String::from_utf8(bytes).unwrap_or_default(), Err(err))
         }
     }

@@ -47,7 +47,8 @@ impl<W: AsyncWrite> BufWriter<W> {
         }
     }
 
-    /// Writes the buffer out to the inner writer (without flushing it).
+    /// Writes the buffer out to the inner writer (without flushing it), retrying a write
+    /// that fails with `Interrupted` (as tokio's).
     fn flush_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut me = self.project();
         let mut ret = Ok(());
@@ -61,6 +62,7 @@ impl<W: AsyncWrite> BufWriter<W> {
                     break;
                 }
                 Ok(n) => *me.written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     ret = Err(e);
                     break;
@@ -123,20 +125,47 @@ impl<W: AsyncWrite> AsyncWrite for BufWriter<W> {
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
+        mut bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let total = bufs
-            .iter()
-            .fold(0usize, |acc, b| acc.saturating_add(b.len()));
-        if self.buf.len() + total > self.buf.capacity() {
+        if self.inner.is_write_vectored() {
+            let total = bufs
+                .iter()
+                .fold(0usize, |acc, b| acc.saturating_add(b.len()));
+            if self.buf.len() + total > self.buf.capacity() {
+                ready!(self.as_mut().flush_buf(cx))?;
+            }
+            let me = self.project();
+            if total >= me.buf.capacity() {
+                return me.inner.poll_write_vectored(cx, bufs);
+            }
+            for b in bufs {
+                me.buf.extend_from_slice(b);
+            }
+            return Poll::Ready(Ok(total));
+        }
+        // The inner writer takes one slice at a time: buffer the slices that fit, in
+        // order, and count only those (tokio's count); a first slice too large for the
+        // buffer goes straight through.
+        while bufs.first().is_some_and(|b| b.is_empty()) {
+            bufs = &bufs[1..];
+        }
+        let Some(first) = bufs.first() else {
+            return Poll::Ready(Ok(0));
+        };
+        if self.buf.len() + first.len() > self.buf.capacity() {
             ready!(self.as_mut().flush_buf(cx))?;
         }
         let me = self.project();
-        if total >= me.buf.capacity() {
-            return me.inner.poll_write_vectored(cx, bufs);
+        if first.len() >= me.buf.capacity() {
+            return me.inner.poll_write(cx, first);
         }
+        let mut total = 0;
         for b in bufs {
+            if me.buf.len() + b.len() > me.buf.capacity() {
+                break;
+            }
             me.buf.extend_from_slice(b);
+            total += b.len();
         }
         Poll::Ready(Ok(total))
     }

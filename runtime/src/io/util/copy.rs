@@ -18,6 +18,7 @@ use std::task::{Context, Poll, ready};
 
 use super::buf_reader::DEFAULT_BUF_SIZE;
 use super::read::poll_read_slice;
+use crate::coop::poll_budgeted;
 use crate::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 /// How many spare copy buffers a thread keeps.
@@ -162,7 +163,9 @@ impl Transfer {
 
 /// Copies everything `reader` yields into `writer`, then flushes it; returns how many
 /// bytes were copied. As tokio's `io::copy`: an error from either side ends the copy;
-/// while the reader has nothing, the writer is flushed.
+/// while the reader has nothing, the writer is flushed; each completed copy spends one
+/// unit of the task's [budget](crate::coop), so a loop of copies between in-memory
+/// buffers still yields.
 ///
 /// Allocation: an 8 KiB buffer from the thread's spare list (see the module docs): none
 /// once the thread is warm. Not cancel safe: a dropped copy loses what it read and had not
@@ -176,11 +179,17 @@ where
     W: AsyncWrite + Unpin + ?Sized,
 {
     let mut t = Transfer::new();
-    poll_fn(move |cx| t.poll_copy(cx, Pin::new(&mut *reader), Pin::new(&mut *writer)))
+    poll_fn(move |cx| {
+        poll_budgeted(cx, |cx| {
+            t.poll_copy(cx, Pin::new(&mut *reader), Pin::new(&mut *writer))
+        })
+    })
 }
 
 /// Copies everything a buffered `reader` yields into `writer` through the reader's own
-/// buffer, then flushes; returns how many bytes were copied. Allocates nothing.
+/// buffer, then flushes; returns how many bytes were copied. Allocates nothing. As
+/// tokio's: `Interrupted` is retried, the writer is flushed while the reader has nothing,
+/// and each completed copy spends one unit of the task's [budget](crate::coop).
 ///
 /// Not cancel safe in the sense that a dropped call's count is lost; no byte is: what was
 /// not written is still in the reader's buffer.
@@ -193,25 +202,59 @@ where
     W: AsyncWrite + Unpin + ?Sized,
 {
     let mut amt = 0u64;
+    let mut need_flush = false;
     poll_fn(move |cx| {
-        loop {
-            let n = {
-                let buf = ready!(Pin::new(&mut *reader).poll_fill_buf(cx))?;
-                if buf.is_empty() {
-                    ready!(Pin::new(&mut *writer).poll_flush(cx))?;
-                    return Poll::Ready(Ok(amt));
-                }
-                let n = ready!(Pin::new(&mut *writer).poll_write(cx, buf))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "write zero byte into writer",
-                    )));
-                }
-                n.min(buf.len())
-            };
-            Pin::new(&mut *reader).consume(n);
-            amt += n as u64;
-        }
+        poll_budgeted(cx, |cx| {
+            poll_copy_buf(cx, &mut *reader, &mut *writer, &mut amt, &mut need_flush)
+        })
     })
+}
+
+/// One poll of [`copy_buf`]: moves the reader's buffered bytes to the writer until the
+/// reader's end, then flushes. Reads and writes that fail with `Interrupted` are retried;
+/// while the reader has nothing, what was written is flushed (a reader may wait for it).
+fn poll_copy_buf<R, W>(
+    cx: &mut Context<'_>,
+    reader: &mut R,
+    writer: &mut W,
+    amt: &mut u64,
+    need_flush: &mut bool,
+) -> Poll<io::Result<u64>>
+where
+    R: AsyncBufRead + Unpin + ?Sized,
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    loop {
+        let n = {
+            let buf = match Pin::new(&mut *reader).poll_fill_buf(cx) {
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(res) => res?,
+                Poll::Pending => {
+                    if *need_flush {
+                        ready!(Pin::new(&mut *writer).poll_flush(cx))?;
+                        *need_flush = false;
+                    }
+                    return Poll::Pending;
+                }
+            };
+            if buf.is_empty() {
+                ready!(Pin::new(&mut *writer).poll_flush(cx))?;
+                return Poll::Ready(Ok(*amt));
+            }
+            let n = match ready!(Pin::new(&mut *writer).poll_write(cx, buf)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                res => res?,
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "write zero byte into writer",
+                )));
+            }
+            n.min(buf.len())
+        };
+        Pin::new(&mut *reader).consume(n);
+        *amt += n as u64;
+        *need_flush = true;
+    }
 }

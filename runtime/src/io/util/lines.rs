@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use super::buf_read_ext::{finish_line, poll_read_until};
+use super::buf_read_ext::poll_read_until;
 use crate::io::AsyncBufRead;
 
 pin_project! {
@@ -35,7 +35,9 @@ impl<R: AsyncBufRead> Lines<R> {
     }
 
     /// The next line, without its `\n` or `\r\n`; `None` at end of stream. A line that is
-    /// not UTF-8 is an `InvalidData` error (its bytes are consumed).
+    /// not UTF-8 is an `InvalidData` error whose inner error is the line's
+    /// [`FromUtf8Error`](std::string::FromUtf8Error) (its bytes are consumed; the next call
+    /// reads the next line).
     ///
     /// Cancel safe: what a dropped call read is kept for the next one.
     pub async fn next_line(&mut self) -> io::Result<Option<String>>
@@ -62,8 +64,12 @@ impl<R: AsyncBufRead> Lines<R> {
                 bytes.pop();
             }
         }
-        let (text, res) = finish_line(bytes, 0, Ok(n));
-        Poll::Ready(res.map(|_| Some(text)))
+        // A line that is not UTF-8 is one error (its bytes, in the `FromUtf8Error`, are
+        // consumed); the next call reads the next line, as tokio's.
+        Poll::Ready(match String::from_utf8(bytes) {
+            Ok(line) => Ok(Some(line)),
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        })
     }
 
     /// The reader.

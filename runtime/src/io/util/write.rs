@@ -1,6 +1,7 @@
 //! The futures of [`AsyncWriteExt::write`](super::AsyncWriteExt::write) and
 //! [`write_all`](super::AsyncWriteExt::write_all): named types with `#[inline]` polls, so
 //! that a socket's write path inlines into the task that awaits it. Both are `Unpin`.
+//! `write_all` retries a write that fails with `Interrupted`, as tokio's; `write` returns it.
 
 use std::future::Future;
 use std::io;
@@ -56,7 +57,10 @@ impl<W: AsyncWrite + Unpin + ?Sized> Future for WriteAll<'_, W> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let me = self.get_mut();
         while !me.buf.is_empty() {
-            let n = ready!(Pin::new(&mut *me.writer).poll_write(cx, me.buf))?;
+            let n = match ready!(Pin::new(&mut *me.writer).poll_write(cx, me.buf)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                res => res?,
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }

@@ -38,7 +38,8 @@ macro_rules! write_number {
     ($($(#[$doc:meta])* $name:ident($ty:ty), $to:ident;)*) => {$(
         $(#[$doc])*
         ///
-        /// Not cancel safe: a dropped call may have written part of the number.
+        /// A write that fails with `Interrupted` is retried (as tokio's). Not cancel safe: a
+        /// dropped call may have written part of the number.
         fn $name(&mut self, n: $ty) -> impl Future<Output = io::Result<()>> + '_
         where
             Self: Unpin,
@@ -60,7 +61,8 @@ pub trait AsyncWriteExt: AsyncWrite {
         write(self, buf)
     }
 
-    /// Writes all of `buf`; `WriteZero` if the writer takes no more.
+    /// Writes all of `buf`; `WriteZero` if the writer takes no more. A write that fails
+    /// with `Interrupted` is retried (as tokio's); any other error is returned.
     ///
     /// Not cancel safe: a dropped `write_all` may have written part of `buf`.
     fn write_all<'a>(&'a mut self, buf: &'a [u8]) -> WriteAll<'a, Self>
@@ -98,7 +100,8 @@ pub trait AsyncWriteExt: AsyncWrite {
     }
 
     /// Writes all of `buf`'s remaining bytes, advancing it as they go (vectored when the
-    /// writer gathers); `WriteZero` if the writer takes no more.
+    /// writer gathers); `WriteZero` if the writer takes no more. A write that fails with
+    /// `Interrupted` is retried (as tokio's).
     ///
     /// Cancel safe in tokio's sense: `buf` is advanced past what was written, so a call
     /// again goes on where the dropped one stopped.
@@ -111,7 +114,11 @@ pub trait AsyncWriteExt: AsyncWrite {
     {
         poll_fn(move |cx| {
             while buf.has_remaining() {
-                if ready!(poll_write_buf(self, buf, cx))? == 0 {
+                let n = match ready!(poll_write_buf(self, buf, cx)) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    res => res?,
+                };
+                if n == 0 {
                     return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                 }
             }
