@@ -66,6 +66,7 @@ fn positional_io_allocates_nothing(backend: FsBackend) {
         for i in 0..WARMUP {
             (buf, out) = round(&f, i, buf, out).await;
         }
+        start_every_blocking_thread(2).await;
         let before = AllocStats::process();
         for i in 0..OPS {
             (buf, out) = round(&f, i, buf, out).await;
@@ -91,7 +92,7 @@ fn spawn_blocking_allocates_exactly_once() {
         for i in 0..WARMUP {
             assert_eq!(spawn_blocking(move || i).await.unwrap(), i);
         }
-        wait_until_idle();
+        start_every_blocking_thread(2).await;
         let before = AllocStats::process();
         for i in 0..OPS {
             assert_eq!(spawn_blocking(move || i * 2).await.unwrap(), i * 2);
@@ -108,6 +109,26 @@ fn spawn_blocking_allocates_exactly_once() {
 /// A worker drops its reference to a job after waking the job's handle: waits until every
 /// worker is idle again (it drops the job before it takes the pool's lock to go idle), so
 /// that no job of before (or of the measured loop) is freed on the wrong side of a count.
+/// Starts all `threads` of the blocking pool (jobs that wait for each other need one thread
+/// each), then waits until they are idle. The pool starts threads lazily, when a job finds
+/// every started one busy: on a slow or loaded machine that can first happen inside the
+/// measured window, and a thread's start allocates.
+async fn start_every_blocking_thread(threads: usize) {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let jobs: Vec<_> = (0..threads)
+        .map(|_| {
+            let barrier = barrier.clone();
+            spawn_blocking(move || {
+                barrier.wait();
+            })
+        })
+        .collect();
+    for job in jobs {
+        job.await.unwrap();
+    }
+    wait_until_idle();
+}
+
 fn wait_until_idle() {
     let start = std::time::Instant::now();
     loop {
