@@ -250,20 +250,6 @@ pub(crate) fn current_core() -> Result<Arc<Core>, NoCore> {
     Ok(core)
 }
 
-/// Runs `f` on the current runtime's core, if one is entered (alive or not), without taking
-/// a reference: for a note to the runtime on a hot path (`yield_now`).
-#[inline]
-pub(crate) fn with_current_core(f: impl FnOnce(&Core)) {
-    let current = CURRENT.with(Cell::get);
-    if current.is_null() {
-        return;
-    }
-    // SAFETY: the slot owns a strong count of this `Arc` (see `enter`), so the core is live
-    // for this call (nothing here can clear the slot: `f` only sets a flag of the core); the
-    // slot only ever holds cores of this thread, whose `local` half `f` may touch.
-    f(unsafe { &*current });
-}
-
 /// Enters `core` again if it is the runtime current on this thread (a guard that puts back
 /// the same context); `None` otherwise.
 pub(crate) fn reenter(core: &Arc<Core>) -> Option<EnterGuard> {

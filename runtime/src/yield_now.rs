@@ -50,7 +50,8 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        crate::context::with_current_core(crate::core::Core::note_yield);
+        // SAFETY: `note_yield` sets a flag of the core and runs no user code.
+        let _ = unsafe { crate::context::with_core((), |core, ()| core.note_yield()) };
         cx.waker().wake_by_ref();
         Poll::Pending
     }
