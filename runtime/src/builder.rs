@@ -336,6 +336,7 @@ impl Builder {
             forbid_alloc_in_slab_polls: self.forbid_alloc_in_slab_polls,
             name: self.name,
         });
+        crate::context::note_built(&core);
         let park_timer = park_timer(&poll, TIMER_TOKEN);
         let blocking = BlockingPool::new(
             self.max_blocking_threads,

@@ -15,6 +15,9 @@
 //!   inside another's task or `block_on` would stall the outer runtime (and hang if the inner
 //!   future waits on it), so it panics with what to do instead. Entering (`Runtime::enter`)
 //!   and dropping another runtime inside a task stay allowed.
+//! - `LAST_BUILT` holds a `Weak` of the last runtime built on this thread, for a
+//!   `LocalSet::spawn_local` made while no runtime is entered (see `task/local_set.rs`); it
+//!   keeps nothing alive.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -40,6 +43,28 @@ thread_local! {
     /// or guards dropped out of order, leave one). Registered by the first `enter`, so
     /// that reading `CURRENT` itself never pays for a destructor.
     static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
+    /// The last runtime built on this thread (`note_built`).
+    static LAST_BUILT: std::cell::RefCell<std::sync::Weak<Core>> =
+        const { std::cell::RefCell::new(std::sync::Weak::new()) };
+}
+
+/// Records `core` as the last runtime built on this thread.
+pub(crate) fn note_built(core: &Arc<Core>) {
+    let _ = LAST_BUILT.try_with(|l| *l.borrow_mut() = Arc::downgrade(core));
+}
+
+/// The last runtime built on this thread, if it is still alive (not dropped).
+pub(crate) fn last_built() -> Option<Arc<Core>> {
+    LAST_BUILT
+        .try_with(|l| l.borrow().upgrade())
+        .ok()
+        .flatten()
+        .filter(|core| !core.is_shut_down())
+}
+
+/// Whether a runtime is entered on this thread (alive or not).
+pub(crate) fn is_entered() -> bool {
+    !CURRENT.with(Cell::get).is_null()
 }
 
 struct ReleaseAtExit;

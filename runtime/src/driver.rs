@@ -2,8 +2,9 @@
 //! io_uring completions) and the scheduler pass that fires timers, polls sockets and runs
 //! tasks. `runtime.rs` owns a `Driver` and calls [`Driver::pass`] and [`Driver::park`].
 //!
-//! Invariants: the clock is read only when the run queue drains, at the I/O interval, or
-//! after a task spent its whole budget; a park first looks (`epoll_wait(0)`), may spin on
+//! Invariants: the clock is read only when the run queue drains, at the I/O interval,
+//! after a task spent its whole budget, or after a `yield_now` (tokio's yield waits for the
+//! drivers); a park first looks (`epoll_wait(0)`), may spin on
 //! the remote flag when remote wakes were recent, and only then sleeps, with the park timer
 //! armed for sub-millisecond deadlines.
 
@@ -200,7 +201,8 @@ impl Driver {
         self.fs.blocking_pool().has_jobs()
     }
 
-    /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks.
+    /// One scheduler pass: timers, (maybe) sockets, remote wakes, ready tasks; then, if a
+    /// task or the root future yielded (`yield_now`), sockets and timers again.
     #[inline]
     pub(crate) fn pass(&mut self, core: &Core) -> TickReport {
         self.passes += 1;
@@ -219,6 +221,12 @@ impl Driver {
             0
         };
         let tasks_polled = core.run_pass();
+        // Something yielded (`yield_now`): as tokio's "defer", the drivers run before the
+        // yielder is polled again (it waits in the run queue for the next pass). What they
+        // do then is not in this pass's report (the report stays in registers).
+        if core.yielded() {
+            self.drive_after_yield(core);
+        }
         // Submits the file operations this pass queued, reaps finished ones.
         self.fs.flush();
         self.polls_since_io = self
@@ -232,6 +240,19 @@ impl Driver {
             // Filled in by `tick` only: `block_on`'s passes need no `Instant` arithmetic.
             next_timer: None,
         }
+    }
+}
+
+impl Driver {
+    /// The drivers' turn after a `yield_now` (see [`Driver::pass`]): fires due timers and
+    /// polls the sockets without blocking. Out of line: the pass of a runtime whose tasks
+    /// do not yield pays one flag test for it.
+    #[cold]
+    #[inline(never)]
+    fn drive_after_yield(&mut self, core: &Core) {
+        core.clear_yield();
+        self.timers.process();
+        self.poll_io(Some(Duration::ZERO));
     }
 }
 

@@ -196,9 +196,11 @@ impl Handle {
         match crate::context::reenter(&self.core) {
             Some(inner) => HandleEnterGuard { _inner: inner },
             None => panic!(
-                "tickslab: `Handle::enter` outside its runtime: a tickslab runtime lives on the \
-                 thread that built it and is entered there with `Runtime::enter` (or is current \
-                 inside `block_on` and its tasks); other threads reach it with `Handle::spawn`"
+                "Local tasks can only be spawned on a LocalRuntime from the thread the runtime \
+                 was created on (tickslab: `Handle::enter` outside its runtime: a tickslab \
+                 runtime lives on the thread that built it and is entered there with \
+                 `Runtime::enter` (or is current inside `block_on` and its tasks); other \
+                 threads reach it with `Handle::spawn`)"
             ),
         }
     }

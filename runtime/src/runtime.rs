@@ -292,6 +292,11 @@ impl Runtime {
         result
     }
 
+    /// This runtime's id (`Handle::id`'s number), for checks within the crate.
+    pub(crate) fn core_id(&self) -> u64 {
+        self.core.id()
+    }
+
     /// What the last [`frame`](Self::frame) did.
     pub fn last_frame(&self) -> FrameStats {
         self.frames.last

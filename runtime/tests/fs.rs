@@ -719,10 +719,24 @@ fn a_dropped_runtime_leaves_no_descriptor() {
 }
 
 #[test]
-fn outside_a_runtime_is_an_error_not_a_panic() {
-    // Futures built and polled with no tickslab runtime entered.
-    let res = futures_lite_block_on(fs::read("/nonexistent"));
-    assert!(res.is_err());
+#[should_panic(
+    expected = "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
+)]
+fn outside_a_runtime_a_file_operation_panics_with_tokio_s_message() {
+    // Futures built and polled with no tickslab runtime entered (tokio's `no_rt` test).
+    let _ = futures_lite_block_on(fs::read("/nonexistent"));
+}
+
+#[test]
+fn after_its_runtime_is_gone_a_file_operation_is_an_error_and_backend_never_panics() {
+    assert!(fs::backend().is_err(), "no runtime: an error, no panic");
+    let rt = Runtime::new().unwrap();
+    // A forgotten guard keeps the dead runtime current: its files report the shutdown.
+    std::mem::forget(rt.enter());
+    drop(rt);
+    let err = futures_lite_block_on(fs::read("/nonexistent")).unwrap_err();
+    assert!(tickslab_runtime::io::is_rt_shutdown_err(&err), "{err:?}");
+    assert!(fs::backend().is_err());
 }
 
 /// Polls a future to completion on this thread with no runtime entered.

@@ -77,3 +77,55 @@ fn readiness_waits_spend_no_budget() {
         assert!(coop::has_budget_remaining());
     });
 }
+
+#[test]
+fn after_its_runtime_is_gone_a_stream_reads_what_was_queued_then_reports_the_shutdown() {
+    use std::io::Write;
+    let rt = rt();
+    let (server, mut client) = rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(b"hello").unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (server, client)
+    });
+    // The bytes are queued before the runtime goes (loopback: a peek waits for them).
+    let dup = std::net::TcpStream::from(
+        std::os::fd::AsFd::as_fd(&server)
+            .try_clone_to_owned()
+            .unwrap(),
+    );
+    let mut peek = [0u8; 8];
+    while !matches!(dup.peek(&mut peek), Ok(n) if n >= 5) {
+        std::thread::yield_now();
+    }
+    drop(rt);
+    // Readiness seen before the shutdown still lets `try_read` reach the socket (tokio's).
+    let mut buf = [0u8; 8];
+    assert_eq!(server.try_read(&mut buf).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    // Nothing more: the `WouldBlock` clears readiness, and from then on the shutdown shows.
+    assert_eq!(
+        server.try_read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    client.write_all(b"late").unwrap();
+    let err = server.try_read(&mut buf).unwrap_err();
+    assert!(tickslab_runtime::io::is_rt_shutdown_err(&err), "{err:?}");
+    // An `async` read on another runtime fails the same way instead of waiting forever.
+    let err = rt_read(&server);
+    assert!(tickslab_runtime::io::is_rt_shutdown_err(&err), "{err:?}");
+}
+
+fn rt_read(server: &TcpStream) -> std::io::Error {
+    rt().block_on(async {
+        let mut buf = [0u8; 8];
+        loop {
+            server.readable().await?;
+            server.try_read(&mut buf)?;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), std::io::Error>(())
+    })
+    .unwrap_err()
+}

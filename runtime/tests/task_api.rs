@@ -471,6 +471,26 @@ fn handle_enter_inside_the_runtime_and_refused_outside() {
 }
 
 #[test]
+fn handle_enter_on_another_thread_panics_with_tokio_s_local_runtime_message() {
+    let rt = rt();
+    let handle = rt.handle().clone();
+    let err = std::thread::spawn(move || {
+        catch_unwind(AssertUnwindSafe(|| drop(handle.enter()))).unwrap_err()
+    })
+    .join()
+    .unwrap();
+    let msg = panic_message(err);
+    assert!(
+        msg.contains(
+            "Local tasks can only be spawned on a LocalRuntime from the thread the runtime \
+             was created on"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("Handle::spawn"), "{msg}");
+}
+
+#[test]
 fn park_hooks_run_around_each_sleep() {
     // The other thread sends only after the park hook said the runtime is going to sleep,
     // and the runtime has nothing else to do: so it parks at least once, whatever the timing.

@@ -288,13 +288,31 @@ pub(crate) fn set_current(driver: Option<Rc<FsDriver>>) -> Option<Rc<FsDriver>> 
         .unwrap_or(None)
 }
 
-/// The current runtime's file driver, or the error a file operation reports without one.
-pub(crate) fn current() -> io::Result<Rc<FsDriver>> {
+/// The current runtime's file driver; the error a file operation reports once that runtime
+/// has shut down; or, with no runtime entered, `Err(None)`.
+pub(crate) fn try_current() -> Result<Rc<FsDriver>, Option<io::Error>> {
     match CURRENT.try_with(|c| c.borrow().clone()).unwrap_or(None) {
         Some(d) if !d.is_shut_down() => Ok(d),
-        Some(_) => Err(super::shut_down_error()),
-        None => Err(io::Error::other(
-            "tickslab files must be used inside a tickslab runtime",
-        )),
+        Some(_) => Err(Some(super::shut_down_error())),
+        None => Err(None),
     }
+}
+
+/// The current runtime's file driver, or the error a file operation reports once that
+/// runtime has shut down.
+///
+/// # Panics
+/// With no runtime entered on this thread, with tokio's message (tokio's file operations
+/// panic there too: they need its blocking pool).
+#[track_caller]
+pub(crate) fn current() -> io::Result<Rc<FsDriver>> {
+    try_current().map_err(|e| {
+        e.unwrap_or_else(|| {
+            panic!(
+                "there is no reactor running, must be called from the context of a Tokio 1.x \
+                 runtime (tickslab: files are used inside a tickslab runtime: `block_on` or \
+                 a task)"
+            )
+        })
+    })
 }

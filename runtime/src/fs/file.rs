@@ -53,8 +53,11 @@ impl File {
     /// Opens a file for reading (`std::fs::File::open` on the blocking pool).
     ///
     /// # Errors
-    /// As `std::fs::File::open` (`NotFound`, `PermissionDenied`, ...), or an error when
-    /// called outside a runtime.
+    /// As `std::fs::File::open` (`NotFound`, `PermissionDenied`, ...), or an error once the
+    /// runtime has shut down.
+    ///
+    /// # Panics
+    /// Outside a runtime, with tokio's message.
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
         OpenOptions::new().read(true).open(path).await
     }
@@ -447,7 +450,10 @@ impl OpenOptions {
     ///
     /// # Errors
     /// As `std::fs::OpenOptions::open` (`NotFound`, `PermissionDenied`, `AlreadyExists`,
-    /// `InvalidInput` for contradictory options, ...), or when called outside a runtime.
+    /// `InvalidInput` for contradictory options, ...), or once the runtime has shut down.
+    ///
+    /// # Panics
+    /// Outside a runtime, with tokio's message.
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let driver = driver::current()?;
         if !driver.uses_uring() {

@@ -76,12 +76,18 @@ pub enum FsBackend {
 /// # Errors
 /// Outside a runtime, or once it has shut down.
 pub fn backend() -> io::Result<FsBackend> {
-    Ok(driver::current()?.backend())
+    match driver::try_current() {
+        Ok(d) => Ok(d.backend()),
+        Err(Some(e)) => Err(e),
+        Err(None) => Err(io::Error::other(
+            "tickslab: fs::backend() outside a runtime",
+        )),
+    }
 }
 
 /// File operations in flight on the current runtime (0 outside one).
 pub(crate) fn current_in_flight() -> usize {
-    driver::current().map_or(0, |d| d.ops().len())
+    driver::try_current().map_or(0, |d| d.ops().len())
 }
 
 pub(crate) fn shut_down_error() -> io::Error {
@@ -92,7 +98,8 @@ pub(crate) fn shut_down_error() -> io::Error {
 pub(crate) async fn asyncify<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
-    // Outside a runtime (or after it), an error rather than `spawn_blocking`'s panic.
+    // Outside a runtime, tokio's panic; after it, an error rather than `spawn_blocking`'s
+    // panic.
     driver::current()?;
     match crate::blocking::spawn_blocking(f).await {
         Ok(res) => res,

@@ -432,18 +432,22 @@ impl Registration {
         })
     }
 
-    /// Tries a syscall once, without waiting: `WouldBlock` when not ready.
+    /// Tries a syscall once, without waiting: `WouldBlock` when not ready. After the
+    /// runtime's shutdown, as tokio's: readiness seen before still lets the syscall run
+    /// (bytes already queued can be read), and once a `WouldBlock` has cleared it, the
+    /// shutdown error (where tokio answers `WouldBlock` forever).
     pub(crate) fn try_io<R>(
         &self,
         dir: Direction,
         op: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
         let r = self.readiness();
-        if r & SHUTDOWN != 0 {
-            return Err(shut_down_error());
-        }
-        if r & dir.ready_mask() == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
+        if r & dir.edge() == 0 {
+            return Err(if r & SHUTDOWN != 0 {
+                shut_down_error()
+            } else {
+                io::ErrorKind::WouldBlock.into()
+            });
         }
         let out = op();
         if matches!(&out, Err(e) if is_would_block(e)) {

@@ -9,8 +9,11 @@
 //!
 //! What differs: tokio lets `spawn_local` on a set be called before any runtime exists and
 //! runs those tasks once the set is driven; a tickslab task is created on a runtime, so
-//! [`LocalSet::spawn_local`] needs one to be current (inside `block_on`, a task, or after
-//! `Runtime::enter`) and panics, saying so, otherwise.
+//! [`LocalSet::spawn_local`] needs one: the current one (inside `block_on`, a task, or after
+//! `Runtime::enter`), else the last runtime built on this thread that is still alive (the
+//! set's *home*: tokio's pattern `let rt = ..; local.spawn_local(..); local.block_on(&rt,
+//! ..)`); with neither, it panics, saying so. A set whose tasks went to its home runtime
+//! that is then driven on another one panics instead of leaving them unpolled.
 //!
 //! As in tokio, [`spawn_local`](crate::task::spawn_local) called while the set runs a
 //! future (inside [`LocalSet::run_until`] / [`LocalSet::block_on`], or inside one of the
@@ -32,6 +35,8 @@ use crate::core::task::{AbortHandle, JoinHandle};
 
 #[derive(Default)]
 struct Shared {
+    /// The id of the runtime that took the set's tasks while none was entered, if any.
+    home: Cell<Option<u64>>,
     live: Cell<usize>,
     /// Woken when `live` drops to zero (the set awaited as a future).
     idle: Cell<Option<Waker>>,
@@ -84,7 +89,15 @@ where
         shared: shared.clone(),
         _guard: LiveGuard(shared.clone()),
     };
-    let handle = crate::spawn(tracked);
+    let handle = match crate::context::last_built().filter(|_| !crate::context::is_entered()) {
+        // No runtime entered: the set's home takes the task (see the module docs).
+        Some(core) => {
+            shared.home.set(Some(core.id()));
+            core.spawn_boxed(tracked)
+        }
+        // Panics, saying why, when no runtime is entered or the entered one is gone.
+        None => crate::spawn(tracked),
+    };
     let mut aborts = shared.aborts.borrow_mut();
     if aborts.len() == aborts.capacity() {
         aborts.retain(|a| !a.is_finished());
@@ -162,11 +175,12 @@ impl LocalSet {
         }
     }
 
-    /// Spawns `future` on the current runtime as a task of this set.
+    /// Spawns `future` on the current runtime as a task of this set; with none entered, on
+    /// the last runtime built on this thread (see the module docs).
     ///
     /// # Panics
-    /// Outside a runtime (see the module docs: unlike tokio's, a set cannot hold tasks
-    /// before a runtime is current).
+    /// When no runtime is entered and none built on this thread is alive (unlike tokio's,
+    /// a set cannot hold tasks before a runtime exists).
     #[track_caller]
     pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -178,7 +192,20 @@ impl LocalSet {
     /// Runs `future` on `rt` until it completes, with this set's tasks running meanwhile:
     /// [`Runtime::block_on`](crate::Runtime::block_on).
     #[track_caller]
+    ///
+    /// # Panics
+    /// As `Runtime::block_on`; and when tasks were spawned on this set while no runtime was
+    /// entered, so went to the last one built on this thread, and `rt` is another one.
     pub fn block_on<F: Future>(&self, rt: &crate::Runtime, future: F) -> F::Output {
+        if let Some(home) = self.shared.home.get() {
+            assert!(
+                home == rt.core_id(),
+                "tickslab: this LocalSet's tasks were spawned while no runtime was entered, \
+                 so on the last runtime built on this thread, and it is driven on another \
+                 one where they would never run: drive it on that runtime, or spawn inside \
+                 `block_on` / after `Runtime::enter`"
+            );
+        }
         rt.block_on(self.run_until(future))
     }
 

@@ -278,10 +278,23 @@ pub(crate) fn current_armed() -> usize {
     try_current_timers().map_or(0, |t| t.armed())
 }
 
+/// The current runtime's timers, or tokio's panic: "no reactor running" outside a runtime,
+/// "being shutdown" when the current one was dropped (a guard outlived it).
 #[track_caller]
 fn current_timers(what: &str) -> Rc<Timers> {
     try_current_timers().unwrap_or_else(|| {
-        panic!("{what} used outside of a tickslab runtime (or after the runtime was dropped)")
+        let dropped = CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(false);
+        if dropped {
+            panic!(
+                "A Tokio 1.x context was found, but it is being shutdown. (tickslab: {what} \
+                 used after its runtime was dropped.)"
+            )
+        }
+        panic!(
+            "there is no reactor running, must be called from the context of a Tokio 1.x \
+             runtime (tickslab: {what} used outside of a tickslab runtime: use it inside \
+             `block_on` or a task)"
+        )
     })
 }
 
