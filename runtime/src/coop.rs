@@ -38,6 +38,9 @@ thread_local! {
     static LEFT: Cell<Option<u8>> = const { Cell::new(None) };
     /// Whether some task ran out of budget since the driver last asked (`take_exhausted`).
     static EXHAUSTED: Cell<bool> = const { Cell::new(false) };
+    /// A `yield_now` asked the driver for a turn before the yielder runs again
+    /// (`crate::yield_now`); the driver takes it at the end of the pass.
+    static YIELDED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether a task ran out of budget since the last call: a sign of long polls, after which
@@ -46,6 +49,20 @@ thread_local! {
 #[inline]
 pub(crate) fn take_exhausted() -> bool {
     EXHAUSTED.replace(false)
+}
+
+/// Notes a `yield_now`: the driver polls sockets and timers at the end of this pass, before
+/// the yielder runs again (`crate::yield_now`). Outside a runtime the note waits for the
+/// next runtime pass on this thread, which then takes one extra driver turn.
+#[inline]
+pub(crate) fn note_yield() {
+    YIELDED.set(true);
+}
+
+/// Takes the `yield_now` note (the driver, as it takes its turn).
+#[inline(always)]
+pub(crate) fn take_yield() -> bool {
+    YIELDED.get() && YIELDED.replace(false)
 }
 
 /// Whether this thread is inside a task poll (or `block_on`'s root future) of a tickslab

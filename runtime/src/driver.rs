@@ -224,8 +224,8 @@ impl Driver {
         // Something yielded (`yield_now`): as tokio's "defer", the drivers run before the
         // yielder is polled again (it waits in the run queue for the next pass). What they
         // do then is not in this pass's report (the report stays in registers).
-        if core.yielded() {
-            self.drive_after_yield(core);
+        if crate::coop::take_yield() {
+            self.drive_after_yield();
         }
         // Submits the file operations this pass queued, reaps finished ones.
         self.fs.flush();
@@ -249,8 +249,7 @@ impl Driver {
     /// do not yield pays one flag test for it.
     #[cold]
     #[inline(never)]
-    fn drive_after_yield(&mut self, core: &Core) {
-        core.clear_yield();
+    fn drive_after_yield(&mut self) {
         self.timers.process();
         self.poll_io(Some(Duration::ZERO));
     }

@@ -5,13 +5,14 @@
 //! so a task that yields to let "the runtime catch up" (a readiness event, a due timer) sees
 //! it when it resumes. tickslab does the same without a deferred list: the yielding task is
 //! queued at once (tasks woken during a pass run in the next pass, never in the same one)
-//! and notes the yield on the current runtime's core; the driver, at the end of that pass,
+//! and notes the yield (a thread-local flag, `crate::coop`); the driver, at the end of that pass,
 //! sees the note and polls sockets and timers (`Driver::pass`). So before the task (or
 //! `block_on`'s root future) is polled again, the drivers have run, and the root future, if
 //! an event woke it, has had its turn.
 //!
 //! Invariant: the note is set only here and cleared only by the driver when it takes its
-//! turn. Outside a runtime a yield is a plain self-wake (tokio's behaviour there too).
+//! turn. Outside a runtime a yield is a plain self-wake (tokio's behaviour there too); its
+//! note costs the next runtime pass on the thread one extra driver turn, nothing more.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -50,8 +51,7 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        // SAFETY: `note_yield` sets a flag of the core and runs no user code.
-        let _ = unsafe { crate::context::with_core((), |core, ()| core.note_yield()) };
+        crate::coop::note_yield();
         cx.waker().wake_by_ref();
         Poll::Pending
     }

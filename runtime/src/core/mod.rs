@@ -165,9 +165,6 @@ struct Local {
     frame_bytes: Cell<usize>,
     /// The task being polled (`task::id()`); `None` between polls and in the root future.
     current_task: Cell<Option<task::TaskRef>>,
-    /// Whether a task or the root future called `yield_now` since the driver last took
-    /// its turn (see `crate::yield_now`).
-    yielded: Cell<bool>,
 }
 
 // SAFETY: the `local` half is only touched on the `owner` thread (see the module docs); every
@@ -241,7 +238,6 @@ impl Core {
                 local_wakes: Cell::new(0),
                 frame_bytes: Cell::new(0),
                 current_task: Cell::new(None),
-                yielded: Cell::new(false),
             },
         })
     }
@@ -366,25 +362,6 @@ impl Core {
             unsafe { self.poll_task(task) };
         }
         n
-    }
-
-    /// Notes a `yield_now` (runtime thread): the driver polls sockets and timers at the end
-    /// of this pass, before the yielder runs again.
-    #[inline]
-    pub(crate) fn note_yield(&self) {
-        self.local.yielded.set(true);
-    }
-
-    /// Whether a `yield_now` was noted since the last [`clear_yield`](Self::clear_yield).
-    #[inline(always)]
-    pub(crate) fn yielded(&self) -> bool {
-        self.local.yielded.get()
-    }
-
-    /// Clears the `yield_now` note, as the driver takes its turn.
-    #[inline]
-    pub(crate) fn clear_yield(&self) {
-        self.local.yielded.set(false);
     }
 
     /// Wakes that came from other threads so far (the driver spins before parking only
