@@ -373,6 +373,14 @@ impl Registration {
         Poll::Pending
     }
 
+    /// Clears `dir`'s readiness bit, not its closed or error bits (see
+    /// `Evented::poll_stream_io`). Runtime thread, between two dispatches: an edge that comes
+    /// after this is seen at the next `epoll_wait`.
+    #[inline]
+    pub(crate) fn clear_ready_bit(&self, dir: Direction) {
+        self.io.clear_ready_bit(dir);
+    }
+
     /// Runs a non-blocking syscall when `dir` is ready; on `WouldBlock`, clears the
     /// readiness and waits for the next edge. A completed operation spends one unit of the
     /// task's budget (`crate::coop`).
