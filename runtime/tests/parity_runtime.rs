@@ -1,7 +1,8 @@
 //! tokio's runtime and task behaviour that tokio's own tests check, on tickslab: unwind
 //! safety, runtime ids, shut-down errors, `spawn_blocking` from a `Handle` or into a
 //! `JoinSet`, task ids outside a poll (output destructors, blocking closures), a paused clock
-//! that waits for blocking jobs, a park hook that spawns, dropping a runtime inside another.
+//! that waits for blocking jobs, a park hook that spawns, dropping a runtime inside another,
+//! `JoinSet::spawn_local` into the `LocalSet` being run (and tokio's panic outside a runtime).
 //! Bad paths: panicking output destructors and blocking closures, jobs after shutdown.
 
 mod support;
@@ -292,4 +293,31 @@ fn dropping_a_runtime_inside_block_on_panics_after_shutting_it_down() {
     );
     // Dropping it outside is fine.
     drop(rt());
+}
+
+/// tokio's `task_join_set::spawn_local::panic_outside_any_runtime`, and where
+/// `JoinSet::spawn_local` puts its task inside a runtime: in the `LocalSet` being run.
+#[test]
+fn join_set_spawn_local_joins_the_local_set_and_panics_outside_a_runtime() {
+    let outside = catch_unwind(|| JoinSet::<()>::new().spawn_local(async {})).unwrap_err();
+    assert!(
+        panic_message(outside).contains(
+            "`spawn_local` called from outside of a `task::LocalSet` or `runtime::LocalRuntime`"
+        ),
+        "tokio's message"
+    );
+    let rt = rt();
+    let local = LocalSet::new();
+    let mut set = JoinSet::new();
+    local.block_on(&rt, async {
+        set.spawn_local(async { 7 });
+    });
+    assert_eq!(
+        local.len(),
+        1,
+        "the member is a task of the LocalSet being run"
+    );
+    let out = local.block_on(&rt, set.join_next());
+    assert_eq!(out.unwrap().unwrap(), 7);
+    assert_eq!(local.len(), 0);
 }
