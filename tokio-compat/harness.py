@@ -329,6 +329,8 @@ def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns, filt=None):
             r = run([exe, "--exact", n], cwd=cwd, capture_output=True, timeout=per_test_timeout, env=env)
             found = dict(RESULT.findall(r.stdout))
             status[n] = found.get(n, "FAILED")
+            if found.get(n) == "FAILED":
+                output += "\n" + r.stdout  # its panic, for the failure list
             if n not in found:
                 status[n] = "crashed"
                 output += f"\n[tokio-compat] {n}: exited with {r.returncode} without a result\n" + r.stderr[-2000:]

@@ -370,7 +370,7 @@ def render(w, esc, pct, R, rows, sa, measured_by):
                 w(f"- `{f[:-3]}::{n}`: {esc(msg)}")
         for (mod, msg), ns in sorted(groups.items()):
             where = f"{f[:-3]}::{mod}::*" if mod else f"{f[:-3]}::" + ", ".join(ns)
-            w(f"- `{where}` ({len(ns)} tests): **by design** (multi-thread refused at run time): "
+            w(f"- `{where}` ({len(ns)} test{'s' if len(ns) != 1 else ''}): **by design** (multi-thread refused at run time): "
               f"{esc(msg)}")
     if not any_f:
         w("None.")
