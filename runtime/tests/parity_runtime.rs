@@ -2,7 +2,8 @@
 //! safety, runtime ids, shut-down errors, `spawn_blocking` from a `Handle` or into a
 //! `JoinSet`, task ids outside a poll (output destructors, blocking closures), a paused clock
 //! that waits for blocking jobs, a park hook that spawns, dropping a runtime inside another,
-//! `JoinSet::spawn_local` into the `LocalSet` being run (and tokio's panic outside a runtime).
+//! `JoinSet::spawn_local` into the `LocalSet` being run (and tokio's panic outside a runtime),
+//! `JoinError`'s `Debug` naming the task as tokio's.
 //! Bad paths: panicking output destructors and blocking closures, jobs after shutdown.
 
 mod support;
@@ -320,4 +321,44 @@ fn join_set_spawn_local_joins_the_local_set_and_panics_outside_a_runtime() {
     let out = local.block_on(&rt, set.join_next());
     assert_eq!(out.unwrap().unwrap(), 7);
     assert_eq!(local.len(), 0);
+}
+
+/// tokio's `task_abort::test_join_error_debug`: `JoinError`'s `Debug` names the task's id,
+/// then the panic message (or `...` for a payload that is not a string).
+#[test]
+fn join_error_debug_names_the_task_as_tokios() {
+    rt().block_on(async {
+        let h = spawn(async {
+            let value = 1234;
+            panic!("Format-args payload: {value}")
+        });
+        let id = h.id();
+        let e = h.await.unwrap_err();
+        assert_eq!(
+            format!("{e:?}"),
+            format!("JoinError::Panic({id:?}, \"Format-args payload: 1234\", ...)")
+        );
+        let h = spawn(async { std::panic::panic_any(1234i32) });
+        let id = h.id();
+        assert_eq!(
+            format!("{:?}", h.await.unwrap_err()),
+            format!("JoinError::Panic({id:?}, ...)")
+        );
+        let h = spawn(std::future::pending::<()>());
+        let id = h.id();
+        h.abort();
+        assert_eq!(
+            format!("{:?}", h.await.unwrap_err()),
+            format!("JoinError::Cancelled({id:?})")
+        );
+        let e = task::spawn_blocking(|| panic!("in a blocking job"))
+            .await
+            .unwrap_err();
+        let text = format!("{e:?}");
+        assert!(
+            text.starts_with("JoinError::Panic(Id(")
+                && text.ends_with("), \"in a blocking job\", ...)"),
+            "{text}"
+        );
+    });
 }
