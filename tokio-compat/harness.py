@@ -347,9 +347,13 @@ def failures(output, prefix=""):
     out = {}
     for m in re.finditer(r"^---- (" + re.escape(prefix) + r"\S+) stdout ----\n", output, re.M):
         body = output[m.end():].split("\n---- ", 1)[0].split("\nfailures:", 1)[0]
-        p = re.search(r"panicked at ([^\n]*):\n([^\n]+)", body)
-        msg = f"{p.group(2).strip()[:200]} ({p.group(1).split('/')[-1]})" if p else \
+        ps = re.findall(r"panicked at ([^\n]*):\n([^\n]+)", body)
+        msg = f"{ps[0][1].strip()[:200]} ({ps[0][0].split('/')[-1]})" if ps else \
             next((l for l in body.splitlines() if l.strip()), "").strip()[:200]
+        if len(ps) > 1 and ps[-1] != ps[0]:
+            # The first panic may be one the test provokes (a task's, caught as a JoinError);
+            # the last is what failed the test.
+            msg += f"; last panic: {ps[-1][1].strip()[:150]} ({ps[-1][0].split('/')[-1]})"
         out[m.group(1)[len(prefix):]] = msg
     return out
 
@@ -565,7 +569,9 @@ def render(meta, rows, excluded, examples, history, timing, sa=None, refc=None, 
             w(f"| {len(fs)} | {sole.get(k, 0) or ''} | {esc(k)} | {shown} |")
         w("")
     w("## Run-time failures in the files that compile\n")
-    w("Behaviour that differs from tokio's, by test (the panic's first line and where).\n")
+    w("Behaviour that differs from tokio's, by test (the panic's first line and where; and "
+      "the last panic's when the test panicked more than once: the first may be one the test "
+      "provokes on purpose).\n")
     any_f = False
     for r in rows:
         for n, msg in (r.get("failures") or {}).items():

@@ -357,15 +357,17 @@ def render(w, esc, pct, R, rows, sa, measured_by):
             w(f"- `{f[:-3]}`: " + esc("; ".join(r["keys"][:6]))
               + (f" (+{len(r['keys']) - 6} more)" if len(r["keys"]) > 6 else ""))
     w("\n### Run-time failures in the pruned copies\n")
-    w("Each failure's first panic line, as in the list above; the multi-thread runtimes refused "
-      "by design are grouped by module.\n")
+    w("Each failure's panic (first line and where; and the last panic's when the test "
+      "panicked more than once), as in the list above; the multi-thread runtimes refused by "
+      "design are grouped by module.\n")
     any_f = False
     for f, row in sorted(rows_sa.items()):
         groups = {}
         for n, msg in (row.get("failures") or {}).items():
             any_f = True
             if by_design(msg):
-                groups.setdefault((n.rsplit("::", 1)[0] if "::" in n else "", msg), []).append(n)
+                first = msg.split("; last panic: ")[0]  # the refusal; what followed varies
+                groups.setdefault((n.rsplit("::", 1)[0] if "::" in n else "", first), []).append(n)
             else:
                 w(f"- `{f[:-3]}::{n}`: {esc(msg)}")
         for (mod, msg), ns in sorted(groups.items()):
