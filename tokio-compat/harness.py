@@ -338,8 +338,28 @@ def run_tests(exe, cwd, timeout, per_test_timeout, max_reruns, filt=None):
             status[n] = "hung"
     for n in missing[max_reruns:]:
         status[n] = "hung"
+    # A failure whose panic the output lacks (another test of the binary had swapped the
+    # process's panic hook, as tokio's support/panic.rs does) is re-run alone for its message;
+    # its status stays the full run's.
+    silent = [n for n in names if status.get(n) == "FAILED"
+              and not re.search(r"panicked at|^note: ", _section(output, n), re.M)]
+    for n in silent[:max_reruns]:
+        try:
+            r = run([exe, "--exact", n], cwd=cwd, capture_output=True, timeout=per_test_timeout, env=env)
+            if "panicked at" in _section(r.stdout, n):
+                output += "\n" + r.stdout
+        except subprocess.TimeoutExpired:
+            pass
     status = {n: s for n, s in status.items() if n in names}
     return names, status, output
+
+
+def _section(output, name):
+    """What libtest printed under `---- name stdout ----` (the last such section)."""
+    found = list(re.finditer(r"^---- " + re.escape(name) + r" stdout ----\n", output, re.M))
+    if not found:
+        return ""
+    return output[found[-1].end():].split("\n---- ", 1)[0].split("\nfailures:", 1)[0]
 
 
 def failures(output, prefix=""):
