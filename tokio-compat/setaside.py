@@ -194,7 +194,7 @@ def measure(files, built, tests_dir, scratch, declare, build, run, ref_names, no
             break
         names = [PREFIX + f[:-3] for f in pending]
         for f, plan in pending.items():
-            rustsrc_write(os.path.join(scratch, "tests", PREFIX + f), plan.text())
+            _write_bytes(os.path.join(scratch, "tests", PREFIX + f), plan.text())
         declare(names)
         log(f"set aside, round {rnd}: building {len(names)} pruned copies")
         res, s = build(names)
@@ -244,7 +244,7 @@ def measure(files, built, tests_dir, scratch, declare, build, run, ref_names, no
     return out, secs
 
 
-def rustsrc_write(path, data):
+def _write_bytes(path, data):
     if os.path.exists(path) and open(path, "rb").read() == data:
         return
     with open(path, "wb") as fh:
