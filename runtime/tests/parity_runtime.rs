@@ -1,7 +1,9 @@
 //! tokio's runtime and task behaviour that tokio's own tests check, on tickslab: unwind
 //! safety, runtime ids, shut-down errors, `spawn_blocking` from a `Handle` or into a
 //! `JoinSet`, task ids outside a poll (output destructors, blocking closures), a paused clock
-//! that waits for blocking jobs, a park hook that spawns, dropping a runtime inside another.
+//! that waits for blocking jobs, a park hook that spawns, dropping a runtime inside another,
+//! `JoinSet::spawn_local` into the `LocalSet` being run (and tokio's panic outside a runtime),
+//! `JoinError`'s `Debug` naming the task as tokio's.
 //! Bad paths: panicking output destructors and blocking closures, jobs after shutdown.
 
 mod support;
@@ -292,4 +294,71 @@ fn dropping_a_runtime_inside_block_on_panics_after_shutting_it_down() {
     );
     // Dropping it outside is fine.
     drop(rt());
+}
+
+/// tokio's `task_join_set::spawn_local::panic_outside_any_runtime`, and where
+/// `JoinSet::spawn_local` puts its task inside a runtime: in the `LocalSet` being run.
+#[test]
+fn join_set_spawn_local_joins_the_local_set_and_panics_outside_a_runtime() {
+    let outside = catch_unwind(|| JoinSet::<()>::new().spawn_local(async {})).unwrap_err();
+    assert!(
+        panic_message(outside).contains(
+            "`spawn_local` called from outside of a `task::LocalSet` or `runtime::LocalRuntime`"
+        ),
+        "tokio's message"
+    );
+    let rt = rt();
+    let local = LocalSet::new();
+    let mut set = JoinSet::new();
+    local.block_on(&rt, async {
+        set.spawn_local(async { 7 });
+    });
+    assert_eq!(
+        local.len(),
+        1,
+        "the member is a task of the LocalSet being run"
+    );
+    let out = local.block_on(&rt, set.join_next());
+    assert_eq!(out.unwrap().unwrap(), 7);
+    assert_eq!(local.len(), 0);
+}
+
+/// tokio's `task_abort::test_join_error_debug`: `JoinError`'s `Debug` names the task's id,
+/// then the panic message (or `...` for a payload that is not a string).
+#[test]
+fn join_error_debug_names_the_task_as_tokios() {
+    rt().block_on(async {
+        let h = spawn(async {
+            let value = 1234;
+            panic!("Format-args payload: {value}")
+        });
+        let id = h.id();
+        let e = h.await.unwrap_err();
+        assert_eq!(
+            format!("{e:?}"),
+            format!("JoinError::Panic({id:?}, \"Format-args payload: 1234\", ...)")
+        );
+        let h = spawn(async { std::panic::panic_any(1234i32) });
+        let id = h.id();
+        assert_eq!(
+            format!("{:?}", h.await.unwrap_err()),
+            format!("JoinError::Panic({id:?}, ...)")
+        );
+        let h = spawn(std::future::pending::<()>());
+        let id = h.id();
+        h.abort();
+        assert_eq!(
+            format!("{:?}", h.await.unwrap_err()),
+            format!("JoinError::Cancelled({id:?})")
+        );
+        let e = task::spawn_blocking(|| panic!("in a blocking job"))
+            .await
+            .unwrap_err();
+        let text = format!("{e:?}");
+        assert!(
+            text.starts_with("JoinError::Panic(Id(")
+                && text.ends_with("), \"in a blocking job\", ...)"),
+            "{text}"
+        );
+    });
 }

@@ -1,7 +1,8 @@
 //! tokio's time behaviour that tokio's own tests check, on tickslab: pausing a paused clock
 //! and resuming a running one panic, an `Interval` of `Duration::MAX` never overflows, a
-//! `timeout` fires even when its future spends the whole budget every poll, and
-//! `time::error::Error`'s kinds.
+//! `sleep(Duration::MAX)` ends 30 years on (tokio's far future), `Sleep::is_elapsed` is false
+//! until a poll arms the sleep, a `timeout` fires even when its future spends the whole budget
+//! every poll, and `time::error::Error`'s kinds.
 
 mod support;
 
@@ -106,4 +107,44 @@ fn timer_errors_say_which_kind() {
         .unwrap_err();
     let io: std::io::Error = elapsed.into();
     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+}
+
+/// tokio's `time_sleep::exactly_max` and `no_out_of_bounds_close_to_max`: a sleep too long
+/// for `Instant` ends at tokio's far future, which a paused clock reaches by auto-advance.
+#[test]
+fn a_sleep_of_duration_max_ends_thirty_years_on() {
+    const THIRTY_YEARS: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let rt = Runtime::builder().start_paused(true).build();
+    rt.block_on(async {
+        for long in [Duration::MAX, Duration::MAX - Duration::from_millis(1)] {
+            let t0 = Instant::now();
+            let s = time::sleep(long);
+            assert_eq!(s.deadline(), t0 + THIRTY_YEARS);
+            // The timeout, a year later, only bounds the test if the sleep never ends.
+            let r = time::timeout(THIRTY_YEARS + Duration::from_secs(86_400 * 365), s).await;
+            assert!(r.is_ok(), "the sleep ended at its own deadline");
+            assert_eq!(t0.elapsed(), THIRTY_YEARS);
+        }
+    });
+}
+
+/// tokio's `time_sleep::immediate_sleep`: a sleep whose deadline has passed is not elapsed
+/// until a poll has armed it, as tokio's (its timer entry is made on the first poll).
+#[test]
+fn a_sleep_is_not_elapsed_until_a_poll_arms_it() {
+    rt().block_on(async {
+        let mut s = time::sleep_until(Instant::now());
+        assert!(
+            !s.is_elapsed(),
+            "never polled: not elapsed, though its deadline is now"
+        );
+        (&mut s).await;
+        assert!(s.is_elapsed(), "returned Ready");
+        s.reset(Instant::now() + Duration::from_secs(3600));
+        assert!(!s.is_elapsed(), "reset: waiting again");
+        // Polled once and pending: not elapsed while its timer has not fired.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+        assert!(!s.is_elapsed());
+    });
 }

@@ -83,7 +83,8 @@ where
             unsafe { self.func.with_mut(|f| (*f).take()) }.expect("a queued job has its closure");
         // `task::id()` in the closure names the job, as tokio's blocking tasks have ids.
         let id = Id::from_addr(std::ptr::from_ref(self).addr());
-        let out = catch_unwind(AssertUnwindSafe(|| with_id(id, func))).map_err(JoinError::panicked);
+        let out = catch_unwind(AssertUnwindSafe(|| with_id(id, func)))
+            .map_err(|payload| JoinError::panicked(payload).of(id));
         // SAFETY: invariant 1: the output slot is ours until `DONE` is stored.
         unsafe { self.output.with_mut(|o| *o = Some(out)) };
         self.state.store(DONE, Ordering::Release);
@@ -188,7 +189,8 @@ where
             }
             CANCELLED => {
                 self.state.store(TAKEN, Ordering::Relaxed);
-                Poll::Ready(Err(JoinError::cancelled()))
+                let id = Id::from_addr(std::ptr::from_ref(self).addr());
+                Poll::Ready(Err(JoinError::cancelled().of(id)))
             }
             TAKEN => panic!("BlockingJoinHandle polled after it returned Ready"),
             _ => Poll::Pending,

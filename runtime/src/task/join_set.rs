@@ -76,13 +76,19 @@ impl<T: 'static> JoinSet<T> {
         self.insert(crate::spawn(task))
     }
 
-    /// Spawns `task` into the set: the same as [`spawn`](Self::spawn).
+    /// Spawns `task` into the set as tokio's `spawn_local`: as a task of the
+    /// [`LocalSet`](super::LocalSet) being run, if any, else of the current runtime (as
+    /// [`task::spawn_local`](super::spawn_local)).
+    ///
+    /// # Panics
+    /// Outside a runtime, with tokio's message ("`spawn_local` called from outside of a
+    /// `task::LocalSet` or `runtime::LocalRuntime`").
     #[track_caller]
     pub fn spawn_local<F>(&mut self, task: F) -> AbortHandle
     where
         F: Future<Output = T> + 'static,
     {
-        self.spawn(task)
+        self.insert(super::spawn_local(task))
     }
 
     /// Spawns `task` into the set on the runtime of `handle`, as tokio's `spawn_on`.

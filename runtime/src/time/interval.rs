@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use super::{Instant, Sleep, now, sleep_until};
+use super::{FAR_FUTURE, Instant, Sleep, now, sleep_until};
 
 /// What an [`Interval`] does when ticks were missed (the task was busy past a tick).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,9 +59,6 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 fn add_or_far(at: Instant, by: Duration) -> Instant {
     at.checked_add(by).unwrap_or_else(|| now() + FAR_FUTURE)
 }
-
-/// tokio's far future: 30 years.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// A stream of ticks: see [`interval`].
 #[derive(Debug)]

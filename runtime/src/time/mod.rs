@@ -57,6 +57,10 @@ use wheel::{TimerKey, Wheel};
 /// One tick of the wheel: 1/32 ms.
 const NANOS_PER_TICK: u64 = 31_250;
 
+/// tokio's far future, 30 years: where a sleep too long for `Instant` ends, and what an
+/// interval of `Duration::MAX` waits for its next tick.
+pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// A runtime's clock and timer wheel. Runtime-thread only.
 pub(crate) struct Timers {
     start: StdInstant,
@@ -365,13 +369,19 @@ pub async fn advance(by: Duration) {
 // ---- Sleep ---------------------------------------------------------------------------------
 
 /// Waits until `duration` has passed. Never completes early; see the [module docs](self).
+/// A duration too long for `Instant` (`Duration::MAX`) ends 30 years from now, as tokio's:
+/// a paused clock gets there by auto-advance.
 ///
 /// # Panics
 /// On a runtime built without timers (tokio's `runtime::Builder` without `enable_time`).
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     assert_timers_enabled();
-    Sleep::new(now_std().checked_add(duration))
+    let now = now_std();
+    Sleep::new(
+        now.checked_add(duration)
+            .or_else(|| now.checked_add(FAR_FUTURE)),
+    )
 }
 
 /// Waits until `deadline`.
@@ -390,7 +400,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// runtime's thread (`!Send`).
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
-    /// `None`: further away than `Instant` can say (never fires).
+    /// `None`: further away than `Instant` can say, even 30 years on (never fires).
     deadline: Option<StdInstant>,
     key: Option<TimerKey>,
     timers: Option<Rc<Timers>>,
@@ -417,18 +427,19 @@ impl Sleep {
 
     /// When this sleep ends (far in the future for durations `Instant` cannot hold).
     pub fn deadline(&self) -> Instant {
-        Instant::from_std(
-            self.deadline
-                .unwrap_or_else(|| now_std() + Duration::from_secs(86_400 * 365 * 30)),
-        )
+        Instant::from_std(self.deadline.unwrap_or_else(|| now_std() + FAR_FUTURE))
     }
 
-    /// Whether the deadline has been reached.
+    /// Whether the sleep has ended, as tokio's: `false` until a poll has armed it (even when
+    /// its deadline has passed), then whether its timer has fired; `true` once it returned
+    /// `Ready`, until a [`reset`](Self::reset).
     pub fn is_elapsed(&self) -> bool {
-        match (&self.timers, self.key, self.deadline) {
-            (Some(t), Some(key), _) => t.wheel.borrow().is_fired(key),
-            (_, _, Some(deadline)) => now_std() >= deadline,
-            (_, _, None) => false,
+        if self.done {
+            return true;
+        }
+        match (&self.timers, self.key) {
+            (Some(t), Some(key)) => t.wheel.borrow().is_fired(key),
+            _ => false,
         }
     }
 

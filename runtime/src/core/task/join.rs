@@ -17,6 +17,10 @@ use super::{AbortHandle, Id, TaskRef};
 /// was dropped first) or it panicked.
 pub struct JoinError {
     repr: Repr,
+    /// The task's id, for `Debug` as tokio's (`JoinError::Panic(Id(..), "msg", ...)`); `None`
+    /// for a task spawned through a `Handle` from another thread, whose result crosses
+    /// threads without it.
+    id: Option<Id>,
 }
 
 enum Repr {
@@ -28,13 +32,21 @@ impl JoinError {
     pub(crate) fn cancelled() -> Self {
         JoinError {
             repr: Repr::Cancelled,
+            id: None,
         }
     }
 
     pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> Self {
         JoinError {
             repr: Repr::Panic(payload),
+            id: None,
         }
+    }
+
+    /// The same error, naming the task it comes from.
+    pub(crate) fn of(mut self, id: Id) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// The task was cancelled before it finished.
@@ -86,12 +98,22 @@ impl fmt::Display for JoinError {
     }
 }
 
+/// As tokio's: `JoinError::Cancelled(Id(7))`, `JoinError::Panic(Id(7), "message", ...)`,
+/// `JoinError::Panic(Id(7), ...)` for a payload that is not a string (without the id when
+/// it is not known).
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.repr, self.panic_message()) {
-            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
-            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
+        let id = self.id.map(|id| format!("{id:?}"));
+        let id = id.as_deref();
+        match (&self.repr, self.panic_message(), id) {
+            (Repr::Cancelled, _, Some(id)) => write!(f, "JoinError::Cancelled({id})"),
+            (Repr::Cancelled, _, None) => f.write_str("JoinError::Cancelled"),
+            (Repr::Panic(_), Some(msg), Some(id)) => {
+                write!(f, "JoinError::Panic({id}, {msg:?}, ...)")
+            }
+            (Repr::Panic(_), Some(msg), None) => write!(f, "JoinError::Panic({msg:?}, ...)"),
+            (Repr::Panic(_), None, Some(id)) => write!(f, "JoinError::Panic({id}, ...)"),
+            (Repr::Panic(_), None, None) => f.write_str("JoinError::Panic(...)"),
         }
     }
 }

@@ -18,8 +18,8 @@ use std::task::{Context, Poll, Waker};
 
 use tickslab_alloc::slab::{RawSlot, SLOT_ALIGN};
 
-use super::JoinError;
 use super::state::{State, flags};
+use super::{Id, JoinError};
 use crate::core::Core;
 
 /// The largest alignment a slab task may have. A block aligned above the slab's 8 bytes
@@ -234,7 +234,7 @@ impl<F: Future> Task<F> {
         })) {
             Ok(Poll::Pending) => return false,
             Ok(Poll::Ready(value)) => Ok(value),
-            Err(payload) => Err(JoinError::panicked(payload)),
+            Err(payload) => Err(JoinError::panicked(payload).of(Id::of(task))),
         };
         // A destructor that panics after `Ready` loses that second panic: the output stands.
         // SAFETY: the future is present and is dropped exactly once, here.
@@ -254,8 +254,8 @@ impl<F: Future> Task<F> {
             ManuallyDrop::drop(&mut (*stage).future)
         }));
         let output = match dropped {
-            Ok(()) => Err(JoinError::cancelled()),
-            Err(payload) => Err(JoinError::panicked(payload)),
+            Ok(()) => Err(JoinError::cancelled().of(Id::of(task))),
+            Err(payload) => Err(JoinError::panicked(payload).of(Id::of(task))),
         };
         // SAFETY: the future is gone; the union now takes the output.
         unsafe { ptr::addr_of_mut!((*stage).output).write(ManuallyDrop::new(output)) };
