@@ -10,8 +10,8 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -146,10 +146,7 @@ impl Runtime {
         let home: Rc<dyn Home> = driven.clone();
         home::register(p.core.id(), Rc::downgrade(&home));
         Runtime {
-            handle: crate::Handle::new(
-                p.core.clone(),
-                Some(driven.fs.blocking_pool().clone()),
-            ),
+            handle: crate::Handle::new(p.core.clone(), Some(driven.fs.blocking_pool().clone())),
             core: p.core,
             driven,
             frames: FrameDriver {

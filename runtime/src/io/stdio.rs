@@ -92,7 +92,9 @@ impl<T: Send + 'static> Blocking<T> {
         match crate::blocking::current_pool() {
             None => crate::io::reactor::no_reactor(),
             Some(pool) if pool.is_shut_down() => {
-                return Err(crate::io::shut_down_error("this stream's blocking pool belongs"));
+                return Err(crate::io::shut_down_error(
+                    "this stream's blocking pool belongs",
+                ));
             }
             Some(_) => {}
         }
