@@ -22,7 +22,7 @@ use nexus_slab::byte::bounded::Slab;
 
 use crate::meter::{Latency, Meter, Sample};
 use crate::workload::{
-    CROSS_CAPACITY, MSG, NET_WARMUP, localhost, note_stall, ring_with_gaps, spin_until,
+    CROSS_CAPACITY, MSG, NET_WARMUP, READ_BUF, localhost, note_stall, ring_with_gaps, spin_until,
     spin_until_or_stall, wake_latency,
 };
 use crate::{Driver, Flavor, SLAB_CAPACITY, SLAB_SLOT, Spawn};
@@ -112,6 +112,31 @@ fn read_exact<'a>(
         }
         Poll::Ready(Ok(()))
     })
+}
+
+/// One read of whatever has come, as tokio's `read`: one `poll_fn` over `poll_read`.
+fn read_some<'a>(
+    s: &'a mut TcpStream,
+    buf: &'a mut [u8],
+) -> impl Future<Output = io::Result<usize>> + 'a {
+    poll_fn(move |cx| Pin::new(&mut *s).poll_read(cx, buf))
+}
+
+/// Reads one echo of [`MSG`] bytes back: `read_exact`, or (`buffered`, tokio's `echo`
+/// example's shape) reads into the whole buffer until that many bytes came.
+async fn read_echo(c: &mut TcpStream, back: &mut [u8; READ_BUF], buffered: bool) -> io::Result<()> {
+    if !buffered {
+        return read_exact(c, &mut back[..MSG]).await;
+    }
+    let mut got = 0;
+    while got < MSG {
+        let n = read_some(c, &mut back[got..]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        got += n;
+    }
+    Ok(())
 }
 
 /// `write_all` for a nexus `TcpStream` as one `poll_fn` over `poll_write` (nexus's own
@@ -322,15 +347,20 @@ impl Flavor for Nexus {
         sample
     }
 
-    async fn tcp_echo(iters: u64) -> Sample {
+    async fn tcp_echo(iters: u64, buffered: bool) -> Sample {
         let mut listener = TcpListener::bind(localhost()).expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let server = nexus_async_rt::spawn_boxed(async move {
             let (mut s, _) = listener.accept().await.expect("accept");
             s.set_nodelay(true).expect("nodelay");
-            let mut buf = [0u8; MSG];
-            while read_exact(&mut s, &mut buf).await.is_ok() {
-                if write_all(&mut s, &buf).await.is_err() {
+            let mut buf = [0u8; READ_BUF];
+            loop {
+                let n = if buffered {
+                    read_some(&mut s, &mut buf).await.unwrap_or(0)
+                } else {
+                    read_exact(&mut s, &mut buf[..MSG]).await.map_or(0, |_| MSG)
+                };
+                if n == 0 || write_all(&mut s, &buf[..n]).await.is_err() {
                     break;
                 }
             }
@@ -338,17 +368,17 @@ impl Flavor for Nexus {
         let mut c = TcpStream::connect(addr).expect("connect");
         c.set_nodelay(true).expect("nodelay");
         c.writable().await.expect("connect");
-        let (mut out, mut back) = ([0u8; MSG], [0u8; MSG]);
+        let (mut out, mut back) = ([0u8; MSG], [0u8; READ_BUF]);
         for i in 0..NET_WARMUP {
             out[0] = i as u8;
             write_all(&mut c, &out).await.expect("write");
-            read_exact(&mut c, &mut back).await.expect("read");
+            read_echo(&mut c, &mut back, buffered).await.expect("read");
         }
         let meter = Meter::start();
         for i in 0..iters {
             out[0] = i as u8;
             write_all(&mut c, &out).await.expect("write");
-            read_exact(&mut c, &mut back).await.expect("read");
+            read_echo(&mut c, &mut back, buffered).await.expect("read");
             debug_assert_eq!(back[0], i as u8);
         }
         let sample = meter.stop();

@@ -17,7 +17,7 @@ use tickslab::sync::cross;
 use crate::arena::value;
 use crate::meter::{Meter, Sample};
 use crate::workload::{
-    ARENA_ALLOCS, CROSS_CAPACITY, FRAME_TASKS, MSG, NET_WARMUP, UDP_BATCH, localhost,
+    ARENA_ALLOCS, CROSS_CAPACITY, FRAME_TASKS, MSG, NET_WARMUP, READ_BUF, UDP_BATCH, localhost,
 };
 use crate::{Bench, Driver, Flavor, SLAB_CAPACITY, SLAB_SLOT, Spawn, Unwrap, Workload};
 
@@ -148,32 +148,37 @@ impl Flavor for Tickslab {
         tickslab::yield_now()
     }
 
-    async fn tcp_echo(iters: u64) -> Sample {
+    async fn tcp_echo(iters: u64, buffered: bool) -> Sample {
         let listener = TcpListener::bind(localhost()).await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let server = tickslab::spawn(async move {
             let (mut s, _) = listener.accept().await.expect("accept");
             s.set_nodelay(true).expect("nodelay");
-            let mut buf = [0u8; MSG];
-            while s.read_exact(&mut buf).await.is_ok() {
-                if s.write_all(&buf).await.is_err() {
+            let mut buf = [0u8; READ_BUF];
+            loop {
+                let n = if buffered {
+                    s.read(&mut buf).await.unwrap_or(0)
+                } else {
+                    s.read_exact(&mut buf[..MSG]).await.map_or(0, |_| MSG)
+                };
+                if n == 0 || s.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
             }
         });
         let mut c = TcpStream::connect(addr).await.expect("connect");
         c.set_nodelay(true).expect("nodelay");
-        let (mut out, mut back) = ([0u8; MSG], [0u8; MSG]);
+        let (mut out, mut back) = ([0u8; MSG], [0u8; READ_BUF]);
         for i in 0..NET_WARMUP {
             out[0] = i as u8;
             c.write_all(&out).await.expect("write");
-            c.read_exact(&mut back).await.expect("read");
+            read_echo(&mut c, &mut back, buffered).await.expect("read");
         }
         let meter = Meter::start();
         for i in 0..iters {
             out[0] = i as u8;
             c.write_all(&out).await.expect("write");
-            c.read_exact(&mut back).await.expect("read");
+            read_echo(&mut c, &mut back, buffered).await.expect("read");
             debug_assert_eq!(back[0], i as u8);
         }
         let sample = meter.stop();
@@ -317,4 +322,21 @@ impl Bench for FrameBench {
             other => panic!("tickslab_frame does not run {}", other.id()),
         }
     }
+}
+
+/// Reads one echo of [`MSG`] bytes back: `read_exact`, or (`buffered`, tokio's `echo`
+/// example's shape) reads into the whole buffer until that many bytes came.
+async fn read_echo(c: &mut TcpStream, back: &mut [u8; READ_BUF], buffered: bool) -> io::Result<()> {
+    if !buffered {
+        return c.read_exact(&mut back[..MSG]).await.map(drop);
+    }
+    let mut got = 0;
+    while got < MSG {
+        let n = c.read(&mut back[got..]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        got += n;
+    }
+    Ok(())
 }

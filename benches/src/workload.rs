@@ -31,6 +31,10 @@ pub const SLEEP_FOR: Duration = Duration::from_millis(1);
 pub const TIMEOUT: Duration = Duration::from_millis(50);
 /// Bytes per message of the TCP echo and UDP ping-pong.
 pub const MSG: usize = 64;
+
+/// The read buffer of [`Workload::TcpEchoBuffered`] (tokio's `echo` example reads into
+/// 1 KiB; 4 KiB is a common `BufReader`-less choice).
+pub const READ_BUF: usize = 4096;
 /// Untimed round trips before the measured window of the socket workloads.
 pub const NET_WARMUP: u64 = 100;
 /// Tasks per frame in `frame/tasks_100`.
@@ -111,9 +115,13 @@ pub enum Workload {
         /// The asked duration, in microseconds.
         micros: u32,
     },
-    /// A 64-byte TCP echo over loopback, client and server tasks in one runtime.
-    /// Op = one round trip.
+    /// A 64-byte TCP echo over loopback, client and server tasks in one runtime, each side
+    /// reading exactly 64 bytes (`read_exact`). Op = one round trip.
     TcpEcho,
+    /// The same echo in the shape of tokio's `echo` example: each side reads into a
+    /// [`READ_BUF`]-byte buffer whatever has come (`read`), and echoes that. Op = one round
+    /// trip.
+    TcpEchoBuffered,
     /// A 64-byte UDP ping-pong over loopback, both sockets' tasks in one runtime.
     /// Op = one round trip.
     UdpPingPong,
@@ -169,6 +177,7 @@ impl Workload {
         Workload::SleepPrecision { micros: 250 },
         Workload::SleepPrecision { micros: 1000 },
         Workload::TcpEcho,
+        Workload::TcpEchoBuffered,
         Workload::UdpPingPong,
         Workload::UdpBatchSingle,
         Workload::UdpBatchBatched,
@@ -203,6 +212,7 @@ impl Workload {
     /// The workloads of the `net` bench.
     pub const NET: &'static [Workload] = &[
         Workload::TcpEcho,
+        Workload::TcpEchoBuffered,
         Workload::UdpPingPong,
         Workload::UdpBatchSingle,
         Workload::UdpBatchBatched,
@@ -234,6 +244,7 @@ impl Workload {
             }
             Workload::SleepPrecision { micros } => format!("timers/sleep_precision_{micros}us"),
             Workload::TcpEcho => "net/tcp_echo_64".to_owned(),
+            Workload::TcpEchoBuffered => format!("net/tcp_echo_64_read{READ_BUF}"),
             Workload::UdpPingPong => "net/udp_ping_pong_64".to_owned(),
             Workload::UdpBatchSingle => format!("net/udp_batch{UDP_BATCH}_single"),
             Workload::UdpBatchBatched => format!("net/udp_batch{UDP_BATCH}_batched"),

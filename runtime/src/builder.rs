@@ -354,7 +354,7 @@ impl Builder {
         Ok(Runtime::from_parts(RuntimeParts {
             core,
             poll,
-            events: mio::Events::with_capacity(self.events_capacity),
+            events: crate::io::events::Events::with_capacity(self.events_capacity),
             reactor,
             timers,
             io_interval: self.io_interval,

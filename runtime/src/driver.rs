@@ -54,7 +54,7 @@ impl std::fmt::Debug for ParkHooks {
 /// Polls epoll (sockets, remote wakes) and fires timers.
 pub(crate) struct Driver {
     pub(crate) poll: mio::Poll,
-    pub(crate) events: mio::Events,
+    pub(crate) events: crate::io::events::Events,
     pub(crate) reactor: Rc<Reactor>,
     pub(crate) timers: Rc<Timers>,
     pub(crate) fs: Rc<FsDriver>,
@@ -79,14 +79,14 @@ impl Driver {
         self.polls_since_io = 0;
         // File operations queued since the last pass reach the kernel before we sleep.
         self.fs.flush();
-        match self.poll.poll(&mut self.events, timeout) {
+        match self.events.wait(&mut self.poll, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return 0,
             Err(e) => panic!("tickslab: epoll_wait failed: {e}"),
         }
         let mut n = 0;
-        for event in self.events.iter() {
-            match event.token() {
+        for (token, bits) in self.events.iter() {
+            match token {
                 WAKE_TOKEN => {}
                 TIMER_TOKEN => self.clear_park_timer(),
                 FS_TOKEN => {
@@ -94,7 +94,7 @@ impl Driver {
                     n += 1;
                 }
                 _ => {
-                    self.reactor.dispatch(event);
+                    self.reactor.dispatch(token, bits);
                     n += 1;
                 }
             }

@@ -34,7 +34,7 @@ use crate::time::Timers;
 pub(crate) struct RuntimeParts {
     pub(crate) core: Arc<Core>,
     pub(crate) poll: mio::Poll,
-    pub(crate) events: mio::Events,
+    pub(crate) events: crate::io::events::Events,
     pub(crate) reactor: Rc<Reactor>,
     pub(crate) timers: Rc<Timers>,
     pub(crate) io_interval: u32,

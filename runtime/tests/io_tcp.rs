@@ -177,3 +177,78 @@ fn tcp_speaks_futures_io_natively() {
         assert_eq!(FutReadExt::read(&mut server, &mut x).await.unwrap(), 0);
     });
 }
+
+/// As tokio on epoll: a read that got less than it asked for emptied the socket, so the
+/// stream waits for the next edge instead of paying a `recv` for its `WouldBlock`; the
+/// edge of data sent afterwards still wakes the next read, and a short read that ends with
+/// the peer's FIN is followed by end of stream, not a wait.
+#[test]
+fn a_short_read_waits_for_the_next_edge_and_end_of_stream_still_comes() {
+    use std::io::{ErrorKind, Write};
+    run(async {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 64];
+
+        peer.write_all(b"hello").unwrap();
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        // On loopback the bytes are in our receive buffer once `write_all` returns; the
+        // short read cleared readiness, so `try_read` waits for the driver to see their edge.
+        peer.write_all(b"world").unwrap();
+        let err = stream.try_read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"world");
+
+        peer.write_all(b"bye").unwrap();
+        peer.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"bye");
+    });
+}
+
+/// As tokio on epoll: a write that placed less than it had filled the send buffer, so the
+/// stream waits for the edge of freed space; once the peer drains, that edge lets the rest
+/// through, byte for byte.
+#[test]
+fn a_short_write_waits_for_the_edge_of_freed_space() {
+    use std::io::{ErrorKind, Read};
+    run(async {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let data: Vec<u8> = (0..64 << 20).map(|i| (i % 251) as u8).collect();
+        // Far more than loopback's buffers hold: this write is short.
+        let sent = stream.write(&data).await.unwrap();
+        assert!(0 < sent && sent < data.len(), "sent {sent}");
+        // The peer drains some of it: space frees, but until the driver sees that edge the
+        // stream does not try again.
+        let mut drained = vec![0u8; sent.min(1 << 20)];
+        peer.read_exact(&mut drained).unwrap();
+        assert_eq!(drained[..], data[..drained.len()]);
+        let err = stream.try_write(&data[sent..]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+
+        // The rest goes through while a thread drains; every byte arrives in order.
+        let reader = std::thread::spawn(move || {
+            let mut all = drained;
+            peer.read_to_end(&mut all).unwrap();
+            all
+        });
+        stream.write_all(&data[sent..]).await.unwrap();
+        stream.shutdown().await.unwrap();
+        drop(stream);
+        let all = reader.join().unwrap();
+        assert_eq!(all.len(), data.len());
+        assert!(all == data);
+    });
+}

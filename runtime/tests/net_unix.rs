@@ -539,3 +539,28 @@ fn peer_credentials_name_this_process() {
         assert_eq!(a.peer_cred().unwrap(), ca);
     });
 }
+
+/// As on TCP (and tokio): a short read clears readiness until the next edge, which still
+/// comes for bytes written afterwards; end of stream follows a short last read.
+#[test]
+fn a_short_stream_read_waits_for_the_next_edge() {
+    run(async {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let mut buf = [0u8; 64];
+        a.write_all(b"hello").await.unwrap();
+        let n = b.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        a.write_all(b"world").await.unwrap();
+        assert_eq!(
+            b.try_read(&mut buf).unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        let n = b.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"world");
+        a.write_all(b"bye").await.unwrap();
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"bye");
+    });
+}

@@ -77,7 +77,7 @@ fn default_iters(workload: Workload) -> u64 {
         Workload::TimeoutReady => 500_000,
         Workload::TimeoutArmed => 200_000,
         Workload::SleepPrecision { .. } => 500,
-        Workload::TcpEcho | Workload::UdpPingPong => 5_000,
+        Workload::TcpEcho | Workload::TcpEchoBuffered | Workload::UdpPingPong => 5_000,
         Workload::UdpBatchSingle | Workload::UdpBatchBatched => 2_000,
         Workload::ArenaAlloc => 1_000,
         Workload::FrameTasks => 1_000,

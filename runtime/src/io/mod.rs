@@ -29,6 +29,7 @@ mod async_fd;
 mod async_read;
 mod async_seek;
 mod async_write;
+pub(crate) mod events;
 mod interest;
 pub(crate) mod reactor;
 mod read_buf;

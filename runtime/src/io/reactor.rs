@@ -17,10 +17,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::interest::{Interest, Ready};
-use super::scheduled_io::{
-    Direction, ERROR, READ_CLOSED, READABLE, SHUTDOWN, ScheduledIo, WRITABLE, WRITE_CLOSED,
-    WaiterKey,
-};
+use super::scheduled_io::{Direction, SHUTDOWN, ScheduledIo, WRITABLE, WaiterKey};
 
 const NO_SLOT: u32 = u32::MAX;
 
@@ -54,32 +51,9 @@ impl Reactor {
         })
     }
 
-    /// Records an event and wakes the waiting tasks.
-    pub(crate) fn dispatch(&self, event: &mio::event::Event) {
-        let token = event.token().0;
-        let (index, generation) = ((token & 0xFFFF_FFFF) as u32, (token >> 32) as u32);
-        let mut bits = 0;
-        if event.is_readable() {
-            bits |= READABLE;
-        }
-        if event.is_writable() {
-            bits |= WRITABLE;
-        }
-        if event.is_read_closed() {
-            bits |= READ_CLOSED;
-        }
-        if event.is_write_closed() {
-            bits |= WRITE_CLOSED;
-        }
-        if event.is_error() {
-            bits |= ERROR;
-        }
-        // Only an `AsyncFd` registered for `Interest::PRIORITY` gets these; tickslab reports
-        // priority data as readability (see `Interest::PRIORITY`).
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if event.is_priority() {
-            bits |= READABLE;
-        }
+    /// Records an event (its token and readiness bits) and wakes the waiting tasks.
+    pub(crate) fn dispatch(&self, token: mio::Token, bits: u8) {
+        let (index, generation) = ((token.0 & 0xFFFF_FFFF) as u32, (token.0 >> 32) as u32);
         // Held, not borrowed, while the wakers run: one may drop this socket or open another.
         let io = {
             let slots = self.slots.borrow();
@@ -397,6 +371,14 @@ impl Registration {
         let replaced = io.register(dir, key, cx.waker());
         drop(replaced);
         Poll::Pending
+    }
+
+    /// Clears `dir`'s readiness bit, not its closed or error bits (see
+    /// `Evented::poll_stream_io`). Runtime thread, between two dispatches: an edge that comes
+    /// after this is seen at the next `epoll_wait`.
+    #[inline]
+    pub(crate) fn clear_ready_bit(&self, dir: Direction) {
+        self.io.clear_ready_bit(dir);
     }
 
     /// Runs a non-blocking syscall when `dir` is ready; on `WouldBlock`, clears the

@@ -257,6 +257,17 @@ impl ScheduledIo {
         }
     }
 
+    /// Clears only the plain readiness bit of `dir` (closed and error bits stay): after a
+    /// short transfer on a byte stream, see `Evented::poll_stream_io`.
+    #[inline]
+    pub(crate) fn clear_ready_bit(&self, dir: Direction) {
+        let bit = match dir {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        };
+        self.readiness.set(self.readiness.get() & !bit);
+    }
+
     #[inline]
     pub(crate) fn clear(&self, dir: Direction) {
         self.readiness.set(self.readiness.get() & !dir.edge());

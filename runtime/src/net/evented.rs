@@ -72,6 +72,32 @@ impl<S: mio::event::Source> Evented<S> {
         self.reg.poll_io(cx, dir, None, || op(&self.source))
     }
 
+    /// `poll_io` for byte streams (TCP, Unix streams, pipes), where `op` moves at most
+    /// `len` bytes: a short transfer (`0 < n < len`) clears the direction's readiness, as
+    /// tokio does on epoll. A read that got less than it asked for emptied the receive
+    /// buffer, a write that placed less than it had filled the send buffer, so the next
+    /// call waits for the next edge instead of paying a system call for its `WouldBlock`.
+    /// Edges are per arrival (or per freed space): one that comes after the call is seen at
+    /// the next `epoll_wait`. Closed and error bits stay, so a short read that ends with the
+    /// peer's FIN is followed by a read of end of stream, not a wait.
+    #[inline]
+    pub(crate) fn poll_stream_io(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let result = self.poll_io(cx, dir, op);
+        if let Poll::Ready(Ok(n)) = result
+            && 0 < n
+            && n < len
+        {
+            self.reg.clear_ready_bit(dir);
+        }
+        result
+    }
+
     /// Runs `op` once if `dir` looks ready; `WouldBlock` otherwise.
     pub(crate) fn try_io<R>(
         &self,

@@ -252,7 +252,10 @@ impl TcpStream {
     }
 
     /// Reads what is there now, without waiting: `WouldBlock` if nothing is (readiness is
-    /// then cleared until the next event), `Ok(0)` at end of stream.
+    /// then cleared until the next event), `Ok(0)` at end of stream. As tokio's, it also
+    /// answers `WouldBlock` without asking the socket after a read (awaited or polled) that
+    /// got less than it asked for, until the runtime has seen the socket's next event: that
+    /// short read emptied the receive buffer.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.try_io(Direction::Read, |s| sys::recv(s, buf))
     }
@@ -316,7 +319,9 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |s| sys::recv(s, buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |s| sys::recv(s, buf))
     }
 
     /// Reads straight into `buf`'s unfilled part (initialized once, so a buffer made from an
@@ -337,11 +342,12 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     pub(crate) fn poll_write_priv(
@@ -352,7 +358,9 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |s| sys::send(s, buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Write, len, |s| sys::send(s, buf))
     }
 
     /// Reads into memory that may be uninitialized (tokio's and hyper's read buffers):
@@ -371,8 +379,9 @@ impl TcpStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        let len = buf.len();
         self.io
-            .poll_io(cx, Direction::Read, |s| sys::recv_uninit(s, buf))
+            .poll_stream_io(cx, Direction::Read, len, |s| sys::recv_uninit(s, buf))
     }
 
     /// Shuts down the write side (sends FIN): the peer reads end of stream. A connection the

@@ -133,7 +133,9 @@ impl UnixStream {
         self.io.poll_ready(cx, Direction::Write)
     }
 
-    /// Reads what is there now: `WouldBlock` if nothing is, `Ok(0)` at end of stream.
+    /// Reads what is there now: `WouldBlock` if nothing is, `Ok(0)` at end of stream. As
+    /// [`TcpStream::try_read`](crate::net::TcpStream::try_read), it answers `WouldBlock`
+    /// after a short read until the runtime has seen the socket's next event.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.try_io(Direction::Read, |mut s| s.read(buf))
     }
@@ -209,7 +211,9 @@ impl UnixStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     pub(crate) fn poll_read_buf(
@@ -230,7 +234,9 @@ impl UnixStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write(buf))
     }
 
     pub(crate) fn poll_write_vectored_priv(
@@ -238,11 +244,12 @@ impl UnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if bufs.iter().all(|b| b.is_empty()) {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     /// Shuts down the write side: the peer reads end of stream.
