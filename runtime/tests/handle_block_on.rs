@@ -270,6 +270,7 @@ fn a_panic_after_the_future_dropped_the_runtime_still_shuts_it_down() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "leaks on purpose")]
 fn a_guard_forgotten_inside_the_future_is_an_out_of_order_panic_never_ub() {
     let rt = rt();
     let handle = rt.handle().clone();
