@@ -1,5 +1,6 @@
 //! `Handle`: reach a runtime from other threads: spawn `Send` futures onto it, join them
-//! from anywhere, and ask it to shut down.
+//! from anywhere, and ask it to shut down; on the runtime's own thread, `block_on` drives it
+//! (through `home.rs`, since this file sits below `runtime.rs`).
 
 use std::fmt;
 use std::future::Future;

@@ -6,6 +6,11 @@
 //! (`crate::context`) for its duration; the ones that *drive* the runtime (`block_on`,
 //! `tick`, `frame`) also claim the thread's single drive slot, so that a runtime cannot be
 //! driven from inside another's task, where it would stall both.
+//!
+//! The executor, driver and resources sit in a `Driven` behind an `Rc`, which `home.rs` lends
+//! to a `Handle::block_on` on this thread so that it drives the runtime through the same loop
+//! (`Driven::drive_until`). `Driven`'s drop is the shutdown: it runs when the last of the
+//! `Runtime` and such a `block_on` lets go, so never under a drive loop of its own runtime.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
