@@ -79,7 +79,8 @@ struct FrameDriver {
 /// Dropping the runtime shuts it down: every task is cancelled (each future dropped once,
 /// on this thread), the sockets fail, the timers stop, the slab is retired. Then the files
 /// and the blocking pool: file operations in flight complete (io_uring's are waited for, so
-/// no kernel write lands in a freed buffer), queued `spawn_blocking` jobs are cancelled,
+/// no kernel write lands in a freed buffer), `spawn_blocking` jobs queued behind busy workers
+/// are cancelled (one that a thread was already started or woken for runs, as in tokio),
 /// running ones are waited for, and every blocking thread is joined. User code that panics
 /// on the way (a destructor, a join waker, a job from another thread) cannot stop it
 /// halfway: the first such panic is re-raised after everything is done.

@@ -56,7 +56,7 @@ pub(crate) trait Job: Send + Sync {
 
 /// Work for a worker thread.
 pub(crate) enum Work {
-    /// A `spawn_blocking` closure: cancelled if still queued at shutdown.
+    /// A `spawn_blocking` closure: cancelled if still queued behind busy workers at shutdown.
     Job(Arc<dyn Job>),
     /// A file operation: always run, even at shutdown.
     Op(RawOp),
@@ -265,9 +265,10 @@ impl BlockingPool {
         }
     }
 
-    /// Stops the pool (invariant 3): cancels queued jobs, lets queued operations and
-    /// running jobs finish, and joins every worker. Returns the first panic of a cancelled
-    /// job's destructor, to re-raise once the runtime is down.
+    /// Stops the pool (invariant 3): cancels the jobs queued behind busy workers, lets the
+    /// jobs a worker is on its way to take, the queued operations and the running jobs
+    /// finish, and joins every worker. Returns the first panic of a cancelled job's
+    /// destructor, to re-raise once the runtime is down.
     ///
     /// `wait`: `None` waits for running jobs however long they take (a runtime's drop);
     /// `Some(t)` waits up to `t`, then detaches the workers still running (tokio's
