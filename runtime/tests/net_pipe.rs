@@ -201,23 +201,23 @@ fn try_io_runs_only_when_ready_and_clears_on_would_block() {
         let (tx, rx) = pipe::pipe().unwrap();
         tx.writable().await.unwrap();
         let mut called = false;
-        tx.try_io(Interest::WRITABLE, || {
+        tx.try_io(|| {
             called = true;
             Ok(())
         })
         .unwrap();
         assert!(called);
         // Not readable yet: the closure is not called.
-        let e = rx.try_io(Interest::READABLE, || -> std::io::Result<()> {
+        let e = rx.try_io(|| -> std::io::Result<()> {
             panic!("called while not readable")
         });
         assert_eq!(e.unwrap_err().kind(), ErrorKind::WouldBlock);
         // A WouldBlock from the closure clears writability: not called next time.
-        let e = tx.try_io(Interest::WRITABLE, || -> std::io::Result<()> {
+        let e = tx.try_io(|| -> std::io::Result<()> {
             Err(ErrorKind::WouldBlock.into())
         });
         assert!(e.is_err());
-        let e = tx.try_io(Interest::WRITABLE, || -> std::io::Result<()> {
+        let e = tx.try_io(|| -> std::io::Result<()> {
             panic!("called after a WouldBlock cleared it")
         });
         assert_eq!(e.unwrap_err().kind(), ErrorKind::WouldBlock);

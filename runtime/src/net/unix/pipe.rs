@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 
 use crate::io::{AsyncRead, AsyncWrite, Direction, Interest, ReadBuf, Ready};
 use crate::net::buf_mut::read_into;
-use crate::net::evented::{Evented, direction_of};
+use crate::net::evented::Evented;
 
 /// An anonymous pipe: what the [`Sender`] writes, the [`Receiver`] reads (tokio's
 /// `pipe::pipe`).
@@ -202,14 +202,16 @@ macro_rules! common {
                 self.io.ready_for(interest).await
             }
 
-            /// Runs `f` if `interest` looks ready; `WouldBlock` otherwise or when `f` says
-            /// so (which clears the readiness). As tokio's `try_io`.
-            pub fn try_io<R>(
-                &self,
-                interest: Interest,
-                f: impl FnOnce() -> io::Result<R>,
-            ) -> io::Result<R> {
-                self.io.try_io(direction_of(interest), |_| f())
+            /// Runs `f` if this end looks ready (writable for a `Sender`, readable for a
+            /// `Receiver`); `WouldBlock` otherwise or when `f` says so (which clears the
+            /// readiness). As tokio's pipe `try_io`, which takes no `Interest`.
+            pub fn try_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+                let dir = if $write {
+                    Direction::Write
+                } else {
+                    Direction::Read
+                };
+                self.io.try_io(dir, |_| f())
             }
 
             /// A blocking descriptor of this end, out of the runtime.
