@@ -211,18 +211,32 @@ pub(crate) struct DriveGuard {
 #[track_caller]
 pub(crate) fn drive(what: &str) -> DriveGuard {
     if DRIVING.with(|d| d.replace(true)) {
-        panic!(
-            "tickslab: `{what}` called while this thread is already running a tickslab \
-             runtime (inside `block_on`, `tick` or `frame`, or from one of its tasks): the \
-             outer runtime would stall until it returned, and a future waiting on the outer \
-             runtime would never finish. Spawn the work on the running runtime instead \
-             (`tickslab::spawn(fut)` and `.await` its JoinHandle), or run the other runtime \
-             on its own thread"
-        );
+        nested(what);
     }
     DriveGuard {
         _not_send: PhantomData,
     }
+}
+
+/// Whether a runtime is being driven on this thread (`block_on`, `tick`, `frame`).
+pub(crate) fn is_driving() -> bool {
+    DRIVING.try_with(Cell::get).unwrap_or(false)
+}
+
+/// tokio's panic for a runtime started from within a runtime, and tickslab's advice.
+#[track_caller]
+pub(crate) fn nested(what: &str) -> ! {
+    panic!(
+        "Cannot start a runtime from within a runtime. This happens because a function (like \
+         `block_on`) attempted to block the current thread while the thread is being used to \
+         drive asynchronous tasks. If you are in an async function, use `.await` on the \
+         future instead of blocking on it. (tickslab: `{what}` called while this thread is \
+         already running a tickslab runtime (inside `block_on`, `tick` or `frame`, or from \
+         one of its tasks): the outer runtime would stall until it returned, and a future \
+         waiting on the outer runtime would never finish. Spawn the work on the running \
+         runtime instead (`tickslab::spawn(fut)` and `.await` its JoinHandle), or run the \
+         other runtime on its own thread.)"
+    )
 }
 
 impl Drop for DriveGuard {
@@ -231,23 +245,20 @@ impl Drop for DriveGuard {
     }
 }
 
-/// A new strong reference to the current runtime's core, if one is entered and alive.
-pub(crate) fn current_core() -> Result<Arc<Core>, NoCore> {
+/// A new strong reference to the runtime entered on this thread, alive or not (a guard
+/// may outlive its runtime: tokio's `Handle::current` still returns that runtime's handle).
+pub(crate) fn entered_core() -> Option<Arc<Core>> {
     let current = CURRENT.with(Cell::get);
     if current.is_null() {
-        return Err(NoCore::NoRuntime);
+        return None;
     }
     // SAFETY: the slot owns a strong count of this `Arc` (see `enter`), so the allocation is
     // live here (nothing runs between the read and this line); adding one more count and
     // turning it into an `Arc` is what `increment_strong_count` + `from_raw` allow.
-    let core = unsafe {
+    Some(unsafe {
         Arc::increment_strong_count(current);
         Arc::from_raw(current)
-    };
-    if core.is_shut_down() {
-        return Err(NoCore::ShutDown);
-    }
-    Ok(core)
+    })
 }
 
 /// Enters `core` again if it is the runtime current on this thread (a guard that puts back

@@ -1,5 +1,6 @@
 //! `Handle`: reach a runtime from other threads: spawn `Send` futures onto it, join them
-//! from anywhere, and ask it to shut down.
+//! from anywhere, and ask it to shut down; on the runtime's own thread, `block_on` drives it
+//! (through `home.rs`, since this file sits below `runtime.rs`).
 
 use std::fmt;
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use crate::blocking::{BlockingJoinHandle, BlockingPool};
 use crate::core::task::JoinError;
 use crate::core::{Core, RemoteJob};
+use crate::home::Found;
 
 /// A `Send + Sync + Clone` handle to a [`Runtime`](crate::Runtime), from
 /// [`Runtime::handle`](crate::Runtime::handle).
@@ -131,9 +133,9 @@ impl Handle {
     /// The handle of the runtime current on this thread, as tokio's `Handle::current`.
     ///
     /// # Panics
-    /// Outside a runtime (not inside `block_on`, a task, or a `Runtime::enter` guard), or
-    /// once the entered runtime was dropped; [`try_current`](Self::try_current) says so
-    /// with an error instead.
+    /// Outside a runtime (not inside `block_on`, a task, or a `Runtime::enter` guard);
+    /// [`try_current`](Self::try_current) says so with an error instead. (A runtime that
+    /// shut down while its guard lived still gives its handle, as in tokio.)
     #[track_caller]
     pub fn current() -> Handle {
         match Handle::try_current() {
@@ -143,28 +145,86 @@ impl Handle {
     }
 
     /// The handle of the runtime current on this thread, or why there is none.
+    ///
+    /// As tokio's, a runtime entered with a guard that outlived it (the runtime was shut
+    /// down or dropped while a [`Runtime::enter`](crate::Runtime::enter) guard lived) still
+    /// gives its handle: [`is_shutdown`](Self::is_shutdown) says so, and what the handle is
+    /// asked to do fails as after a shutdown.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        crate::context::current_core()
+        crate::context::entered_core()
             .map(|core| Handle::new(core, crate::blocking::current_pool()))
-            .map_err(|why| TryCurrentError { why })
+            .ok_or(TryCurrentError {
+                why: crate::context::NoCore::NoRuntime,
+            })
     }
 
-    /// Runs `future` to completion on the calling thread, as tokio's `Handle::block_on` does
-    /// for a current-thread runtime: the calling thread does not drive the runtime, so the
-    /// future may wait on anything that crosses threads (a [`RemoteJoinHandle`], a
-    /// cross-thread channel), while the runtime's own thread runs its tasks.
+    /// Runs `future` to completion on the calling thread, as tokio's `Handle::block_on`.
+    ///
+    /// - On the runtime's own thread, while the runtime is alive, it drives the runtime
+    ///   exactly as [`Runtime::block_on`](crate::Runtime::block_on) does: its tasks, sockets,
+    ///   timers and files make progress while `future` waits. (tokio's current-thread
+    ///   runtime runs the future there without driving its I/O and timers.)
+    /// - On another thread it does not drive the runtime: `future` may wait on anything that
+    ///   crosses threads (a [`RemoteJoinHandle`], a cross-thread channel), while the
+    ///   runtime's own thread runs its tasks.
+    /// - Once the runtime has shut down (dropped, `shutdown_timeout`, `shutdown_background`),
+    ///   `future` runs on the calling thread as on another thread, and what it asks of the
+    ///   runtime fails as tokio's does: sockets and files return an error that
+    ///   [`is_rt_shutdown_err`](crate::io::is_rt_shutdown_err) recognises, `spawn_blocking`
+    ///   reports its job cancelled, timers panic with tokio's "being shutdown".
+    ///
+    /// If the future drops the [`Runtime`](crate::Runtime) that this call drives, the runtime
+    /// runs on until `future` completes and shuts down before this call returns.
+    ///
+    /// ```
+    /// use tickslab_runtime::{Handle, Runtime, time::sleep};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::new()?;
+    /// let _guard = rt.enter();
+    /// // Code that only knows the current handle (a library's sync API, say):
+    /// let out = Handle::current().block_on(async {
+    ///     sleep(Duration::from_millis(1)).await; // the runtime's timers are driven
+    ///     tickslab_runtime::spawn(async { 6 * 7 }).await.unwrap()
+    /// });
+    /// assert_eq!(out, 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
-    /// On the runtime's own thread: nothing would drive the runtime while this thread
-    /// waits. Use [`Runtime::block_on`](crate::Runtime::block_on) there.
+    /// Inside a runtime this thread is driving (in `block_on`, `tick`, `frame` or a task),
+    /// with tokio's message "Cannot start a runtime from within a runtime": the outer
+    /// runtime would stall, and a future waiting on it would never finish; `.await` the
+    /// future there instead. Also from a destructor that the runtime's own shutdown runs
+    /// (nothing can drive a runtime that is being torn down).
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        assert!(
-            !self.core.is_owner_thread(),
-            "tickslab: `Handle::block_on` called on the runtime's own thread, which would then \
-             wait without driving the runtime: use `Runtime::block_on`, or call it from another \
-             thread"
-        );
+        if crate::context::is_driving() {
+            crate::context::nested("Handle::block_on");
+        }
+        match crate::home::find(self.core.id()) {
+            Found::Alive(home) => {
+                let mut output = None;
+                {
+                    let mut future = std::pin::pin!(future);
+                    let root = std::future::poll_fn(|cx| {
+                        let out = std::task::ready!(future.as_mut().poll(cx));
+                        output = Some(out);
+                        Poll::Ready(())
+                    });
+                    home.block_on_root(std::pin::pin!(root));
+                }
+                // The last reference, if the future dropped the `Runtime`: it shuts down now.
+                drop(home);
+                return output.expect("the root future completed");
+            }
+            Found::Dropping => panic!(
+                "tickslab: `Handle::block_on` called while its runtime is shutting down on this \
+                 thread (from a destructor or a job the shutdown drops): nothing can drive the \
+                 runtime any more, and a future waiting on it would never finish"
+            ),
+            Found::Elsewhere => {}
+        }
         struct Unpark(std::thread::Thread);
         impl Wake for Unpark {
             fn wake(self: Arc<Self>) {
@@ -289,7 +349,9 @@ impl TryCurrentError {
         self.why == crate::context::NoCore::NoRuntime
     }
 
-    /// The runtime entered on this thread was dropped (a guard outlived it).
+    /// tokio's "the thread-local context was destroyed" (a call from another thread-local's
+    /// destructor at thread exit). tickslab's context slot has no destructor, so this is
+    /// always false; a runtime dropped while its guard lived still gives its handle.
     pub fn is_thread_local_destroyed(&self) -> bool {
         self.why == crate::context::NoCore::ShutDown
     }

@@ -17,6 +17,7 @@
 //!   blocking pool, files (each owns its own "current on this thread" slot where it needs
 //!   one; `sync/` uses `time/` for `send_timeout` only);
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
+//!   `home.rs`: the runtimes that live on this thread, for `Handle::block_on` to drive;
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
 //! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
@@ -42,6 +43,7 @@ pub mod ecosystem;
 pub mod frame;
 pub mod fs;
 mod handle;
+mod home;
 pub mod io;
 pub mod net;
 pub mod pool;

@@ -6,11 +6,17 @@
 //! (`crate::context`) for its duration; the ones that *drive* the runtime (`block_on`,
 //! `tick`, `frame`) also claim the thread's single drive slot, so that a runtime cannot be
 //! driven from inside another's task, where it would stall both.
+//!
+//! The executor, driver and resources sit in a `Driven` behind an `Rc`, which `home.rs` lends
+//! to a `Handle::block_on` on this thread so that it drives the runtime through the same loop
+//! (`Driven::drive_until`). `Driven`'s drop is the shutdown: it runs when the last of the
+//! `Runtime` and such a `block_on` lets go, so never under a drive loop of its own runtime.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -23,6 +29,7 @@ use crate::core::task::JoinHandle;
 use crate::driver::{Driver, ParkHooks, ParkTimer};
 use crate::frame::{Frame, FrameArena, FrameStats};
 use crate::fs::FsDriver;
+use crate::home::{self, Home};
 use crate::io::reactor::Reactor;
 use crate::spawn::{SpawnError, expect_slab_spawn};
 use crate::stats::{RuntimeStats, TickReport};
@@ -67,7 +74,40 @@ struct FrameDriver {
 /// let rt = tickslab_runtime::Runtime::new().unwrap();
 /// std::thread::spawn(move || drop(rt)); // error: `Runtime` cannot be sent
 /// ```
+///
+/// # Drop
+/// Dropping the runtime shuts it down: every task is cancelled (each future dropped once,
+/// on this thread), the sockets fail, the timers stop, the slab is retired. Then the files
+/// and the blocking pool: file operations in flight complete (io_uring's are waited for, so
+/// no kernel write lands in a freed buffer), `spawn_blocking` jobs queued behind busy workers
+/// are cancelled (one that a thread was already started or woken for runs, as in tokio),
+/// running ones are waited for, and every blocking thread is joined. User code that panics
+/// on the way (a destructor, a join waker, a job from another thread) cannot stop it
+/// halfway: the first such panic is re-raised after everything is done.
+///
+/// Dropped inside another runtime's task or `block_on` (where blocking would stall that
+/// runtime), it panics with tokio's message once everything is done, without waiting for
+/// running blocking jobs (their threads are detached, as by
+/// [`shutdown_background`](Runtime::shutdown_background)); `shutdown_timeout` and
+/// `shutdown_background` may be used there.
+///
+/// Dropped by the future that a [`Handle::block_on`](crate::Handle::block_on) drives it
+/// for, the runtime goes on running until that `block_on` returns, and shuts down then.
 pub struct Runtime {
+    /// The parts the drive loops use, shared with a `Handle::block_on` that drives this
+    /// runtime from its thread (`home.rs`): their drop is the runtime's shutdown, which
+    /// therefore never runs under a drive loop, even when user code drops the `Runtime`
+    /// inside the future a `Handle::block_on` is driving.
+    driven: Rc<Driven>,
+    core: Arc<Core>,
+    /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
+    handle: crate::Handle,
+    frames: FrameDriver,
+}
+
+/// The runtime's executor, driver and their resources: what `block_on` drives and what the
+/// shutdown (its `Drop`) retires.
+struct Driven {
     core: Arc<Core>,
     /// Borrowed mutably only by the drive entry points, which the thread's drive slot
     /// (`context::drive`) keeps from nesting: `block_on` takes `&self` as tokio's does, and
@@ -78,25 +118,20 @@ pub struct Runtime {
     reactor: Rc<Reactor>,
     /// The driver's files and blocking pool, likewise.
     fs: Rc<FsDriver>,
-    /// How long the drop waits for running blocking jobs (`None`: until they return; set by
-    /// `shutdown_timeout`).
-    blocking_wait: Option<Duration>,
-    /// What `handle()` lends out (tokio's `Runtime::handle` returns `&Handle`).
-    handle: crate::Handle,
+    /// How long the shutdown waits for running blocking jobs (`None`: until they return; set
+    /// by `shutdown_timeout`).
+    blocking_wait: Cell<Option<Duration>>,
     busy: bool,
-    frames: FrameDriver,
-    _not_send: PhantomData<*const ()>,
 }
 
 impl Runtime {
     pub(crate) fn from_parts(p: RuntimeParts) -> Runtime {
-        Runtime {
-            handle: crate::Handle::new(p.core.clone(), Some(p.fs.blocking_pool().clone())),
-            core: p.core,
+        let driven = Rc::new(Driven {
+            core: Arc::clone(&p.core),
             timers: Rc::clone(&p.timers),
             reactor: Rc::clone(&p.reactor),
             fs: Rc::clone(&p.fs),
-            blocking_wait: None,
+            blocking_wait: Cell::new(None),
             driver: RefCell::new(Driver {
                 poll: p.poll,
                 events: p.events,
@@ -113,25 +148,24 @@ impl Runtime {
                 hooks: p.park_hooks,
             }),
             busy: p.busy,
+        });
+        let home: Rc<dyn Home> = driven.clone();
+        home::register(p.core.id(), Rc::downgrade(&home));
+        Runtime {
+            handle: crate::Handle::new(p.core.clone(), Some(driven.fs.blocking_pool().clone())),
+            core: p.core,
+            driven,
             frames: FrameDriver {
                 arena: p.arena,
                 tasks: Vec::new(),
                 number: 0,
                 last: FrameStats::default(),
             },
-            _not_send: PhantomData,
         }
     }
 
     fn enter_context(&self) -> context::EnterGuard {
-        context::enter(
-            &self.core,
-            context::Parts {
-                timers: &self.timers,
-                reactor: &self.reactor,
-                fs: &self.fs,
-            },
-        )
+        self.driven.enter_context()
     }
 
     /// Runs `future` to completion on this thread, running spawned tasks meanwhile.
@@ -156,8 +190,9 @@ impl Runtime {
     /// the runtime is consistent again.
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let busy = self.busy;
-        self.drive_until(future, busy, false, "Runtime::block_on")
+        let busy = self.driven.busy;
+        self.driven
+            .drive_until(future, busy, false, "Runtime::block_on")
             .expect("only stops for a shutdown when asked to")
     }
 
@@ -167,32 +202,18 @@ impl Runtime {
     /// which cancels them: newest first, each future dropped on this thread.
     #[track_caller]
     pub fn block_on_until_shutdown<F: Future>(&self, future: F) -> Option<F::Output> {
-        let busy = self.busy;
-        self.drive_until(future, busy, true, "Runtime::block_on_until_shutdown")
+        let busy = self.driven.busy;
+        self.driven
+            .drive_until(future, busy, true, "Runtime::block_on_until_shutdown")
     }
 
     /// As [`block_on`](Self::block_on), but never sleeps: when idle it polls sockets
     /// without blocking and tries again. Lowest wake-up latency, one core at 100%.
     #[track_caller]
     pub fn block_on_busy<F: Future>(&self, future: F) -> F::Output {
-        self.drive_until(future, true, false, "Runtime::block_on_busy")
+        self.driven
+            .drive_until(future, true, false, "Runtime::block_on_busy")
             .expect("only stops for a shutdown when asked to")
-    }
-
-    #[track_caller]
-    fn drive_until<F: Future>(
-        &self,
-        future: F,
-        busy: bool,
-        stop_on_shutdown: bool,
-        what: &str,
-    ) -> Option<F::Output> {
-        let _drive = context::drive(what);
-        let _enter = self.enter_context();
-        // The drive slot just claimed rules out a second borrow on this thread, and the
-        // runtime is `!Send`: this cannot fail.
-        let mut driver = self.driver.borrow_mut();
-        run_until(&self.core, &mut driver, future, busy, stop_on_shutdown)
     }
 
     /// A handle for other threads: spawn onto this runtime, ask it to shut down. As tokio's,
@@ -232,9 +253,10 @@ impl Runtime {
         let _drive = context::drive("Runtime::frame");
         let _enter = self.enter_context();
         let core: &Core = &self.core;
-        let driver = self.driver.get_mut();
+        let mut driver = self.driven.driver.borrow_mut();
+        let driver = &mut *driver;
         let frames = &mut self.frames;
-        let busy = self.busy;
+        let busy = self.driven.busy;
         // A frame that unwound last time left its memory: reclaim it now.
         frames.arena.reset();
         frames.number += 1;
@@ -323,10 +345,11 @@ impl Runtime {
     pub fn tick(&mut self) -> TickReport {
         let _drive = context::drive("Runtime::tick");
         let _enter = self.enter_context();
-        let driver = self.driver.get_mut();
+        let mut driver = self.driven.driver.borrow_mut();
         driver.polls_since_io = driver.io_interval; // always look at sockets
         let mut report = driver.pass(&self.core);
-        report.next_timer = self.timers.next_deadline();
+        report.next_timer = self.driven.timers.next_deadline();
+        drop(driver);
         reraise_contained(&self.core);
         report
     }
@@ -391,8 +414,8 @@ impl Runtime {
     /// `timeout` to finish; those still running then are detached (their threads end when
     /// their jobs return). File operations in flight are still completed or cancelled
     /// first, as in the drop.
-    pub fn shutdown_timeout(mut self, timeout: Duration) {
-        self.blocking_wait = Some(timeout);
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        self.driven.blocking_wait.set(Some(timeout));
         drop(self);
     }
 
@@ -406,10 +429,10 @@ impl Runtime {
     pub fn stats(&self) -> RuntimeStats {
         RuntimeStats::from_parts(
             self.core.stats(),
-            self.timers.armed(),
-            self.reactor.registered(),
-            self.fs.blocking_pool().counts(),
-            self.fs.ops().len(),
+            self.driven.timers.armed(),
+            self.driven.reactor.registered(),
+            self.driven.fs.blocking_pool().counts(),
+            self.driven.fs.ops().len(),
         )
     }
 }
@@ -468,23 +491,51 @@ fn run_until<F: Future>(
     }
 }
 
-impl Drop for Runtime {
-    /// Cancels every task (each future dropped once, on this thread), fails the sockets,
-    /// stops the timers, and retires the slab. Then the files and the blocking pool: file
-    /// operations in flight complete (io_uring's are waited for, so no kernel write lands in
-    /// a freed buffer), queued `spawn_blocking` jobs are cancelled, running ones are waited
-    /// for, and every blocking thread is joined. User code that panics on the way (a
-    /// destructor, a join waker, a job from another thread) cannot stop it halfway: the
-    /// first such panic is re-raised after everything is done.
-    ///
-    /// Dropped inside another runtime's task or `block_on` (where blocking would stall that
-    /// runtime), it panics with tokio's message once everything is done, without waiting
-    /// for running blocking jobs (their threads are detached, as by
-    /// [`shutdown_background`](Self::shutdown_background)); `shutdown_timeout` and
-    /// `shutdown_background` may be used there.
+impl Driven {
+    fn enter_context(&self) -> context::EnterGuard {
+        context::enter(
+            &self.core,
+            context::Parts {
+                timers: &self.timers,
+                reactor: &self.reactor,
+                fs: &self.fs,
+            },
+        )
+    }
+
+    /// The loop behind every `block_on` (the runtime's and, on its thread, the handle's).
+    #[track_caller]
+    fn drive_until<F: Future>(
+        &self,
+        future: F,
+        busy: bool,
+        stop_on_shutdown: bool,
+        what: &str,
+    ) -> Option<F::Output> {
+        let _drive = context::drive(what);
+        let _enter = self.enter_context();
+        // The drive slot just claimed rules out a second borrow on this thread, and the
+        // runtime is `!Send`: this cannot fail.
+        let mut driver = self.driver.borrow_mut();
+        run_until(&self.core, &mut driver, future, busy, stop_on_shutdown)
+    }
+}
+
+impl Home for Driven {
+    #[track_caller]
+    fn block_on_root(&self, root: Pin<&mut dyn Future<Output = ()>>) {
+        self.drive_until(root, self.busy, false, "Handle::block_on")
+            .expect("only stops for a shutdown when asked to");
+    }
+}
+
+impl Drop for Driven {
+    /// The runtime's shutdown (see "Drop" in [`Runtime`]'s docs): it runs when the `Runtime`
+    /// is dropped, or, if a `Handle::block_on` is driving the runtime then, when that call
+    /// returns.
     fn drop(&mut self) {
         // Read before this runtime's context is entered (entering does not change it).
-        let in_async = crate::coop::in_task_poll() && self.blocking_wait.is_none();
+        let in_async = crate::coop::in_task_poll() && self.blocking_wait.get().is_none();
         let enter = self.enter_context();
         let mut panic = Core::shutdown(&self.core);
         self.timers.shutdown();
@@ -493,7 +544,7 @@ impl Drop for Runtime {
         let wait = if in_async {
             Some(Duration::ZERO)
         } else {
-            self.blocking_wait
+            self.blocking_wait.get()
         };
         if let Some(payload) = self.fs.blocking_pool().shutdown(wait) {
             panic.get_or_insert(payload);
@@ -503,6 +554,8 @@ impl Drop for Runtime {
             panic.get_or_insert(payload);
         }
         drop(enter);
+        // Only now may a `Handle::block_on` on this thread treat the runtime as gone.
+        home::unregister(self.core.id());
         if std::thread::panicking() {
             return;
         }

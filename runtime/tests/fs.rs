@@ -772,3 +772,19 @@ fn auto_picks_a_backend() {
         assert_eq!(b, FsBackend::IoUring);
     }
 }
+
+#[test]
+fn a_file_s_debug_names_tickslab_in_tokio_s_shape() {
+    let dir = TempDir::new("debug");
+    let path = dir.path("f");
+    std::fs::write(&path, b"xyz").unwrap();
+    let rt = Runtime::new().unwrap();
+    let file = rt.block_on(File::open(&path)).unwrap();
+    let shown = format!("{file:?}");
+    // tokio's reads `tokio::fs::File { std: File { fd: ..`; a tickslab log names tickslab.
+    assert!(
+        shown.starts_with("tickslab::fs::File { std: File { fd:"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("pos: 0 }"), "{shown}");
+}

@@ -9,8 +9,12 @@
 //!    workers sleep on one `Condvar`. No user code runs under the lock: a job runs, and a
 //!    cancelled job is dropped, after the lock is released.
 //! 3. **Nothing lost at shutdown** ([`BlockingPool::shutdown`], from `Runtime`'s drop): the
-//!    flag is set under the lock, so no work is queued after it. Queued *jobs* (closures) are
-//!    cancelled: dropped, their handles report [`JoinError`](crate::JoinError) "cancelled";
+//!    flag is set under the lock, so no work is queued after it. Queued *jobs* (closures)
+//!    that wait for a busy worker are cancelled: dropped, their handles report
+//!    [`JoinError`](crate::JoinError) "cancelled". A job that a worker was already on its
+//!    way to take (a thread started, or an idle one woken, when it was queued: the first
+//!    `starting + notified` entries of the queue) runs, as tokio's (a `spawn_blocking` that
+//!    got a thread is not lost to a shutdown that comes before the thread picks it up);
 //!    queued *operations* (`Work::Op`, file I/O whose buffer the operation owns) still run,
 //!    as tokio runs its "mandatory" file tasks, so a write the program started lands. Jobs
 //!    already running are waited for: shutdown joins every worker, so no thread outlives the
@@ -52,7 +56,7 @@ pub(crate) trait Job: Send + Sync {
 
 /// Work for a worker thread.
 pub(crate) enum Work {
-    /// A `spawn_blocking` closure: cancelled if still queued at shutdown.
+    /// A `spawn_blocking` closure: cancelled if still queued behind busy workers at shutdown.
     Job(Arc<dyn Job>),
     /// A file operation: always run, even at shutdown.
     Op(RawOp),
@@ -89,6 +93,8 @@ struct State {
     idle: usize,
     /// Wake-ups sent to idle workers that have not taken them yet.
     notified: usize,
+    /// Workers started that have not looked at the queue yet.
+    starting: usize,
     shutdown: bool,
     next_id: usize,
     handles: Vec<(usize, JoinHandle<()>)>,
@@ -130,6 +136,7 @@ impl BlockingPool {
                 threads: 0,
                 idle: 0,
                 notified: 0,
+                starting: 0,
                 shutdown: false,
                 next_id: 0,
                 handles: Vec::new(),
@@ -142,6 +149,11 @@ impl BlockingPool {
             jobs: AtomicUsize::new(0),
             runtime,
         })
+    }
+
+    /// Whether the pool was shut down (its runtime is gone): it refuses new work.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.lock().shutdown
     }
 
     /// Whether a `spawn_blocking` job is queued or running (invariant 4).
@@ -185,6 +197,7 @@ impl BlockingPool {
             let id = s.next_id;
             s.next_id += 1;
             s.threads += 1;
+            s.starting += 1;
             s.spawned_total += 1;
             if s.handles.capacity() == 0 {
                 // Once, so that starting threads later does not grow the list.
@@ -200,6 +213,7 @@ impl BlockingPool {
                 // with none at all, nobody would ever run it, so hand it back.
                 Err(_) => {
                     s.threads -= 1;
+                    s.starting -= 1;
                     if s.threads == 0 {
                         if is_job {
                             self.jobs.fetch_sub(1, Ordering::SeqCst);
@@ -216,11 +230,12 @@ impl BlockingPool {
         // A job may spawn more blocking work (as in tokio): onto this same pool.
         super::set_current(Some(Arc::clone(&self)));
         let mut s = self.lock();
+        s.starting -= 1;
         loop {
             if let Some(work) = s.queue.pop_front() {
-                let shutdown = s.shutdown;
+                // After shutdown the queue holds only what must still run (invariant 3).
                 drop(s);
-                self.run(work, shutdown);
+                self.run(work, false);
                 s = self.lock();
                 continue;
             }
@@ -250,9 +265,10 @@ impl BlockingPool {
         }
     }
 
-    /// Stops the pool (invariant 3): cancels queued jobs, lets queued operations and
-    /// running jobs finish, and joins every worker. Returns the first panic of a cancelled
-    /// job's destructor, to re-raise once the runtime is down.
+    /// Stops the pool (invariant 3): cancels the jobs queued behind busy workers, lets the
+    /// jobs a worker is on its way to take, the queued operations and the running jobs
+    /// finish, and joins every worker. Returns the first panic of a cancelled job's
+    /// destructor, to re-raise once the runtime is down.
     ///
     /// `wait`: `None` waits for running jobs however long they take (a runtime's drop);
     /// `Some(t)` waits up to `t`, then detaches the workers still running (tokio's
@@ -262,14 +278,15 @@ impl BlockingPool {
         let (cancelled, handles) = {
             let mut s = self.lock();
             s.shutdown = true;
-            // Jobs are taken out here; operations stay for the workers (or for us, below,
-            // if there are none).
+            // Jobs no worker is on its way to take are taken out here; the rest, and every
+            // operation, stay for the workers (or for us, below, if there are none).
             let mut cancelled = Vec::new();
+            let taken = s.starting + s.notified;
             let queue = std::mem::take(&mut s.queue);
-            for work in queue {
+            for (i, work) in queue.into_iter().enumerate() {
                 match work {
-                    Work::Job(job) => cancelled.push(job),
-                    op @ Work::Op(_) => s.queue.push_back(op),
+                    Work::Job(job) if i >= taken => cancelled.push(job),
+                    work => s.queue.push_back(work),
                 }
             }
             (cancelled, std::mem::take(&mut s.handles))

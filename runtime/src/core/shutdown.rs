@@ -27,8 +27,10 @@ impl Core {
         c.local.shutting_down.set(true);
         loop {
             while let Some(task) = c.owned().first() {
-                // SAFETY: runtime thread; owned tasks are live and (outside any poll of this
-                // runtime, which `&mut Runtime` rules out) not running.
+                // SAFETY: runtime thread; owned tasks are live and not running: shutdown runs
+                // from the runtime's drop, which no drive loop of it can be inside (each holds
+                // a reference to what is being dropped: `Runtime::block_on` borrows the
+                // `Runtime`, `Handle::block_on` holds an `Rc` of its driving parts).
                 unsafe { c.cancel(task) };
             }
             // Jobs sent from other threads are dropped, not run: they report "cancelled".

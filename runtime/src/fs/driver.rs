@@ -293,7 +293,10 @@ pub(crate) fn set_current(driver: Option<Rc<FsDriver>>) -> Option<Rc<FsDriver>> 
 pub(crate) fn try_current() -> Result<Rc<FsDriver>, Option<io::Error>> {
     match CURRENT.try_with(|c| c.borrow().clone()).unwrap_or(None) {
         Some(d) if !d.is_shut_down() => Ok(d),
-        Some(_) => Err(Some(super::shut_down_error())),
+        // tokio's words: its file operations run on the blocking pool, which refuses them.
+        Some(_) => Err(Some(crate::io::shut_down_error_tokio(
+            "background task failed",
+        ))),
         None => Err(None),
     }
 }

@@ -307,9 +307,11 @@ pub(super) fn set_os_cursor(std: &std::fs::File, pos: u64) {
     let _ = io::Seek::seek(&mut &*std, io::SeekFrom::Start(pos));
 }
 
+/// tokio's shape, `tokio::fs::File { std: File { fd: .. } }`, under tickslab's own path (a
+/// log line should not claim tokio), plus the cursor's position.
 impl fmt::Debug for File {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("File")
+        f.debug_struct("tickslab::fs::File")
             .field("std", &self.std)
             .field("pos", &self.cursor.pos)
             .finish()

@@ -40,7 +40,7 @@ mod util;
 
 pub(crate) use scheduled_io::Direction;
 pub use shutdown_err::is_rt_shutdown_err;
-pub(crate) use shutdown_err::shut_down_error;
+pub(crate) use shutdown_err::{shut_down_error, shut_down_error_tokio};
 
 /// The reactor's readiness bits, for `net` (`Evented::assume_ready`).
 pub(crate) mod scheduled_io_bits {

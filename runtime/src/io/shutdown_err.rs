@@ -8,29 +8,45 @@
 use std::fmt;
 use std::io;
 
-/// The payload of a shut-down error: what belonged to the runtime ("this socket belongs").
+/// The payload of a shut-down error.
 #[derive(Debug)]
-struct RuntimeShutDown(&'static str);
+enum RuntimeShutDown {
+    /// What belonged to the runtime ("this socket belongs").
+    Belongs(&'static str),
+    /// A message of tokio's, word for word, where tokio's tests compare it.
+    Tokio(&'static str),
+}
 
 impl fmt::Display for RuntimeShutDown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the tickslab runtime {} to has shut down", self.0)
+        match self {
+            RuntimeShutDown::Belongs(what) => {
+                write!(f, "the tickslab runtime {what} to has shut down")
+            }
+            RuntimeShutDown::Tokio(message) => f.write_str(message),
+        }
     }
 }
 
 impl std::error::Error for RuntimeShutDown {}
 
 /// The error for an operation on something (`what`: "this socket belongs", "these files
-/// belong") whose
-/// runtime has shut down.
+/// belong") whose runtime has shut down.
 pub(crate) fn shut_down_error(what: &'static str) -> io::Error {
-    io::Error::other(RuntimeShutDown(what))
+    io::Error::other(RuntimeShutDown::Belongs(what))
+}
+
+/// The shut-down error with tokio's own message for the case (tokio's file operations
+/// after a shutdown say "background task failed"): [`is_rt_shutdown_err`] recognises it too.
+pub(crate) fn shut_down_error_tokio(message: &'static str) -> io::Error {
+    io::Error::other(RuntimeShutDown::Tokio(message))
 }
 
 /// Whether `err` says that the runtime its operation belonged to has shut down, as tokio's
-/// `runtime::is_rt_shutdown_err`: true for the errors of a socket or file used after its
-/// runtime was dropped, false for every other error (including one whose message is the
-/// same text).
+/// `runtime::is_rt_shutdown_err`: true for the errors of a socket, standard stream or file
+/// used after its runtime was dropped, false for every other error (including one whose
+/// message is the same text). (tokio's is false for a file operation's "background task
+/// failed"; tickslab's error of that text is recognised, since it has the same cause.)
 ///
 /// ```
 /// use tickslab_runtime::{Runtime, io::is_rt_shutdown_err, net::TcpListener};

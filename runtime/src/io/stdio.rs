@@ -14,7 +14,9 @@
 //!   cannot be cancelled: dropping `Stdin` leaves the job to finish, and the runtime's drop
 //!   waits for it (tokio's behaviour; see its docs on `stdin`);
 //! - a job that panicked or was cancelled (the runtime shut down) loses the handle: every
-//!   later call fails with an error saying so.
+//!   later call fails with an error saying so; with the current runtime shut down, a call
+//!   that would start a job fails at once with the shutdown error (tokio's), keeping the
+//!   handle.
 //!
 //! Allocation: the buffer grows to the largest operation and is reused; each operation
 //! costs the one allocation of `spawn_blocking`.
@@ -81,13 +83,20 @@ impl<T: Send + 'static> Blocking<T> {
         Poll::Ready(Ok(None))
     }
 
-    /// The handle and buffer, for a job about to start.
+    /// The handle and buffer, for a job about to start; tokio's shutdown error (nothing
+    /// taken) once the current runtime has shut down.
     ///
     /// # Panics
     /// Outside a runtime, with tokio's message (before anything is taken).
     fn take(&mut self) -> io::Result<(T, Buf)> {
-        if crate::blocking::current_pool().is_none() {
-            crate::io::reactor::no_reactor();
+        match crate::blocking::current_pool() {
+            None => crate::io::reactor::no_reactor(),
+            Some(pool) if pool.is_shut_down() => {
+                return Err(crate::io::shut_down_error(
+                    "this stream's blocking pool belongs",
+                ));
+            }
+            Some(_) => {}
         }
         match &mut self.state {
             State::Idle(slot) => slot.take().ok_or_else(lost),
