@@ -159,10 +159,13 @@ pub trait Flavor: 'static {
     }
 
     /// The [`TcpEcho`](Workload::TcpEcho) workload: connects a client to a server task
-    /// over loopback, warms up, then measures `iters` 64-byte round trips. `buffered`: the
-    /// [`TcpEchoBuffered`](Workload::TcpEchoBuffered) shape (reads of whatever came into
-    /// [`workload::READ_BUF`] bytes, instead of `read_exact` of 64).
-    fn tcp_echo(iters: u64, buffered: bool) -> impl Future<Output = Sample> + 'static;
+    /// over loopback, warms up, then measures `iters` 64-byte round trips.
+    fn tcp_echo(iters: u64) -> impl Future<Output = Sample> + 'static;
+
+    /// The [`TcpEchoBuffered`](Workload::TcpEchoBuffered) workload: as
+    /// [`tcp_echo`](Self::tcp_echo), each side reading whatever came into
+    /// [`workload::READ_BUF`] bytes instead of `read_exact` of 64.
+    fn tcp_echo_buffered(iters: u64) -> impl Future<Output = Sample> + 'static;
 
     /// The [`UdpPingPong`](Workload::UdpPingPong) workload, as [`tcp_echo`](Self::tcp_echo)
     /// with two connected UDP sockets.
@@ -233,8 +236,8 @@ impl<D: Driver + 'static, S: Spawn + 'static> Bench for Pair<D, S> {
                 Duration::from_micros(micros.into()),
                 iters,
             )),
-            Workload::TcpEcho => d.run_in_task(Fl::<D>::tcp_echo(iters, false)),
-            Workload::TcpEchoBuffered => d.run_in_task(Fl::<D>::tcp_echo(iters, true)),
+            Workload::TcpEcho => d.run_in_task(Fl::<D>::tcp_echo(iters)),
+            Workload::TcpEchoBuffered => d.run_in_task(Fl::<D>::tcp_echo_buffered(iters)),
             Workload::UdpPingPong => d.run_in_task(Fl::<D>::udp_ping_pong(iters)),
             Workload::UdpBatchSingle => d.run_in_task(w::udp_batch_single::<Fl<D>>(iters)),
             Workload::UdpBatchBatched => d.run_in_task(w::udp_batch_batched::<Fl<D>>(iters)),

@@ -122,12 +122,9 @@ fn read_some<'a>(
     poll_fn(move |cx| Pin::new(&mut *s).poll_read(cx, buf))
 }
 
-/// Reads one echo of [`MSG`] bytes back: `read_exact`, or (`buffered`, tokio's `echo`
-/// example's shape) reads into the whole buffer until that many bytes came.
-async fn read_echo(c: &mut TcpStream, back: &mut [u8; READ_BUF], buffered: bool) -> io::Result<()> {
-    if !buffered {
-        return read_exact(c, &mut back[..MSG]).await;
-    }
+/// Reads one echo of [`MSG`] bytes back in tokio's `echo` example's shape: reads into the
+/// whole buffer until that many bytes came.
+async fn read_echo(c: &mut TcpStream, back: &mut [u8; READ_BUF]) -> io::Result<()> {
     let mut got = 0;
     while got < MSG {
         let n = read_some(c, &mut back[got..]).await?;
@@ -347,7 +344,42 @@ impl Flavor for Nexus {
         sample
     }
 
-    async fn tcp_echo(iters: u64, buffered: bool) -> Sample {
+    async fn tcp_echo(iters: u64) -> Sample {
+        let mut listener = TcpListener::bind(localhost()).expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let server = nexus_async_rt::spawn_boxed(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            s.set_nodelay(true).expect("nodelay");
+            let mut buf = [0u8; MSG];
+            while read_exact(&mut s, &mut buf).await.is_ok() {
+                if write_all(&mut s, &buf).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut c = TcpStream::connect(addr).expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        c.writable().await.expect("connect");
+        let (mut out, mut back) = ([0u8; MSG], [0u8; MSG]);
+        for i in 0..NET_WARMUP {
+            out[0] = i as u8;
+            write_all(&mut c, &out).await.expect("write");
+            read_exact(&mut c, &mut back).await.expect("read");
+        }
+        let meter = Meter::start();
+        for i in 0..iters {
+            out[0] = i as u8;
+            write_all(&mut c, &out).await.expect("write");
+            read_exact(&mut c, &mut back).await.expect("read");
+            debug_assert_eq!(back[0], i as u8);
+        }
+        let sample = meter.stop();
+        drop(c);
+        server.await;
+        sample
+    }
+
+    async fn tcp_echo_buffered(iters: u64) -> Sample {
         let mut listener = TcpListener::bind(localhost()).expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let server = nexus_async_rt::spawn_boxed(async move {
@@ -355,11 +387,7 @@ impl Flavor for Nexus {
             s.set_nodelay(true).expect("nodelay");
             let mut buf = [0u8; READ_BUF];
             loop {
-                let n = if buffered {
-                    read_some(&mut s, &mut buf).await.unwrap_or(0)
-                } else {
-                    read_exact(&mut s, &mut buf[..MSG]).await.map_or(0, |_| MSG)
-                };
+                let n = read_some(&mut s, &mut buf).await.unwrap_or(0);
                 if n == 0 || write_all(&mut s, &buf[..n]).await.is_err() {
                     break;
                 }
@@ -372,13 +400,13 @@ impl Flavor for Nexus {
         for i in 0..NET_WARMUP {
             out[0] = i as u8;
             write_all(&mut c, &out).await.expect("write");
-            read_echo(&mut c, &mut back, buffered).await.expect("read");
+            read_echo(&mut c, &mut back).await.expect("read");
         }
         let meter = Meter::start();
         for i in 0..iters {
             out[0] = i as u8;
             write_all(&mut c, &out).await.expect("write");
-            read_echo(&mut c, &mut back, buffered).await.expect("read");
+            read_echo(&mut c, &mut back).await.expect("read");
             debug_assert_eq!(back[0], i as u8);
         }
         let sample = meter.stop();

@@ -175,7 +175,41 @@ impl Flavor for Tokio {
         tokio::task::yield_now()
     }
 
-    async fn tcp_echo(iters: u64, buffered: bool) -> Sample {
+    async fn tcp_echo(iters: u64) -> Sample {
+        let listener = TcpListener::bind(localhost()).await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let server = tokio::task::spawn_local(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            s.set_nodelay(true).expect("nodelay");
+            let mut buf = [0u8; MSG];
+            while s.read_exact(&mut buf).await.is_ok() {
+                if s.write_all(&buf).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        c.set_nodelay(true).expect("nodelay");
+        let (mut out, mut back) = ([0u8; MSG], [0u8; MSG]);
+        for i in 0..NET_WARMUP {
+            out[0] = i as u8;
+            c.write_all(&out).await.expect("write");
+            c.read_exact(&mut back).await.expect("read");
+        }
+        let meter = Meter::start();
+        for i in 0..iters {
+            out[0] = i as u8;
+            c.write_all(&out).await.expect("write");
+            c.read_exact(&mut back).await.expect("read");
+            debug_assert_eq!(back[0], i as u8);
+        }
+        let sample = meter.stop();
+        drop(c);
+        Unwrap(server).await;
+        sample
+    }
+
+    async fn tcp_echo_buffered(iters: u64) -> Sample {
         let listener = TcpListener::bind(localhost()).await.expect("bind");
         let addr = listener.local_addr().expect("local_addr");
         let server = tokio::task::spawn_local(async move {
@@ -183,11 +217,7 @@ impl Flavor for Tokio {
             s.set_nodelay(true).expect("nodelay");
             let mut buf = [0u8; READ_BUF];
             loop {
-                let n = if buffered {
-                    s.read(&mut buf).await.unwrap_or(0)
-                } else {
-                    s.read_exact(&mut buf[..MSG]).await.map_or(0, |_| MSG)
-                };
+                let n = s.read(&mut buf).await.unwrap_or(0);
                 if n == 0 || s.write_all(&buf[..n]).await.is_err() {
                     break;
                 }
@@ -199,13 +229,13 @@ impl Flavor for Tokio {
         for i in 0..NET_WARMUP {
             out[0] = i as u8;
             c.write_all(&out).await.expect("write");
-            read_echo(&mut c, &mut back, buffered).await.expect("read");
+            read_echo(&mut c, &mut back).await.expect("read");
         }
         let meter = Meter::start();
         for i in 0..iters {
             out[0] = i as u8;
             c.write_all(&out).await.expect("write");
-            read_echo(&mut c, &mut back, buffered).await.expect("read");
+            read_echo(&mut c, &mut back).await.expect("read");
             debug_assert_eq!(back[0], i as u8);
         }
         let sample = meter.stop();
@@ -274,12 +304,9 @@ impl Flavor for Tokio {
     }
 }
 
-/// Reads one echo of [`MSG`] bytes back: `read_exact`, or (`buffered`, tokio's `echo`
-/// example's shape) reads into the whole buffer until that many bytes came.
-async fn read_echo(c: &mut TcpStream, back: &mut [u8; READ_BUF], buffered: bool) -> io::Result<()> {
-    if !buffered {
-        return c.read_exact(&mut back[..MSG]).await.map(drop);
-    }
+/// Reads one echo of [`MSG`] bytes back in tokio's `echo` example's shape: reads into the
+/// whole buffer until that many bytes came.
+async fn read_echo(c: &mut TcpStream, back: &mut [u8; READ_BUF]) -> io::Result<()> {
     let mut got = 0;
     while got < MSG {
         let n = c.read(&mut back[got..]).await?;
