@@ -243,24 +243,30 @@ impl Handle {
     }
 
     /// Makes this runtime current on this thread until the guard drops, as tokio's
-    /// `Handle::enter`. A tickslab runtime belongs to one thread, and its handle can enter
-    /// it only there, while it is already current (inside `block_on`, a task, or a
-    /// [`Runtime::enter`](crate::Runtime::enter) guard): the guard then keeps it current even if
-    /// inner guards come and go. From elsewhere use `Runtime::enter`, or
-    /// [`spawn`](Self::spawn) from other threads.
+    /// `Handle::enter`: `spawn`, sockets, timers and files then use it. A tickslab runtime
+    /// belongs to one thread, and its handle can enter it only there: where it is already
+    /// current (inside `block_on`, a task, or a [`Runtime::enter`](crate::Runtime::enter)
+    /// guard; the guard then keeps it current even if inner guards come and go), or, on the
+    /// thread that built it, as `Runtime::enter` would. Other threads reach it with
+    /// [`spawn`](Self::spawn). If the runtime is dropped while the guard lives, what is then
+    /// asked of it fails as after a shutdown.
     ///
     /// # Panics
-    /// When this runtime is not the one current on this thread.
+    /// On another thread than the runtime's; while the runtime's own shutdown runs.
     #[track_caller]
     pub fn enter(&self) -> HandleEnterGuard {
-        match crate::context::reenter(&self.core) {
-            Some(inner) => HandleEnterGuard { _inner: inner },
-            None => panic!(
+        if let Some(inner) = crate::context::reenter(&self.core) {
+            return HandleEnterGuard { _inner: inner };
+        }
+        match crate::home::find(self.core.id()) {
+            Found::Alive(home) => HandleEnterGuard {
+                _inner: home.enter_context(),
+            },
+            Found::Dropping | Found::Elsewhere => panic!(
                 "Local tasks can only be spawned on a LocalRuntime from the thread the runtime \
-                 was created on (tickslab: `Handle::enter` outside its runtime: a tickslab \
-                 runtime lives on the thread that built it and is entered there with \
-                 `Runtime::enter` (or is current inside `block_on` and its tasks); other \
-                 threads reach it with `Handle::spawn`)"
+                 was created on (tickslab: `Handle::enter` on another thread than its \
+                 runtime's, or while the runtime shuts down: a tickslab runtime lives on the \
+                 thread that built it; other threads reach it with `Handle::spawn`)"
             ),
         }
     }

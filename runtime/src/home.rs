@@ -1,5 +1,6 @@
 //! The runtimes that live on this thread, found by their id, so that a `Handle::block_on`
-//! called on a runtime's own thread can drive it as `Runtime::block_on` does.
+//! called on a runtime's own thread can drive it as `Runtime::block_on` does, and a
+//! `Handle::enter` there can enter it as `Runtime::enter` does.
 //!
 //! `handle.rs` sits below `runtime.rs`: it cannot name the runtime's driver. The runtime
 //! registers itself here as a [`Home`] (a `Weak` of the part that its drive loops use), and
@@ -27,6 +28,10 @@ pub(crate) trait Home {
     /// # Panics
     /// As `Runtime::block_on`: if this thread is already driving a runtime.
     fn block_on_root(&self, root: Pin<&mut dyn Future<Output = ()>>);
+
+    /// Makes the runtime current on this thread until the guard drops, as
+    /// `Runtime::enter` (for `Handle::enter` on the runtime's own thread).
+    fn enter_context(&self) -> crate::context::EnterGuard;
 }
 
 thread_local! {

@@ -527,6 +527,10 @@ impl Home for Driven {
         self.drive_until(root, self.busy, false, "Handle::block_on")
             .expect("only stops for a shutdown when asked to");
     }
+
+    fn enter_context(&self) -> context::EnterGuard {
+        Driven::enter_context(self)
+    }
 }
 
 impl Drop for Driven {

@@ -451,17 +451,60 @@ fn handle_block_on_from_another_thread_waits_for_the_runtime() {
 }
 
 #[test]
-fn handle_enter_inside_the_runtime_and_refused_outside() {
+fn handle_enter_inside_the_runtime() {
     let rt = rt();
     let handle = rt.handle().clone();
-    let err = catch_unwind(AssertUnwindSafe(|| drop(handle.enter()))).unwrap_err();
-    assert!(panic_message(err).contains("Handle::enter"));
     rt.block_on(async {
         let guard = handle.enter();
         let h = spawn(async { 1 });
         drop(guard);
         assert_eq!(h.await.unwrap(), 1);
     });
+}
+
+/// On the runtime's own thread, outside `block_on`, the handle enters the runtime as
+/// `Runtime::enter` would (tokio's `Handle::enter`): spawns land on it.
+#[test]
+fn handle_enter_on_the_runtime_s_thread_outside_block_on_enters_it() {
+    let rt = rt();
+    let handle = rt.handle().clone();
+    let guard = handle.enter();
+    assert_eq!(Handle::current().id(), rt.handle().id());
+    let h = spawn(async { 7 });
+    drop(guard);
+    assert!(Handle::try_current().is_err(), "the guard left the runtime");
+    assert_eq!(rt.block_on(h).unwrap(), 7);
+}
+
+/// tokio's `task_join_set::runtime_gone`: a task spawned through an entered handle is
+/// cancelled with its runtime, and its `JoinSet` says so from another runtime.
+#[test]
+fn a_join_set_task_spawned_through_a_handle_is_cancelled_with_its_runtime() {
+    let mut set = task::JoinSet::new();
+    {
+        let rt = rt();
+        set.spawn_on(async { 1 }, rt.handle());
+        drop(rt);
+    }
+    let out = rt().block_on(set.join_next()).unwrap();
+    assert!(out.unwrap_err().is_cancelled());
+}
+
+/// A handle's guard that outlives its runtime: what is asked of the runtime then fails as
+/// after a shutdown (no use of freed state, no hang).
+#[test]
+#[cfg_attr(miri, ignore = "Miri has no sockets")]
+fn a_handle_guard_that_outlives_its_runtime_sees_it_shut_down() {
+    let rt = rt();
+    let handle = rt.handle().clone();
+    let guard = handle.enter();
+    drop(rt);
+    assert!(Handle::current().is_shutdown());
+    let err = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(tickslab_runtime::net::TcpListener::from_std)
+        .unwrap_err();
+    assert!(tickslab_runtime::io::is_rt_shutdown_err(&err), "{err}");
+    drop(guard);
 }
 
 #[test]
