@@ -19,6 +19,8 @@
 //! - `context.rs`: the runtime current on this thread (installs core, timers, reactor);
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
 //! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
+//! - `process/`: child processes (tokio's `process`), over `net/`'s pipes, `signal/` and
+//!   `spawn.rs` (pidfds in the reactor, or `SIGCHLD`; a reaper task for dropped children);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
 //! - `driver.rs`, `builder.rs`, `runtime.rs`, `stats.rs`: what the runtime waits on and its
@@ -45,6 +47,8 @@ mod handle;
 pub mod io;
 pub mod net;
 pub mod pool;
+#[cfg(unix)]
+pub mod process;
 mod runtime;
 #[cfg(unix)]
 pub mod signal;

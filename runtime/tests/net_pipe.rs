@@ -208,18 +208,13 @@ fn try_io_runs_only_when_ready_and_clears_on_would_block() {
         .unwrap();
         assert!(called);
         // Not readable yet: the closure is not called.
-        let e = rx.try_io(|| -> std::io::Result<()> {
-            panic!("called while not readable")
-        });
+        let e = rx.try_io(|| -> std::io::Result<()> { panic!("called while not readable") });
         assert_eq!(e.unwrap_err().kind(), ErrorKind::WouldBlock);
         // A WouldBlock from the closure clears writability: not called next time.
-        let e = tx.try_io(|| -> std::io::Result<()> {
-            Err(ErrorKind::WouldBlock.into())
-        });
+        let e = tx.try_io(|| -> std::io::Result<()> { Err(ErrorKind::WouldBlock.into()) });
         assert!(e.is_err());
-        let e = tx.try_io(|| -> std::io::Result<()> {
-            panic!("called after a WouldBlock cleared it")
-        });
+        let e =
+            tx.try_io(|| -> std::io::Result<()> { panic!("called after a WouldBlock cleared it") });
         assert_eq!(e.unwrap_err().kind(), ErrorKind::WouldBlock);
     });
 }
