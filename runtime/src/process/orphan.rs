@@ -49,10 +49,10 @@ pub(super) fn abandon(mut exit: Exit, kill: bool) {
         exit: Some(exit),
         key: WaitKey::default(),
     };
-    if let Err(mut reap) = crate::spawn::try_spawn_detached(reap) {
-        if let Some(exit) = reap.exit.take() {
-            push(exit);
-        }
+    if let Err(mut reap) = crate::spawn::try_spawn_detached(reap)
+        && let Some(exit) = reap.exit.take()
+    {
+        push(exit);
     }
 }
 
