@@ -11,7 +11,7 @@ use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
 use std::pin::pin;
 use std::process::Stdio;
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use support::rt;
@@ -509,5 +509,76 @@ fn futures_io_reads_a_child_s_output() {
             .unwrap();
         assert_eq!(out, "futures\n");
         child.wait().await.unwrap();
+    });
+}
+
+#[test]
+fn waits_outside_a_runtime_report_an_exit_or_panic_as_sockets_do() {
+    let rt = rt();
+    let (mut exited, mut running_child) = rt.block_on(async {
+        let exited = Command::new("true").spawn().unwrap();
+        let pid = exited.id().unwrap();
+        let cat = Command::new("cat")
+            .stdin(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Let `true` finish (it is not reaped: only a wait or try_wait reaps).
+        while stat(pid).is_none_or(|(state, _)| state != 'Z') {
+            time::sleep(Duration::from_millis(1)).await;
+        }
+        (exited, cat)
+    });
+    drop(rt);
+    let mut cx = Context::from_waker(Waker::noop());
+    // No runtime: an exited child is still reported.
+    let status = pin!(exited.wait()).poll(&mut cx);
+    assert!(matches!(status, Poll::Ready(Ok(s)) if s.success()));
+    // A running one cannot be waited for here: the panic says why.
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = pin!(running_child.wait()).poll(&mut cx);
+    }))
+    .unwrap_err();
+    let msg = panic.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(msg.contains("there is no reactor running"), "{msg}");
+    // Still usable: killed and waited for in a new runtime.
+    Runtime::new().unwrap().block_on(async {
+        running_child.kill().await.unwrap();
+    });
+}
+
+#[test]
+fn a_child_dropped_outside_any_runtime_is_reaped_by_a_later_spawn() {
+    let child = rt().block_on(async {
+        Command::new("sleep")
+            .arg("1000")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    });
+    let pid = child.id().unwrap();
+    drop(child); // killed; no runtime to reap it: queued
+    Runtime::new().unwrap().block_on(async {
+        for _ in 0..10_000 {
+            Command::new("true").status().await.unwrap();
+            if reaped(pid) {
+                return;
+            }
+            time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the queued child was not reaped");
+    });
+}
+
+#[test]
+fn a_failing_pre_exec_fails_the_spawn() {
+    rt().block_on(async {
+        let mut cmd = Command::new("true");
+        // SAFETY: the closure only builds an error from an errno: no allocation, no lock.
+        unsafe {
+            cmd.pre_exec(|| Err(std::io::Error::from_raw_os_error(libc::EACCES)));
+        }
+        let err = cmd.spawn().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EACCES));
     });
 }
