@@ -13,7 +13,9 @@
 //!    child, in any runtime. Until then such a child, once it exits, stays a zombie (tokio's
 //!    queue is reaped at the next `SIGCHLD` a runtime with a signal driver sees).
 //!
-//! Invariants: `abandon` never panics and runs no user code; the queue holds only children
+//! Invariants: `abandon` never panics of its own (it spawns with `try_spawn_detached`, which
+//! hands the task back where a spawn would panic), and by the time it runs, the wait that
+//! stored a waker in the child's watch has taken it back; the queue holds only children
 //! that were running when queued, its lock is held for `try_wait` calls only, and a child
 //! leaves it once reaped (or once `try_wait` fails: nobody can reap it any more). A `Child`
 //! that is `mem::forget`-ten is never seen here: it leaks its descriptors and, once it
