@@ -29,6 +29,7 @@ use std::io;
 use std::process::{Child as StdChild, ExitStatus};
 use std::task::{Context, Poll};
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use crate::io::Direction;
 use crate::io::reactor::{self, Wait};
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -156,6 +157,10 @@ impl Exit {
     }
 
     /// Ends a wait: gives its key back and drops its waker (invariant 2).
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        expect(unused_variables, reason = "keys are the pidfd's")
+    )]
     pub(super) fn end_wait(&mut self, key: &mut WaitKey) {
         match &self.watch {
             Watch::None => {}
