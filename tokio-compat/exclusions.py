@@ -14,7 +14,6 @@ EMSCRIPTEN = "emscripten target only"
 WINDOWS = "Windows only"
 WASM = "wasm32 target only"
 FREEBSD = "FreeBSD AIO only"
-PROCESS = "tokio::process (child processes: outside issue 11's scope, no tickslab plan)"
 MULTI = "multi-thread scheduler only (worker threads, work stealing)"
 
 EXCLUDED = {
@@ -45,16 +44,7 @@ EXCLUDED = {
     "time_wasm.rs": WASM,
     "io_poll_aio.rs": FREEBSD,
     "signal_info.rs": "BSD, macOS and illumos only (SIGINFO); empty on Linux",
-    "process_arg0.rs": PROCESS,
-    "process_change_of_runtime.rs": PROCESS,
-    "process_issue_2174.rs": PROCESS,
-    "process_issue_42.rs": PROCESS,
-    "process_issue_7144.rs": PROCESS,
-    "process_issue_8042.rs": PROCESS,
-    "process_kill_after_wait.rs": PROCESS,
-    "process_kill_on_drop.rs": PROCESS,
-    "process_raw_handle.rs": PROCESS,
-    "process_smoke.rs": PROCESS,
+    "process_raw_handle.rs": WINDOWS + " (process raw handles)",
     "rt_threaded.rs": MULTI,
     "rt_busy_tick.rs": MULTI + " (3 of its 4 tests build a multi-thread runtime; max_io_events_per_busy_tick)",
     "rt_worker_index.rs": MULTI + " (worker_index of multi-thread workers)",

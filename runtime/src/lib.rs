@@ -20,6 +20,8 @@
 //!   `home.rs`: the runtimes that live on this thread, for `Handle::block_on` to drive;
 //! - `spawn.rs`, `handle.rs`, `frame.rs`, `net/`: spawning, other threads, frames, sockets;
 //! - `signal/`: Unix signals, over `net/`'s sockets (a self-pipe in each runtime's reactor);
+//! - `process/`: child processes (tokio's `process`), over `net/`'s pipes, `signal/` and
+//!   `spawn.rs` (pidfds in the reactor, or `SIGCHLD`; a reaper task for dropped children);
 //! - `pool/`: pools for what tasks hold across `.await` (below `sync/`'s waiter lists, above
 //!   nothing else: any executor's wakers work);
 //! - `driver.rs`, `builder.rs`, `runtime.rs`, `stats.rs`: what the runtime waits on and its
@@ -47,6 +49,8 @@ mod home;
 pub mod io;
 pub mod net;
 pub mod pool;
+#[cfg(unix)]
+pub mod process;
 mod runtime;
 #[cfg(unix)]
 pub mod signal;

@@ -201,6 +201,34 @@ where
     }
 }
 
+/// Spawns `future` as a detached boxed task on the current runtime, if one is entered, alive
+/// and not shutting down; hands it back otherwise (never panics). For work that destructors
+/// hand over (`process`'s reaper of dropped children).
+#[cfg(unix)]
+pub(crate) fn try_spawn_detached<F>(future: F) -> Result<(), F>
+where
+    F: Future<Output = ()> + 'static,
+{
+    // SAFETY: the closure reads a flag and writes and queues the task: no user code runs.
+    let spawned = unsafe {
+        context::with_core(future, |core, future| {
+            if core.is_shutting_down() {
+                Err(future)
+            } else {
+                Ok(core.spawn_boxed(future))
+            }
+        })
+    };
+    match spawned {
+        // Detached: dropped outside the core's borrow.
+        Ok(Ok(handle)) => {
+            drop(handle);
+            Ok(())
+        }
+        Ok(Err(future)) | Err((_, future)) => Err(future),
+    }
+}
+
 /// Spawns a future on the current runtime in a slot of its slab: no heap allocation.
 ///
 /// # Panics

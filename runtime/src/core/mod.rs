@@ -280,6 +280,12 @@ impl Core {
         self.dead.load(Ordering::SeqCst)
     }
 
+    /// Whether `shutdown` is cancelling the tasks (runtime thread): a task spawned now would
+    /// be cancelled before its first poll.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.local.shutting_down.get()
+    }
+
     pub(crate) fn is_shutdown_requested(&self) -> bool {
         self.shutdown_requested.load(Ordering::Acquire)
     }

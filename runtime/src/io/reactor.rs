@@ -137,6 +137,24 @@ fn io_disabled() -> ! {
     )
 }
 
+/// Whether an I/O object may be registered here now, checked as `Registration::new` does
+/// before anything is done: panics outside a runtime and with I/O disabled (tokio's
+/// messages); the shut-down error once the current runtime is gone.
+#[cfg(unix)]
+#[track_caller]
+pub(crate) fn check_can_register() -> io::Result<()> {
+    let Some(reactor) = current_reactor() else {
+        no_reactor();
+    };
+    if !reactor.enabled {
+        io_disabled();
+    }
+    if reactor.shut_down.get() {
+        return Err(shut_down_error());
+    }
+    Ok(())
+}
+
 /// Sockets registered in the current runtime (0 outside one).
 pub(crate) fn current_registered() -> usize {
     current_reactor()

@@ -28,6 +28,14 @@ impl<S: mio::event::Source> Evented<S> {
         Ok(Evented { source, reg })
     }
 
+    /// Registers `source` for `interest` only (a pidfd: readable when its process exits).
+    #[cfg(unix)]
+    #[track_caller]
+    pub(crate) fn with_interest(mut source: S, interest: mio::Interest) -> io::Result<Self> {
+        let reg = Registration::with_interest(&mut source, interest)?;
+        Ok(Evented { source, reg })
+    }
+
     /// Registers `source` for reading, adding writable interest when a write first blocks
     /// (see `Registration::new_read_first`: for UDP, it spares an event per datagram sent).
     #[cfg(unix)]
@@ -96,6 +104,25 @@ impl<S: mio::event::Source> Evented<S> {
             self.reg.clear_ready_bit(dir);
         }
         result
+    }
+
+    /// `poll_io` for an `async` operation that keeps its place among the waiters in `wait`
+    /// (its future calls [`end_wait`](Self::end_wait) from its destructor).
+    #[cfg(unix)]
+    pub(crate) fn poll_io_waiting<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        wait: &mut Wait,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.reg.poll_io(cx, dir, Some(wait), || op(&self.source))
+    }
+
+    /// Ends the wait of a `poll_io_waiting` operation: frees its key, drops its waker.
+    #[cfg(unix)]
+    pub(crate) fn end_wait(&self, wait: &mut Wait, dir: Direction) {
+        wait.end(&self.reg, dir);
     }
 
     /// Runs `op` once if `dir` looks ready; `WouldBlock` otherwise.

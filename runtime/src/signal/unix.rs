@@ -171,6 +171,13 @@ impl Signal {
     }
 }
 
+impl Signal {
+    /// Drops the waker that `poll_recv` stored (a waiting future that stops waiting).
+    pub(crate) fn clear_waker(&self) {
+        self.slot.clear(self.place);
+    }
+}
+
 impl std::fmt::Debug for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signal")
