@@ -80,14 +80,16 @@ impl<S: mio::event::Source> Evented<S> {
         self.reg.poll_io(cx, dir, None, || op(&self.source))
     }
 
-    /// `poll_io` for byte streams (TCP, Unix streams, pipes), where `op` moves at most
+    /// `poll_io` for stream sockets (TCP, Unix streams), where `op` moves at most
     /// `len` bytes: a short transfer (`0 < n < len`) clears the direction's readiness, as
     /// tokio does on epoll. A read that got less than it asked for emptied the receive
     /// buffer, a write that placed less than it had filled the send buffer, so the next
     /// call waits for the next edge instead of paying a system call for its `WouldBlock`.
     /// Edges are per arrival (or per freed space): one that comes after the call is seen at
     /// the next `epoll_wait`. Closed and error bits stay, so a short read that ends with the
-    /// peer's FIN is followed by a read of end of stream, not a wait.
+    /// peer's FIN is followed by a read of end of stream, not a wait. Pipes keep `poll_io`:
+    /// Linux before 5.14 woke an edge-triggered pipe reader only when the pipe had been
+    /// empty.
     #[inline]
     pub(crate) fn poll_stream_io(
         &self,
