@@ -87,9 +87,8 @@ impl<S: mio::event::Source> Evented<S> {
     /// call waits for the next edge instead of paying a system call for its `WouldBlock`.
     /// Edges are per arrival (or per freed space): one that comes after the call is seen at
     /// the next `epoll_wait`. Closed and error bits stay, so a short read that ends with the
-    /// peer's FIN is followed by a read of end of stream, not a wait. Pipes keep `poll_io`:
-    /// some Linux versions (5.5 until a fix in 5.14) woke an edge-triggered pipe reader
-    /// only when the pipe had been empty, so a short read proves nothing there.
+    /// peer's FIN is followed by a read of end of stream, not a wait. Pipes keep `poll_io`
+    /// (their edge rules changed between kernel versions; no measured path needs them).
     #[inline]
     pub(crate) fn poll_stream_io(
         &self,
