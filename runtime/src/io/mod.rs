@@ -31,6 +31,7 @@ mod async_seek;
 mod async_write;
 pub(crate) mod events;
 mod interest;
+pub(crate) mod loopback;
 pub(crate) mod reactor;
 mod read_buf;
 mod scheduled_io;

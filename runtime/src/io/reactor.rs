@@ -17,7 +17,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::interest::{Interest, Ready};
-use super::scheduled_io::{Direction, SHUTDOWN, ScheduledIo, WRITABLE, WaiterKey};
+use super::loopback::{LocalPeer, LoopbackTable};
+use super::scheduled_io::{Direction, READABLE, SHUTDOWN, ScheduledIo, WRITABLE, WaiterKey};
 
 const NO_SLOT: u32 = u32::MAX;
 
@@ -38,6 +39,8 @@ pub(crate) struct Reactor {
     shut_down: Cell<bool>,
     /// `false` when the runtime was built without tokio's `enable_io`: registering panics.
     enabled: bool,
+    /// UDP sockets bound to loopback addresses, for same-runtime hints (`loopback.rs`).
+    loopback: RefCell<LoopbackTable>,
 }
 
 impl Reactor {
@@ -48,6 +51,7 @@ impl Reactor {
             free_head: Cell::new(NO_SLOT),
             shut_down: Cell::new(false),
             enabled,
+            loopback: RefCell::new(LoopbackTable::default()),
         })
     }
 
@@ -389,6 +393,39 @@ impl Registration {
         let replaced = io.register(dir, key, cx.waker());
         drop(replaced);
         Poll::Pending
+    }
+
+    /// Publishes this (UDP) socket as bound to `addr`, for same-runtime loopback hints.
+    pub(crate) fn publish_loopback(&self, addr: std::net::SocketAddr) {
+        let generation = (self.token.0 >> 32) as u32;
+        let peer = LocalPeer::new(Rc::clone(&self.io), generation);
+        self.reactor.loopback.borrow_mut().publish(addr, peer);
+    }
+
+    /// The socket of this runtime that a datagram to `dest` reaches, if `dest` is loopback.
+    pub(crate) fn loopback_peer(&self, dest: std::net::SocketAddr) -> Option<LocalPeer> {
+        self.reactor.loopback.borrow().find(dest)
+    }
+
+    /// Publishes this TCP stream (connected from `local` to `peer`) for loopback hints.
+    pub(crate) fn link_loopback_stream(
+        &self,
+        local: std::net::SocketAddr,
+        peer: std::net::SocketAddr,
+    ) {
+        self.reactor
+            .loopback
+            .borrow_mut()
+            .link_stream(local, peer, &self.io, self.token);
+    }
+
+    /// Bytes were just written: hint this stream's other end readable, if it is a stream of
+    /// this runtime (`loopback.rs`, invariant 4). Runs wakers.
+    #[inline]
+    pub(crate) fn poke_stream_peer(&self) {
+        if let Some(token) = self.io.peer() {
+            self.reactor.dispatch(token, READABLE);
+        }
     }
 
     /// Clears `dir`'s readiness bit, not its closed or error bits (see

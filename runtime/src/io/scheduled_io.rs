@@ -212,9 +212,23 @@ pub(crate) struct ScheduledIo {
     tick: Cell<u32>,
     read: DirWaiters,
     write: DirWaiters,
+    /// For a loopback TCP stream whose other end is a stream of this runtime: that end's
+    /// token, to hint it readable after a write (`loopback.rs`). Cleared by `reset`.
+    peer: Cell<Option<mio::Token>>,
 }
 
 impl ScheduledIo {
+    /// The token of this stream's other end, if it is a stream of this runtime.
+    #[inline]
+    pub(crate) fn peer(&self) -> Option<mio::Token> {
+        self.peer.get()
+    }
+
+    /// Records the token of this stream's other end (`loopback.rs`).
+    pub(crate) fn set_peer(&self, token: mio::Token) {
+        self.peer.set(Some(token));
+    }
+
     /// Readies the state for a new socket, which starts with `readiness`; returns the
     /// socket's generation.
     pub(crate) fn start(&self, readiness: u8) -> u32 {
@@ -334,6 +348,7 @@ impl ScheduledIo {
     /// generation); returns the wakers still stored, for the caller to drop afterwards.
     pub(crate) fn reset(&self) -> [(Option<Waker>, Vec<Waker>); 2] {
         self.readiness.set(0);
+        self.peer.set(None);
         self.in_use.set(false);
         self.generation.set(self.generation.get().wrapping_add(1));
         [self.read.reset(), self.write.reset()]

@@ -156,6 +156,35 @@ impl<S: mio::event::Source> Evented<S> {
         }
     }
 
+    /// Publishes the socket as bound to `addr`, for same-runtime loopback hints (UDP).
+    pub(crate) fn publish_loopback(&self, addr: std::net::SocketAddr) {
+        self.reg.publish_loopback(addr);
+    }
+
+    /// The socket of this runtime that a datagram to `dest` reaches, if `dest` is loopback.
+    pub(crate) fn loopback_peer(
+        &self,
+        dest: std::net::SocketAddr,
+    ) -> Option<crate::io::loopback::LocalPeer> {
+        self.reg.loopback_peer(dest)
+    }
+
+    /// Publishes this TCP stream for loopback hints, if both its ends are loopback.
+    pub(crate) fn link_loopback_stream(&self)
+    where
+        S: LoopbackStream,
+    {
+        if let (Ok(local), Ok(peer)) = (self.source.local_addr(), self.source.peer_addr()) {
+            self.reg.link_loopback_stream(local, peer);
+        }
+    }
+
+    /// Hints this stream's other end readable after a write, if it is of this runtime.
+    #[inline]
+    pub(crate) fn poke_stream_peer(&self) {
+        self.reg.poke_stream_peer();
+    }
+
     /// Whether the socket's runtime is still running.
     #[cfg(unix)]
     pub(crate) fn is_live(&self) -> bool {
@@ -188,6 +217,21 @@ impl<S: mio::event::Source> Drop for Evented<S> {
         // Out of epoll first; the source (closing the fd) and the registration (freeing
         // the reactor slot) drop after this, as fields.
         self.reg.deregister(&mut self.source);
+    }
+}
+
+/// A connected stream socket's two addresses (for loopback hints).
+pub(crate) trait LoopbackStream {
+    fn local_addr(&self) -> io::Result<std::net::SocketAddr>;
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr>;
+}
+
+impl LoopbackStream for mio::net::TcpStream {
+    fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        mio::net::TcpStream::local_addr(self)
+    }
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        mio::net::TcpStream::peer_addr(self)
     }
 }
 

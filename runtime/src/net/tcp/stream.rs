@@ -24,6 +24,13 @@ use crate::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 /// `Ok(0)`; writing to a connection the peer reset fails with
 /// [`BrokenPipe`](io::ErrorKind::BrokenPipe) or
 /// [`ConnectionReset`](io::ErrorKind::ConnectionReset).
+///
+/// # Loopback inside one runtime
+/// When both ends of a loopback connection are streams of the same runtime (a game's client
+/// and server in one process), a write marks the other end readable and wakes its readers
+/// itself: the bytes are already in its receive buffer, and it need not wait for the next
+/// `epoll_wait`. A hint that finds nothing costs the reader one `WouldBlock`; epoll's own
+/// edge still comes.
 pub struct TcpStream {
     io: Evented<mio::net::TcpStream>,
 }
@@ -68,6 +75,7 @@ impl TcpStream {
                 }
             })
             .await?;
+        stream.io.link_loopback_stream();
         Ok(stream)
     }
 
@@ -75,6 +83,7 @@ impl TcpStream {
     /// otherwise, as tokio's (its first read tries the socket at once).
     pub(crate) fn from_accepted(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         let io = Evented::new(stream)?.assume_ready(true, true);
+        io.link_loopback_stream();
         Ok(TcpStream { io })
     }
 
@@ -90,7 +99,9 @@ impl TcpStream {
     #[track_caller]
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+        let stream = TcpStream::from_mio(mio::net::TcpStream::from_std(stream))?;
+        stream.io.link_loopback_stream();
+        Ok(stream)
     }
 
     /// The local address.
@@ -228,6 +239,7 @@ impl TcpStream {
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.io
             .try_io(Direction::Write, |mut s| s.write_vectored(bufs))
+            .inspect(|_| self.io.poke_stream_peer())
     }
 
     /// Waits until the stream may be readable (data, end of stream or an error). It may
@@ -262,7 +274,9 @@ impl TcpStream {
 
     /// Writes what fits now, without waiting: `WouldBlock` if nothing does.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |s| sys::send(s, buf))
+        self.io
+            .try_io(Direction::Write, |s| sys::send(s, buf))
+            .inspect(|_| self.io.poke_stream_peer())
     }
 
     /// Reads without consuming: the next read sees the same bytes. Waits for data.
@@ -346,8 +360,10 @@ impl TcpStream {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.io
-            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
+        self.io.poll_stream_io(cx, Direction::Write, len, |mut s| {
+            s.write_vectored(bufs)
+                .inspect(|_| self.io.poke_stream_peer())
+        })
     }
 
     pub(crate) fn poll_write_priv(
@@ -359,8 +375,9 @@ impl TcpStream {
             return Poll::Ready(Ok(0));
         }
         let len = buf.len();
-        self.io
-            .poll_stream_io(cx, Direction::Write, len, |s| sys::send(s, buf))
+        self.io.poll_stream_io(cx, Direction::Write, len, |s| {
+            sys::send(s, buf).inspect(|_| self.io.poke_stream_peer())
+        })
     }
 
     /// Reads into memory that may be uninitialized (tokio's and hyper's read buffers):

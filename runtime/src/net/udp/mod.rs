@@ -3,6 +3,7 @@
 mod batch;
 mod options;
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -15,6 +16,7 @@ use super::buf_mut::read_into;
 use super::evented::{Evented, direction_of};
 use super::sys;
 use super::{ToSocketAddrs, no_addresses};
+use crate::io::loopback::LocalPeer;
 use crate::io::{Direction, Interest, ReadBuf, Ready};
 
 /// A UDP socket, as tokio's `UdpSocket`. Every method takes `&self`: share it between a
@@ -27,6 +29,16 @@ use crate::io::{Direction, Interest, ReadBuf, Ready};
 /// from that peer surfaces as [`ConnectionRefused`](io::ErrorKind::ConnectionRefused) from
 /// the next call; the socket stays usable.
 ///
+/// # Loopback inside one runtime
+/// A game's client and server in one process (single player, a listen server) talk over
+/// loopback. When this socket sends to a loopback address where a UDP socket of the *same
+/// runtime* is bound (found when it binds, and by [`connect`](Self::connect) or each
+/// `send_to`), it marks that socket readable and wakes its readers itself: the datagram is
+/// already in their queue, and they need not wait for the next `epoll_wait`. A hint that
+/// finds nothing (a full receive buffer) costs the reader one `WouldBlock`; epoll's own
+/// edge still comes. A peer bound after this socket connected gets no hints until the next
+/// `connect`.
+///
 /// # Batches
 /// [`recv_many`](Self::recv_many), [`send_many_to`](Self::send_many_to) and
 /// [`send_many`](Self::send_many) move up to `N` datagrams with one system call (`recvmmsg`
@@ -36,6 +48,9 @@ use crate::io::{Direction, Interest, ReadBuf, Ready};
 /// form. They mix freely with the single-datagram calls on the same socket.
 pub struct UdpSocket {
     io: Evented<mio::net::UdpSocket>,
+    /// The connected peer, when it is a socket of this runtime (see "Loopback inside one
+    /// runtime").
+    peer: Cell<Option<LocalPeer>>,
 }
 
 impl UdpSocket {
@@ -55,9 +70,35 @@ impl UdpSocket {
 
     #[track_caller]
     fn new(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
+        let local = socket.local_addr();
+        let io = Evented::new_read_first(socket)?;
+        if let Ok(addr) = local {
+            io.publish_loopback(addr);
+        }
         Ok(UdpSocket {
-            io: Evented::new_read_first(socket)?,
+            io,
+            peer: Cell::new(None),
         })
+    }
+
+    /// A datagram just went to the connected peer: hint it if it is of this runtime.
+    #[inline]
+    fn poke_peer(&self) {
+        let peer = self.peer.take();
+        if let Some(peer) = &peer {
+            peer.poke();
+        }
+        self.peer.set(peer);
+    }
+
+    /// A datagram just went to `target`: hint the socket there if it is of this runtime.
+    #[inline]
+    fn poke_target(&self, target: SocketAddr) {
+        if target.ip().is_loopback()
+            && let Some(peer) = self.io.loopback_peer(target)
+        {
+            peer.poke();
+        }
     }
 
     /// Wraps a bound std socket (made non-blocking here), registering it with the current
@@ -74,7 +115,10 @@ impl UdpSocket {
         let mut last = None;
         for addr in super::addr::resolve(addr).await? {
             match self.io.get().connect(addr) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.peer.set(self.io.loopback_peer(addr));
+                    return Ok(());
+                }
                 Err(e) => last = Some(e),
             }
         }
@@ -101,6 +145,7 @@ impl UdpSocket {
         self.io
             .io(Direction::Write, |s| s.send_to(buf, target))
             .await
+            .inspect(|_| self.poke_target(target))
     }
 
     /// Receives a datagram: its length (truncated to `buf`'s) and sender.
@@ -121,7 +166,9 @@ impl UdpSocket {
 
     /// Sends a datagram to the connected peer.
     pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.io.io(Direction::Write, move |s| sys::send(s, buf))
+        self.io.io(Direction::Write, move |s| {
+            sys::send(s, buf).inspect(|_| self.poke_peer())
+        })
     }
 
     /// Receives a datagram from the connected peer.
@@ -141,8 +188,9 @@ impl UdpSocket {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(cx, Direction::Write, |s| s.send_to(buf, target))
+        self.io.poll_io(cx, Direction::Write, |s| {
+            s.send_to(buf, target).inspect(|_| self.poke_target(target))
+        })
     }
 
     /// Polls a [`recv_from`](Self::recv_from) into `buf`'s unfilled part (tokio's
@@ -161,7 +209,9 @@ impl UdpSocket {
 
     /// Polls a [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Write, |s| sys::send(s, buf))
+        self.io.poll_io(cx, Direction::Write, |s| {
+            sys::send(s, buf).inspect(|_| self.poke_peer())
+        })
     }
 
     /// Polls a [`recv`](Self::recv) into `buf`'s unfilled part (tokio's signature).
@@ -367,7 +417,9 @@ impl UdpSocket {
 
     /// Sends to `target` now, without waiting: `WouldBlock` if there is no room.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |s| s.send_to(buf, target))
+        self.io
+            .try_io(Direction::Write, |s| s.send_to(buf, target))
+            .inspect(|_| self.poke_target(target))
     }
 
     /// Receives a queued datagram now, without waiting: `WouldBlock` if none (readiness is
@@ -378,7 +430,9 @@ impl UdpSocket {
 
     /// Sends to the connected peer now, without waiting.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Write, |s| sys::send(s, buf))
+        self.io
+            .try_io(Direction::Write, |s| sys::send(s, buf))
+            .inspect(|_| self.poke_peer())
     }
 
     /// Receives from the connected peer now, without waiting.
