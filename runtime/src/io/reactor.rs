@@ -17,8 +17,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::interest::{Interest, Ready};
-use super::loopback::{LocalPeer, LoopbackTable};
-use super::scheduled_io::{Direction, READABLE, SHUTDOWN, ScheduledIo, WRITABLE, WaiterKey};
+use super::loopback::{LoopbackTable, Published};
+use super::scheduled_io::{Direction, SHUTDOWN, ScheduledIo, WRITABLE, WaiterKey};
 
 const NO_SLOT: u32 = u32::MAX;
 
@@ -395,16 +395,36 @@ impl Registration {
         Poll::Pending
     }
 
-    /// Publishes this (UDP) socket as bound to `addr`, for same-runtime loopback hints.
-    pub(crate) fn publish_loopback(&self, addr: std::net::SocketAddr) {
-        let generation = (self.token.0 >> 32) as u32;
-        let peer = LocalPeer::new(Rc::clone(&self.io), generation);
-        self.reactor.loopback.borrow_mut().publish(addr, peer);
+    /// This socket, as the loopback table records it.
+    fn published(&self) -> Published {
+        Published::new(&self.io, (self.token.0 >> 32) as u32)
     }
 
-    /// The socket of this runtime that a datagram to `dest` reaches, if `dest` is loopback.
-    pub(crate) fn loopback_peer(&self, dest: std::net::SocketAddr) -> Option<LocalPeer> {
-        self.reactor.loopback.borrow().find(dest)
+    /// Publishes this (UDP) socket as bound to `addr`, for same-runtime loopback hints.
+    pub(crate) fn publish_loopback(&self, addr: std::net::SocketAddr) {
+        let me = self.published();
+        self.reactor.loopback.borrow_mut().publish(addr, me);
+    }
+
+    /// This (UDP) socket connected to `dest`: from now on its sends hint the socket of this
+    /// runtime bound there, if any (`loopback.rs`, invariant 4).
+    pub(crate) fn connect_loopback(&self, dest: std::net::SocketAddr) {
+        let peer = self.reactor.loopback.borrow().find(dest);
+        self.io.set_peer(peer.map(Published::into_peer));
+    }
+
+    /// A datagram just went to `dest`: hint the socket of this runtime bound there, if any.
+    /// Runs wakers.
+    #[inline]
+    pub(crate) fn poke_loopback(&self, dest: std::net::SocketAddr) {
+        if !dest.ip().is_loopback() {
+            return;
+        }
+        // The table's borrow ends before the poke runs wakers.
+        let peer = self.reactor.loopback.borrow().find(dest);
+        if let Some(peer) = peer {
+            peer.poke();
+        }
     }
 
     /// Publishes this TCP stream (connected from `local` to `peer`) for loopback hints.
@@ -413,19 +433,18 @@ impl Registration {
         local: std::net::SocketAddr,
         peer: std::net::SocketAddr,
     ) {
+        let me = self.published();
         self.reactor
             .loopback
             .borrow_mut()
-            .link_stream(local, peer, &self.io, self.token);
+            .link_stream(local, peer, me);
     }
 
-    /// Bytes were just written: hint this stream's other end readable, if it is a stream of
-    /// this runtime (`loopback.rs`, invariant 4). Runs wakers.
+    /// Something was just sent: hint the socket of this runtime that this one's sends reach
+    /// readable, if any (`loopback.rs`, invariant 4). Runs wakers.
     #[inline]
-    pub(crate) fn poke_stream_peer(&self) {
-        if let Some(token) = self.io.peer() {
-            self.reactor.dispatch(token, READABLE);
-        }
+    pub(crate) fn poke_peer(&self) {
+        self.io.poke_peer();
     }
 
     /// Clears `dir`'s readiness bit, not its closed or error bits (see

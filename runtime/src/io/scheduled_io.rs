@@ -19,6 +19,7 @@
 //! a pop that finds the list empty, cost one comparison.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::task::Waker;
 
 /// Readiness bits.
@@ -212,21 +213,33 @@ pub(crate) struct ScheduledIo {
     tick: Cell<u32>,
     read: DirWaiters,
     write: DirWaiters,
-    /// For a loopback TCP stream whose other end is a stream of this runtime: that end's
-    /// token, to hint it readable after a write (`loopback.rs`). Cleared by `reset`.
-    peer: Cell<Option<mio::Token>>,
+    /// The socket of this runtime that this one's sends reach (a connected UDP socket's
+    /// peer, a TCP stream's other end) and its generation, to hint it readable
+    /// (`loopback.rs`). Dropped by `reset`, so two linked ends hold each other only while
+    /// both are open.
+    peer: Cell<Option<(Rc<ScheduledIo>, u32)>>,
 }
 
 impl ScheduledIo {
-    /// The token of this stream's other end, if it is a stream of this runtime.
-    #[inline]
-    pub(crate) fn peer(&self) -> Option<mio::Token> {
-        self.peer.get()
+    /// Records (or forgets) the socket of this runtime that this one's sends reach, and its
+    /// generation.
+    pub(crate) fn set_peer(&self, peer: Option<(Rc<ScheduledIo>, u32)>) {
+        drop(self.peer.replace(peer));
     }
 
-    /// Records the token of this stream's other end (`loopback.rs`).
-    pub(crate) fn set_peer(&self, token: mio::Token) {
-        self.peer.set(Some(token));
+    /// Something was just sent: hints the socket this one's sends reach readable, if there
+    /// is one and it is still the socket of that generation (`loopback.rs`). Runs wakers.
+    #[inline]
+    pub(crate) fn poke_peer(&self) {
+        let Some((peer, generation)) = self.peer.take() else {
+            return;
+        };
+        if peer.is_live(generation) {
+            peer.wake_ready(READABLE, generation);
+        }
+        // Put back, unless a waker recorded another peer meanwhile.
+        let now = self.peer.take();
+        self.peer.set(now.or(Some((peer, generation))));
     }
 
     /// Readies the state for a new socket, which starts with `readiness`; returns the
@@ -348,7 +361,7 @@ impl ScheduledIo {
     /// generation); returns the wakers still stored, for the caller to drop afterwards.
     pub(crate) fn reset(&self) -> [(Option<Waker>, Vec<Waker>); 2] {
         self.readiness.set(0);
-        self.peer.set(None);
+        drop(self.peer.take());
         self.in_use.set(false);
         self.generation.set(self.generation.get().wrapping_add(1));
         [self.read.reset(), self.write.reset()]

@@ -161,12 +161,15 @@ impl<S: mio::event::Source> Evented<S> {
         self.reg.publish_loopback(addr);
     }
 
-    /// The socket of this runtime that a datagram to `dest` reaches, if `dest` is loopback.
-    pub(crate) fn loopback_peer(
-        &self,
-        dest: std::net::SocketAddr,
-    ) -> Option<crate::io::loopback::LocalPeer> {
-        self.reg.loopback_peer(dest)
+    /// The socket connected to `dest` (UDP): hint the socket of this runtime bound there.
+    pub(crate) fn connect_loopback(&self, dest: std::net::SocketAddr) {
+        self.reg.connect_loopback(dest);
+    }
+
+    /// A datagram just went to `dest`: hint the socket of this runtime bound there, if any.
+    #[inline]
+    pub(crate) fn poke_loopback(&self, dest: std::net::SocketAddr) {
+        self.reg.poke_loopback(dest);
     }
 
     /// Publishes this TCP stream for loopback hints, if both its ends are loopback.
@@ -179,10 +182,11 @@ impl<S: mio::event::Source> Evented<S> {
         }
     }
 
-    /// Hints this stream's other end readable after a write, if it is of this runtime.
+    /// Hints the socket of this runtime that this one's sends reach (a connected UDP peer, a
+    /// TCP stream's other end) readable after a send, if there is one.
     #[inline]
-    pub(crate) fn poke_stream_peer(&self) {
-        self.reg.poke_stream_peer();
+    pub(crate) fn poke_peer(&self) {
+        self.reg.poke_peer();
     }
 
     /// Whether the socket's runtime is still running.

@@ -239,7 +239,7 @@ impl TcpStream {
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.io
             .try_io(Direction::Write, |mut s| s.write_vectored(bufs))
-            .inspect(|_| self.io.poke_stream_peer())
+            .inspect(|_| self.io.poke_peer())
     }
 
     /// Waits until the stream may be readable (data, end of stream or an error). It may
@@ -276,7 +276,7 @@ impl TcpStream {
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.io
             .try_io(Direction::Write, |s| sys::send(s, buf))
-            .inspect(|_| self.io.poke_stream_peer())
+            .inspect(|_| self.io.poke_peer())
     }
 
     /// Reads without consuming: the next read sees the same bytes. Waits for data.
@@ -361,8 +361,7 @@ impl TcpStream {
             return Poll::Ready(Ok(0));
         }
         self.io.poll_stream_io(cx, Direction::Write, len, |mut s| {
-            s.write_vectored(bufs)
-                .inspect(|_| self.io.poke_stream_peer())
+            s.write_vectored(bufs).inspect(|_| self.io.poke_peer())
         })
     }
 
@@ -376,7 +375,7 @@ impl TcpStream {
         }
         let len = buf.len();
         self.io.poll_stream_io(cx, Direction::Write, len, |s| {
-            sys::send(s, buf).inspect(|_| self.io.poke_stream_peer())
+            sys::send(s, buf).inspect(|_| self.io.poke_peer())
         })
     }
 

@@ -3,7 +3,6 @@
 mod batch;
 mod options;
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -16,7 +15,6 @@ use super::buf_mut::read_into;
 use super::evented::{Evented, direction_of};
 use super::sys;
 use super::{ToSocketAddrs, no_addresses};
-use crate::io::loopback::LocalPeer;
 use crate::io::{Direction, Interest, ReadBuf, Ready};
 
 /// A UDP socket, as tokio's `UdpSocket`. Every method takes `&self`: share it between a
@@ -48,9 +46,6 @@ use crate::io::{Direction, Interest, ReadBuf, Ready};
 /// form. They mix freely with the single-datagram calls on the same socket.
 pub struct UdpSocket {
     io: Evented<mio::net::UdpSocket>,
-    /// The connected peer, when it is a socket of this runtime (see "Loopback inside one
-    /// runtime").
-    peer: Cell<Option<LocalPeer>>,
 }
 
 impl UdpSocket {
@@ -75,30 +70,7 @@ impl UdpSocket {
         if let Ok(addr) = local {
             io.publish_loopback(addr);
         }
-        Ok(UdpSocket {
-            io,
-            peer: Cell::new(None),
-        })
-    }
-
-    /// A datagram just went to the connected peer: hint it if it is of this runtime.
-    #[inline]
-    fn poke_peer(&self) {
-        let peer = self.peer.take();
-        if let Some(peer) = &peer {
-            peer.poke();
-        }
-        self.peer.set(peer);
-    }
-
-    /// A datagram just went to `target`: hint the socket there if it is of this runtime.
-    #[inline]
-    fn poke_target(&self, target: SocketAddr) {
-        if target.ip().is_loopback()
-            && let Some(peer) = self.io.loopback_peer(target)
-        {
-            peer.poke();
-        }
+        Ok(UdpSocket { io })
     }
 
     /// Wraps a bound std socket (made non-blocking here), registering it with the current
@@ -116,7 +88,7 @@ impl UdpSocket {
         for addr in super::addr::resolve(addr).await? {
             match self.io.get().connect(addr) {
                 Ok(()) => {
-                    self.peer.set(self.io.loopback_peer(addr));
+                    self.io.connect_loopback(addr);
                     return Ok(());
                 }
                 Err(e) => last = Some(e),
@@ -145,7 +117,7 @@ impl UdpSocket {
         self.io
             .io(Direction::Write, |s| s.send_to(buf, target))
             .await
-            .inspect(|_| self.poke_target(target))
+            .inspect(|_| self.io.poke_loopback(target))
     }
 
     /// Receives a datagram: its length (truncated to `buf`'s) and sender.
@@ -167,7 +139,7 @@ impl UdpSocket {
     /// Sends a datagram to the connected peer.
     pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
         self.io.io(Direction::Write, move |s| {
-            sys::send(s, buf).inspect(|_| self.poke_peer())
+            sys::send(s, buf).inspect(|_| self.io.poke_peer())
         })
     }
 
@@ -189,7 +161,8 @@ impl UdpSocket {
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
         self.io.poll_io(cx, Direction::Write, |s| {
-            s.send_to(buf, target).inspect(|_| self.poke_target(target))
+            s.send_to(buf, target)
+                .inspect(|_| self.io.poke_loopback(target))
         })
     }
 
@@ -210,7 +183,7 @@ impl UdpSocket {
     /// Polls a [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_io(cx, Direction::Write, |s| {
-            sys::send(s, buf).inspect(|_| self.poke_peer())
+            sys::send(s, buf).inspect(|_| self.io.poke_peer())
         })
     }
 
@@ -419,7 +392,7 @@ impl UdpSocket {
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         self.io
             .try_io(Direction::Write, |s| s.send_to(buf, target))
-            .inspect(|_| self.poke_target(target))
+            .inspect(|_| self.io.poke_loopback(target))
     }
 
     /// Receives a queued datagram now, without waiting: `WouldBlock` if none (readiness is
@@ -432,7 +405,7 @@ impl UdpSocket {
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io
             .try_io(Direction::Write, |s| sys::send(s, buf))
-            .inspect(|_| self.poke_peer())
+            .inspect(|_| self.io.poke_peer())
     }
 
     /// Receives from the connected peer now, without waiting.
